@@ -1,0 +1,38 @@
+// Build and runtime information, thread control and the output-poisoning test hook.
+#include <omp.h>
+#include "blas.h"
+#include "checks.h"
+#include "nnk_common.h"
+
+namespace py = pybind11;
+
+bool& nnk_py::poison_outputs() {
+  static bool on = false;
+  return on;
+}
+
+void bind_info(py::module_& m) {
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw py::value_error("set_num_threads: n must be >= 1, got " + std::to_string(n));
+    nnk::set_num_threads(n);
+  }, py::arg("n"), "Set the thread count of nnkern's OpenMP regions and of OpenBLAS.");
+  m.def("get_num_threads", &nnk::num_threads, "Thread count of nnkern's OpenMP regions.");
+  m.def("blas_get_num_threads", &nnk::blas_get_num_threads);
+  m.def("_set_poison_outputs", [](bool on) { nnk_py::poison_outputs() = on; }, py::arg("on"),
+        "Testing hook: fill freshly allocated outputs with NaN before each kernel runs.");
+  m.def("build_info", []() {
+    py::dict d;
+    d["version"] = NNK_VERSION;
+    d["compiler"] = NNK_COMPILER;
+    d["cxx_flags"] = NNK_CXX_FLAGS;
+    d["simd_path"] = nnk::simd_path();
+    d["openmp"] = _OPENMP;
+    d["omp_max_threads"] = omp_get_max_threads();
+    d["num_threads"] = nnk::num_threads();
+    d["blas"] = "scipy-openblas32";
+    d["blas_corename"] = nnk::blas_corename();
+    d["blas_config"] = nnk::blas_config();
+    d["blas_num_threads"] = nnk::blas_get_num_threads();
+    return d;
+  }, "Compiler, flags, SIMD path, OpenMP and BLAS details of this build.");
+}

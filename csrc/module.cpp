@@ -1,0 +1,13 @@
+// nnkern._core: the pybind11 module. Binding code only: checks, allocation, GIL release.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+void bind_info(py::module_& m);
+void bind_conv2d(py::module_& m);
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "nnkern native kernels (C++17 + OpenMP, GEMM from scipy-openblas32).";
+  bind_info(m);
+  bind_conv2d(m);
+}

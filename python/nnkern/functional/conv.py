@@ -1,0 +1,50 @@
+"""2-D convolution by im2col + GEMM (forward and backward)."""
+import numpy as np
+
+from .. import _core
+from ._args import contiguous, pair
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution, as ``torch.nn.functional.conv2d``.
+
+    x: (N, C, H, W); weight: (OC, C/groups, KH, KW); bias: (OC,) or None.
+    Returns y: (N, OC, OH, OW) with OH = (H + 2*pad - dil*(KH-1) - 1) // stride + 1.
+    The seed's formula u_ijm = sum_k sum_p sum_q x[i+p, j+q, k] h[p, q, k, m] + b_m
+    (cross-correlation, as in every DL framework). float32 or float64, not mixed.
+    """
+    return _core.conv2d_forward(
+        contiguous(x), contiguous(weight), contiguous(bias), pair(stride, "stride"),
+        pair(padding, "padding"), pair(dilation, "dilation"), int(groups))
+
+
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    output_mask=(True, True, True)):
+    """Gradients of :func:`conv2d`: ``(grad_x, grad_weight, grad_bias)``.
+
+    grad_out: (N, OC, OH, OW). ``output_mask`` selects which gradients to compute
+    (the others are returned as None), as in torch's ``convolution_backward``.
+    """
+    gx, gw, gb = output_mask
+    return _core.conv2d_backward(
+        contiguous(grad_out), contiguous(x), contiguous(weight), pair(stride, "stride"),
+        pair(padding, "padding"), pair(dilation, "dilation"), int(groups), bool(gx), bool(gw), bool(gb))
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+    """Columns (N*OH*OW, C*KH*KW) of x (N, C, H, W): one row per output pixel.
+
+    The kernel builds the transposed, C-contiguous (C*KH*KW, N*OH*OW) matrix (its GEMM
+    layout); this returns the transposed view of it, equal to ``reference.im2col``.
+    """
+    return _core.im2col(contiguous(x), pair(kernel_size, "kernel_size"), pair(stride, "stride"),
+                        pair(padding, "padding"), pair(dilation, "dilation")).T
+
+
+def col2im(cols, input_shape, kernel_size, stride=1, padding=0, dilation=1):
+    """Adjoint of :func:`im2col`: scatter-add cols (N*OH*OW, C*KH*KW) back into (N, C, H, W).
+
+    The kernel reads the transposed layout; a C-contiguous ``cols`` is copied once.
+    """
+    return _core.col2im(contiguous(np.asarray(cols).T), [int(s) for s in input_shape], pair(kernel_size, "kernel_size"),
+                        pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation"))

@@ -1,0 +1,36 @@
+"""Build and runtime report (``nnkern info``)."""
+from . import _core
+
+
+def blas_pools():
+    """Thread pools threadpoolctl sees in this process (OpenMP and OpenBLAS)."""
+    from threadpoolctl import threadpool_info
+    return [
+        {k: p.get(k) for k in ("user_api", "internal_api", "prefix", "num_threads", "version",
+                               "threading_layer", "architecture", "filepath")}
+        for p in threadpool_info()
+    ]
+
+
+def format_info():
+    import os
+    import numpy as np
+    b = _core.build_info()
+    lines = [
+        f"nnkern {b['version']}",
+        f"compiler       {b['compiler']}",
+        f"flags          {b['cxx_flags']}",
+        f"SIMD path      {b['simd_path']}",
+        f"OpenMP         {b['openmp']} (threads {b['num_threads']}, omp_max_threads {b['omp_max_threads']})",
+        f"BLAS           {b['blas']} core={b['blas_corename']} threads={b['blas_num_threads']}",
+        f"BLAS config    {b['blas_config']}",
+        f"numpy          {np.__version__}",
+        f"env            " + " ".join(f"{k}={os.environ[k]}" for k in
+                                      ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
+                                       "OPENBLAS_L2_SIZE") if k in os.environ),
+        "thread pools (threadpoolctl):",
+    ]
+    for p in blas_pools():
+        lines.append(f"  {p['user_api']:6} {p['internal_api']:9} {p['prefix']:22} threads={p['num_threads']}"
+                     f" {p.get('architecture') or ''} {p.get('threading_layer') or ''}")
+    return "\n".join(lines)

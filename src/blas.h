@@ -1,0 +1,18 @@
+// Thin typed wrapper over the CBLAS of scipy-openblas32 (row-major GEMM only).
+#pragma once
+#include <cstdint>
+
+namespace nnk {
+
+// C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X^T when trans_x.
+// Must be called outside OpenMP parallel regions: OpenBLAS threads itself.
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+          int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+void blas_set_num_threads(int n);
+int blas_get_num_threads();
+const char* blas_corename();
+const char* blas_config();
+
+}  // namespace nnk

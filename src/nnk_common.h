@@ -1,0 +1,41 @@
+// Shared helpers of the nnkern kernels: thread count, static work split, ISA clones.
+// Pure C++17 + OpenMP: no Python headers anywhere under src/.
+#pragma once
+#include <cstdint>
+#include <cstddef>
+#include <memory>
+
+// Multiversioned hot loops: one ifunc-dispatched clone per ISA level, so the default
+// build runs on any x86-64 CPU and still uses AVX2+FMA or AVX-512 where present.
+// Apply it to non-template functions that are called once per thread (outlined OpenMP
+// bodies are not cloned by GCC, so clones sit *inside* parallel regions, not around them).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(NNK_NO_CLONES)
+#define NNK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NNK_CLONES
+#endif
+#define NNK_INLINE inline __attribute__((always_inline))
+#define NNK_RESTRICT __restrict__
+
+namespace nnk {
+
+// Thread count used by every parallel region (and mirrored into OpenBLAS).
+int num_threads();
+void set_num_threads(int n);
+// Name of the clone the CPU dispatches to: "x86-64-v4 (AVX-512)", "x86-64-v3 (AVX2+FMA)" or "x86-64 (SSE2)".
+const char* simd_path();
+
+// The [begin, end) share of `n` items for thread `t` of `nt` (contiguous, static).
+inline void thread_range(int64_t n, int t, int nt, int64_t& begin, int64_t& end) {
+  const int64_t q = n / nt, r = n % nt;
+  begin = t * q + (t < r ? t : r);
+  end = begin + q + (t < r ? 1 : 0);
+}
+
+// Uninitialised scratch storage (std::vector would zero it first).
+template <class T>
+std::unique_ptr<T[]> scratch(int64_t n) {
+  return std::unique_ptr<T[]>(new T[static_cast<size_t>(n > 0 ? n : 1)]);
+}
+
+}  // namespace nnk
