@@ -1,0 +1,76 @@
+"""Convolution workloads of issue 2: forward, and forward+backward."""
+import numpy as np
+
+from nnkern import functional as F, reference as R
+
+from . import Workload, torch_or_none
+
+# name: (x shape NCHW), (OC, KH, KW), stride, padding, groups
+SHAPES = {
+    "mnist-simpleconv": ((100, 1, 28, 28), (30, 5, 5), 1, 0, 1),
+    "deepconv-3x3": ((100, 16, 28, 28), (16, 3, 3), 1, 1, 1),
+    "seed-keras-conv2": ((32, 32, 74, 74), (64, 3, 3), 1, 0, 1),
+    "alexnet-conv1": ((32, 3, 224, 224), (96, 11, 11), 4, 2, 1),
+    "alexnet-conv2-g2": ((32, 96, 27, 27), (256, 5, 5), 1, 2, 2),
+    "alexnet-conv3": ((32, 256, 13, 13), (384, 3, 3), 1, 1, 1),
+}
+
+
+def _inputs(name):
+    xs, (oc, kh, kw), stride, pad, groups = SHAPES[name]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(xs, dtype=np.float32)
+    w = rng.standard_normal((oc, xs[1] // groups, kh, kw), dtype=np.float32) * 0.05
+    b = rng.standard_normal(oc, dtype=np.float32)
+    kwargs = dict(stride=stride, padding=pad, groups=groups)
+    y = F.conv2d(x, w, b, **kwargs)
+    flops = 2.0 * y.size * w[0].size
+    return x, w, b, kwargs, y, flops
+
+
+def _forward(name):
+    def make():
+        x, w, b, kw, y, flops = _inputs(name)
+        torch = torch_or_none()
+        tfn = None
+        if torch is not None:
+            tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
+
+            def tfn():
+                with torch.no_grad():
+                    torch.nn.functional.conv2d(tx, tw, tb, **kw)
+        return {"nnkern": lambda: F.conv2d(x, w, b, **kw),
+                "reference": lambda: R.conv2d_forward(x, w, b, **kw),
+                "torch": tfn, "flops": flops, "bytes": None}
+    return make
+
+
+def _train_step(name):
+    def make():
+        x, w, b, kw, y, flops = _inputs(name)
+        gy = np.ones_like(y)
+        torch = torch_or_none()
+        tfn = None
+        if torch is not None:
+            tx = torch.from_numpy(x).requires_grad_()
+            tw = torch.from_numpy(w).requires_grad_()
+            tb = torch.from_numpy(b).requires_grad_()
+            tg = torch.from_numpy(gy)
+
+            def tfn():
+                out = torch.nn.functional.conv2d(tx, tw, tb, **kw)
+                out.backward(tg)
+
+        def nfn():
+            F.conv2d(x, w, b, **kw)
+            F.conv2d_backward(gy, x, w, **kw)
+
+        def rfn():
+            R.conv2d_forward(x, w, b, **kw)
+            R.conv2d_backward(gy, x, w, **kw)
+        return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": 3 * flops, "bytes": None}
+    return make
+
+
+WORKLOADS = [Workload("conv2d forward", n, _forward(n)) for n in SHAPES] + [
+    Workload("conv2d fwd+bwd", n, _train_step(n)) for n in SHAPES]
