@@ -114,7 +114,7 @@ py::array im2col_t(const py::array& x, const nnk::Conv2dShape& s) {
   T* cp = cols.mutable_data();
   {
     py::gil_scoped_release release;
-    nnk::im2col<T>(data_of<T>(x), cp, s, s.n, m);
+    nnk::im2col<T>(data_of<T>(x), cp, s, s.n, m, 0, s.oh, true);
   }
   return std::move(cols);
 }
@@ -131,7 +131,7 @@ py::array col2im_t(const py::array& cols, const nnk::Conv2dShape& s) {
   T* xp = x.mutable_data();
   {
     py::gil_scoped_release release;
-    nnk::col2im<T>(data_of<T>(cols), xp, s, s.n, s.n * s.oh * s.ow);
+    nnk::col2im<T>(data_of<T>(cols), xp, s, s.n, s.n * s.oh * s.ow, true);
   }
   return std::move(x);
 }

@@ -25,6 +25,13 @@ void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alph
                     int(ldb), beta, c, int(ldc));
 }
 
+BlasSerialScope::BlasSerialScope() : prev(scipy_openblas_get_num_threads()) {
+  if (prev != 1) scipy_openblas_set_num_threads(1);
+}
+BlasSerialScope::~BlasSerialScope() {
+  if (prev != 1) scipy_openblas_set_num_threads(prev);
+}
+
 void blas_set_num_threads(int n) { scipy_openblas_set_num_threads(n); }
 int blas_get_num_threads() { return scipy_openblas_get_num_threads(); }
 const char* blas_corename() { return scipy_openblas_get_corename(); }

@@ -17,11 +17,16 @@ inline int64_t conv_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_
 }
 
 // Column layout: cols is (C*KH*KW, ld), one row per kernel tap (c, kh, kw) and one column
-// per output pixel (n, oh, ow) of the nb images starting at x (ld >= nb*OH*OW). This is the
-// transpose of DLFS's (N*OH*OW, C*KH*KW) matrix; padding reads as 0.
-template <class T> void im2col(const T* x, T* cols, const Conv2dShape& s, int64_t nb, int64_t ld);
-// Adjoint of im2col: x (nb, C, H, W) = scatter-add of cols; every element of x is written.
-template <class T> void col2im(const T* cols, T* x, const Conv2dShape& s, int64_t nb, int64_t ld);
+// per output pixel (n, oh, ow) of the nb images starting at x, output lines [h0, h1) only
+// (ld >= nb*(h1-h0)*OW). This is the transpose of DLFS's (N*OH*OW, C*KH*KW) matrix;
+// padding reads as 0. `parallel` = false when called from inside a parallel region.
+template <class T>
+void im2col(const T* x, T* cols, const Conv2dShape& s, int64_t nb, int64_t ld, int64_t h0, int64_t h1,
+            bool parallel);
+// Adjoint of im2col over all output lines: x (nb, C, H, W) = scatter-add of cols; every
+// element of x is written.
+template <class T>
+void col2im(const T* cols, T* x, const Conv2dShape& s, int64_t nb, int64_t ld, bool parallel);
 
 // y (N, OC, OH, OW) = conv(x, w) + b; b may be null.
 template <class T>
@@ -31,7 +36,6 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape&
 template <class T>
 void conv2d_backward(const T* gy, const T* x, const T* w, T* gx, T* gw, T* gb, const Conv2dShape& s);
 
-// Images per chunk so that the scratch (cols + transposed output) stays near `budget` elements.
-int64_t conv2d_chunk_images(const Conv2dShape& s);
+
 
 }  // namespace nnk

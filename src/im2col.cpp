@@ -19,14 +19,14 @@ static NNK_INLINE void valid_range(int64_t off, int64_t size, int64_t stride, in
   hi = std::max(lo, std::min(hi, count));
 }
 
-// One (tap, image) row: OH*OW values read from plane `img`.
+// One (tap, image) row: output lines [h0, h1) of OW values each, read from plane `img`.
 template <class T>
 static void im2col_row(const T* NNK_RESTRICT img, T* NNK_RESTRICT dst, const Conv2dShape& s, int64_t kh,
-                       int64_t kw) {
+                       int64_t kw, int64_t h0, int64_t h1) {
   const int64_t off_w = kw * s.dw - s.pw;
   int64_t lo, hi;
   valid_range(off_w, s.w, s.sw, s.ow, lo, hi);
-  for (int64_t oh = 0; oh < s.oh; ++oh, dst += s.ow) {
+  for (int64_t oh = h0; oh < h1; ++oh, dst += s.ow) {
     const int64_t ih = oh * s.sh - s.ph + kh * s.dh;
     if (ih < 0 || ih >= s.h) {
       std::fill(dst, dst + s.ow, T(0));
@@ -43,13 +43,14 @@ static void im2col_row(const T* NNK_RESTRICT img, T* NNK_RESTRICT dst, const Con
 }
 
 template <class T>
-void im2col(const T* x, T* cols, const Conv2dShape& s, int64_t nb, int64_t ld) {
-  assert(ld >= nb * s.oh * s.ow);
-  const int64_t K = s.c * s.kh * s.kw, P = s.oh * s.ow, kk = s.kh * s.kw;
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+void im2col(const T* x, T* cols, const Conv2dShape& s, int64_t nb, int64_t ld, int64_t h0, int64_t h1,
+            bool parallel) {
+  const int64_t K = s.c * s.kh * s.kw, kk = s.kh * s.kw, m = (h1 - h0) * s.ow;
+  assert(0 <= h0 && h0 < h1 && h1 <= s.oh && ld >= nb * m);
+#pragma omp parallel for if (parallel) num_threads(num_threads()) schedule(static)
   for (int64_t r = 0; r < K * nb; ++r) {
     const int64_t k = r / nb, n = r % nb, c = k / kk;
-    im2col_row(x + (n * s.c + c) * s.h * s.w, cols + k * ld + n * P, s, (k % kk) / s.kw, k % s.kw);
+    im2col_row(x + (n * s.c + c) * s.h * s.w, cols + k * ld + n * m, s, (k % kk) / s.kw, k % s.kw, h0, h1);
   }
 }
 
@@ -75,18 +76,19 @@ static void col2im_plane(const T* NNK_RESTRICT cols, T* NNK_RESTRICT plane, cons
 }
 
 template <class T>
-void col2im(const T* cols, T* x, const Conv2dShape& s, int64_t nb, int64_t ld) {
+void col2im(const T* cols, T* x, const Conv2dShape& s, int64_t nb, int64_t ld, bool parallel) {
   const int64_t P = s.oh * s.ow;
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
+#pragma omp parallel for if (parallel) num_threads(num_threads()) schedule(static)
   for (int64_t q = 0; q < nb * s.c; ++q) {
     const int64_t n = q / s.c, c = q % s.c;
     col2im_plane(cols + n * P, x + q * s.h * s.w, s, c, ld);
   }
 }
 
-template void im2col<float>(const float*, float*, const Conv2dShape&, int64_t, int64_t);
-template void im2col<double>(const double*, double*, const Conv2dShape&, int64_t, int64_t);
-template void col2im<float>(const float*, float*, const Conv2dShape&, int64_t, int64_t);
-template void col2im<double>(const double*, double*, const Conv2dShape&, int64_t, int64_t);
+template void im2col<float>(const float*, float*, const Conv2dShape&, int64_t, int64_t, int64_t, int64_t, bool);
+template void im2col<double>(const double*, double*, const Conv2dShape&, int64_t, int64_t, int64_t, int64_t,
+                             bool);
+template void col2im<float>(const float*, float*, const Conv2dShape&, int64_t, int64_t, bool);
+template void col2im<double>(const double*, double*, const Conv2dShape&, int64_t, int64_t, bool);
 
 }  // namespace nnk

@@ -38,4 +38,13 @@ std::unique_ptr<T[]> scratch(int64_t n) {
   return std::unique_ptr<T[]>(new T[static_cast<size_t>(n > 0 ? n : 1)]);
 }
 
+// Per-thread reusable scratch, one buffer per slot (0..3): it grows as needed and stays
+// allocated, so a kernel does not pay page faults on a freshly mmap'd buffer every call.
+// 64-byte aligned, uninitialised. Valid until the same thread asks for the same slot again.
+void* workspace_bytes(int slot, size_t bytes);
+template <class T>
+T* workspace(int slot, int64_t n) {
+  return static_cast<T*>(workspace_bytes(slot, sizeof(T) * static_cast<size_t>(n > 0 ? n : 1)));
+}
+
 }  // namespace nnk

@@ -1,5 +1,7 @@
 // Thread count shared by OpenMP regions and OpenBLAS, and the SIMD path report.
 #include <atomic>
+#include <cstdlib>
+#include <new>
 #include <omp.h>
 #include "blas.h"
 #include "nnk_common.h"
@@ -22,6 +24,31 @@ void set_num_threads(int n) {
   g_threads.store(n, std::memory_order_relaxed);
   omp_set_num_threads(n);
   blas_set_num_threads(n);
+}
+
+namespace {
+struct Workspace {
+  void* ptr[4] = {nullptr, nullptr, nullptr, nullptr};
+  size_t cap[4] = {0, 0, 0, 0};
+  ~Workspace() {
+    for (void* p : ptr) std::free(p);
+  }
+};
+thread_local Workspace t_ws;
+}  // namespace
+
+void* workspace_bytes(int slot, size_t bytes) {
+  if (bytes > t_ws.cap[slot]) {
+    std::free(t_ws.ptr[slot]);
+    t_ws.ptr[slot] = nullptr;
+    t_ws.cap[slot] = 0;
+    const size_t rounded = (bytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded);
+    if (!p) throw std::bad_alloc();
+    t_ws.ptr[slot] = p;
+    t_ws.cap[slot] = rounded;
+  }
+  return t_ws.ptr[slot];
 }
 
 const char* simd_path() {
