@@ -1,4 +1,4 @@
-"""pytest-benchmark cases for every workload in benchmarks/workloads (not part of the test
+"""pytest-benchmark cases for every workload in nnkern/bench/workloads (not part of the test
 suite: `testpaths` is tests/). Run, e.g.:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m pytest benchmarks -k conv2d --benchmark-only
@@ -6,14 +6,9 @@ suite: `testpaths` is tests/). Run, e.g.:
 Each workload is timed for nnkern and the reference (and torch when installed); compare.py
 prints the same numbers side by side as one table.
 """
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from workloads import all_workloads  # noqa: E402
+from nnkern.bench.workloads import all_workloads
 
 CASES = [(wl, impl) for wl in all_workloads() for impl in ("nnkern", "reference", "torch")]
 
