@@ -78,21 +78,37 @@ def table(rows):
     return "\n".join(out)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(ap):
     ap.add_argument("--family", action="append", help="substring of a workload family (repeatable)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--budget", type=float, default=5.0, help="seconds per timing at most")
     ap.add_argument("--out", help="write the markdown table to this file too")
-    args = ap.parse_args(argv)
+    ap.add_argument("--chart", help="write a bar chart (PNG) of the speed-ups to this file")
+
+
+def execute(args):
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
     rows = run(args.family, args.threads, args.repeat, args.budget)
-    text = header(args.threads) + "\n\n" + table(rows) + "\n"
+    if not rows:
+        raise ValueError(f"no workload matches --family {args.family}")
+    head = header(args.threads)
+    text = head + "\n\n" + table(rows) + "\n"
     print(text)
     if args.out:
         with open(args.out, "w") as f:
             f.write(text)
+    if args.chart:
+        from .chart import speedup_chart
+        speedup_chart(rows, args.chart, head)
     return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    return execute(ap.parse_args(argv))
 
 
 if __name__ == "__main__":

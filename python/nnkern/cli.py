@@ -1,0 +1,63 @@
+"""The ``nnkern`` command (also ``python -m nnkern``).
+
+Subcommands: ``info``, ``demo``, ``bench``. Bad arguments or data end in a one-line error
+on stderr and exit code 2, never a traceback.
+"""
+import argparse
+import sys
+
+
+class UsageError(Exception):
+    """A bad argument or bad data: reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _cmd_info(args):
+    from .info import format_info
+    print(format_info())
+    return 0
+
+
+def _cmd_demo(args):
+    from .demo import run_demo
+    return run_demo(threads=args.threads)
+
+
+def _cmd_bench(args):
+    from .bench import compare
+    import os
+    os.makedirs(args.out_dir, exist_ok=True)
+    args.out = args.out or os.path.join(args.out_dir, "bench.md")
+    args.chart = args.chart or os.path.join(args.out_dir, "bench.png")
+    code = compare.execute(args)
+    print(f"wrote {args.out} and {args.chart}")
+    return code
+
+
+def build_parser():
+    parser = _Parser(prog="nnkern", description="Deep Learning from Scratch on native kernels")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("info", help="version, compiler, SIMD path, BLAS and thread pools")
+    demo = sub.add_parser("demo", help="one convolution natively and with the NumPy reference")
+    demo.add_argument("--threads", type=int, default=None)
+    bench = sub.add_parser("bench", help="nnkern vs the NumPy reference vs PyTorch: table and chart")
+    from .bench.compare import add_arguments
+    add_arguments(bench)
+    bench.add_argument("--out-dir", default="nnkern-bench", help="folder for bench.md and bench.png")
+    return parser
+
+
+HANDLERS = {"info": _cmd_info, "demo": _cmd_demo, "bench": _cmd_bench}
+
+
+def main(argv=None):
+    try:
+        args = build_parser().parse_args(argv)
+        return HANDLERS[args.command](args)
+    except (UsageError, ValueError, OSError) as e:
+        print(f"nnkern: error: {e}", file=sys.stderr)
+        return 2
