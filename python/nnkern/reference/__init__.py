@@ -5,5 +5,7 @@ kernels in ``nnkern._core`` are tested against. Names match the kernels
 (``conv2d_forward`` here is ``_core.conv2d_forward`` there).
 """
 from .conv import col2im, conv2d_backward, conv2d_forward, conv_output_size, im2col
+from .optim import adagrad_update, adam_update, momentum_update, nesterov_update, rmsprop_update, sgd_update
 
-__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward", "conv_output_size"]
+__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward", "conv_output_size",
+           "sgd_update", "momentum_update", "nesterov_update", "adagrad_update", "rmsprop_update", "adam_update"]
