@@ -123,6 +123,15 @@ class Sequential:
                 raise ValueError(f"set_weights: array {i} has shape {src.shape}, expected {dst.shape}")
             np.copyto(dst, src, casting="unsafe")
 
+    def save_weights(self, path, optimizer=None):
+        """Weights (and moving statistics, and optionally the optimizer state) to .npz."""
+        from ..checkpoint import save
+        save(path, self, optimizer)
+
+    def load_weights(self, path, optimizer=None):
+        from ..checkpoint import load
+        return load(path, self, optimizer)
+
     # -- summary -----------------------------------------------------------------------
     def count_params(self):
         tr = sum(lay.count_params()[0] for lay in self.layers)
