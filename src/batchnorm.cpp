@@ -29,30 +29,59 @@ NNK_INLINE double fold(double* a) {
   return a[0];
 }
 
-// sum(x) over one chunk, in double.
+// The chunk reductions below sum a chunk in 16 interleaved lanes: blocks of kBlock elements
+// are summed in T (a 16-lane vector, 16 terms per lane: cheap and accurate), then each
+// block's lanes are added into double accumulators. The order is fixed by the source, not by
+// the ISA or the thread count.
+constexpr int64_t kBlock = 16 * kLanes;
+
+template <class T>
+struct Lanes {
+  typedef T type __attribute__((vector_size(kLanes * sizeof(T))));
+};
+template <class T>
+NNK_INLINE typename Lanes<T>::type load_lanes(const T* p) {
+  typename Lanes<T>::type v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
+template <class T>
+NNK_INLINE void add_lanes(double* a, const typename Lanes<T>::type& b) {
+  for (int j = 0; j < kLanes; ++j) a[j] += double(b[j]);
+}
+
+// sum(x) over one chunk.
 template <class T>
 NNK_INLINE double chunk_sum(const T* NNK_RESTRICT p, int64_t n) {
   double a[kLanes] = {};
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) a[j] += double(p[i + j]);
-  for (int j = 0; i + j < n; ++j) a[j] += double(p[i + j]);
+  for (; i + kBlock <= n; i += kBlock) {
+    typename Lanes<T>::type b = {};
+    for (int64_t k = 0; k < kBlock; k += kLanes) b += load_lanes(p + i + k);
+    add_lanes<T>(a, b);
+  }
+  for (; i < n; ++i) a[i % kLanes] += double(p[i]);
   return fold(a);
 }
 
-// sum((x - m)^2) over one chunk.
+// sum((x - m)^2) over one chunk (m rounded to T: a shift of at most half an ulp of the mean,
+// whose effect on the sum, n * shift^2, is far below rounding).
 template <class T>
 NNK_INLINE double chunk_sqdev(const T* NNK_RESTRICT p, int64_t n, double m) {
+  const T mt = T(m);
   double a[kLanes] = {};
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
-      const double d = double(p[i + j]) - m;
-      a[j] += d * d;
+  for (; i + kBlock <= n; i += kBlock) {
+    typename Lanes<T>::type b = {};
+    for (int64_t k = 0; k < kBlock; k += kLanes) {
+      const auto d = load_lanes(p + i + k) - mt;
+      b += d * d;
     }
-  for (int j = 0; i + j < n; ++j) {
-    const double d = double(p[i + j]) - m;
-    a[j] += d * d;
+    add_lanes<T>(a, b);
+  }
+  for (; i < n; ++i) {
+    const double d = double(p[i] - mt);
+    a[i % kLanes] += d * d;
   }
   return fold(a);
 }
@@ -61,18 +90,22 @@ NNK_INLINE double chunk_sqdev(const T* NNK_RESTRICT p, int64_t n, double m) {
 template <class T>
 NNK_INLINE void chunk_grad_sums(const T* NNK_RESTRICT g, const T* NNK_RESTRICT x, int64_t n, double m, double& sg,
                                 double& sgx) {
+  const T mt = T(m);
   double a[kLanes] = {}, b[kLanes] = {};
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
-      const double gj = double(g[i + j]);
-      a[j] += gj;
-      b[j] += gj * (double(x[i + j]) - m);
+  for (; i + kBlock <= n; i += kBlock) {
+    typename Lanes<T>::type ba = {}, bb = {};
+    for (int64_t k = 0; k < kBlock; k += kLanes) {
+      const auto gj = load_lanes(g + i + k);
+      ba += gj;
+      bb += gj * (load_lanes(x + i + k) - mt);
     }
-  for (int j = 0; i + j < n; ++j) {
-    const double gj = double(g[i + j]);
-    a[j] += gj;
-    b[j] += gj * (double(x[i + j]) - m);
+    add_lanes<T>(a, ba);
+    add_lanes<T>(b, bb);
+  }
+  for (; i < n; ++i) {
+    a[i % kLanes] += double(g[i]);
+    b[i % kLanes] += double(g[i]) * double(x[i] - mt);
   }
   sg = fold(a);
   sgx = fold(b);
@@ -219,7 +252,7 @@ NNK_INLINE void backward_channels(const BnArgs<T>& a, int64_t c0, int64_t c1) {
 template <class T>
 NNK_INLINE void backward_features(const BnArgs<T>& a, int64_t d0, int64_t d1) {
   const int64_t N = a.s.n, D = a.s.c, nd = d1 - d0;
-  auto buf = scratch<double>(5 * nd);
+  auto buf = scratch<double>(6 * nd);
   double* NNK_RESTRICT sg = buf.get();
   double* NNK_RESTRICT sgx = sg + nd;
   double* NNK_RESTRICT mean = sgx + nd;
