@@ -6,10 +6,14 @@ namespace py = pybind11;
 void bind_info(py::module_& m);
 void bind_conv2d(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_pool2d(py::module_& m);
+void bind_batchnorm(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "nnkern native kernels (C++17 + OpenMP, GEMM from scipy-openblas32).";
   bind_info(m);
   bind_conv2d(m);
   bind_optim(m);
+  bind_pool2d(m);
+  bind_batchnorm(m);
 }

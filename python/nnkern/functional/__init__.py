@@ -4,5 +4,9 @@ Argument conventions follow ``torch.nn.functional``. Inputs that are not C-conti
 are copied once (``numpy.ascontiguousarray``); outputs have the dtype of the input.
 """
 from .conv import conv2d, conv2d_backward, im2col, col2im
+from .batchnorm import batch_norm, batch_norm_forward, batch_norm_backward
+from .pool import max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward
 
-__all__ = ["conv2d", "conv2d_backward", "im2col", "col2im"]
+__all__ = ["conv2d", "conv2d_backward", "im2col", "col2im",
+           "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+           "batch_norm", "batch_norm_forward", "batch_norm_backward"]

@@ -4,8 +4,15 @@ Each function works in float32 and float64 and is the ground truth that the nati
 kernels in ``nnkern._core`` are tested against. Names match the kernels
 (``conv2d_forward`` here is ``_core.conv2d_forward`` there).
 """
+from .batchnorm import (batch_norm, batch_norm_backward, batch_norm_forward, batchnorm_backward,
+                        batchnorm_forward)
 from .conv import col2im, conv2d_backward, conv2d_forward, conv_output_size, im2col
 from .optim import adagrad_update, adam_update, momentum_update, nesterov_update, rmsprop_update, sgd_update
+from .pool import (avg_pool2d, avg_pool2d_backward, avgpool2d_backward, avgpool2d_forward, max_pool2d,
+                   max_pool2d_backward, maxpool2d_backward, maxpool2d_forward, pool_output_size)
 
-__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward", "conv_output_size",
-           "sgd_update", "momentum_update", "nesterov_update", "adagrad_update", "rmsprop_update", "adam_update"]
+__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward", "conv_output_size", "sgd_update",
+           "momentum_update", "nesterov_update", "adagrad_update", "rmsprop_update", "adam_update",
+           "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
+           "pool_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+           "batchnorm_forward", "batchnorm_backward", "batch_norm", "batch_norm_forward", "batch_norm_backward"]
