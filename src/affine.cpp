@@ -1,13 +1,12 @@
-// Affine layer: three GEMMs through OpenBLAS (called outside any OpenMP region) and a
-// bias pass. Determinism: OpenBLAS splits a GEMM between threads along M and N only, each
-// C element being one thread's full dot product over K, so results are the same for any
-// thread count (checked by tests/test_affine.py, including large K = N for grad_weight).
-// The bias gradient sums each column of gy in row order with a double accumulator;
-// threads own whole columns, so it does not depend on the thread count either.
+// Affine layer: three GEMMs through OpenBLAS and a bias pass. The GEMMs go through
+// gemm_tiled (gemm_tiled.h), because OpenBLAS's own threading changes the last bits of the
+// result with the thread count; gemm_tiled's results do not depend on it. The bias
+// gradient sums each column of gy in row order with a double accumulator; threads own
+// whole columns, so it does not depend on the thread count either.
 #include <algorithm>
 #include <cassert>
 #include "affine.h"
-#include "blas.h"
+#include "gemm_tiled.h"
 #include "nnk_common.h"
 #include "nnk_vmath.h"
 
@@ -53,7 +52,7 @@ void affine_forward(const T* x, const T* w, const T* b, T* y, int64_t n, int64_t
     if (!b) std::fill(y, y + n * out, T(0));
     return;
   }
-  gemm<T>(false, false, n, out, in, T(1), x, in, w, out, b ? T(1) : T(0), y, out);
+  gemm_tiled<T>(false, false, n, out, in, T(1), x, in, w, out, b ? T(1) : T(0), y, out);
 }
 
 template <class T>
@@ -70,8 +69,8 @@ void affine_backward(const T* gy, const T* x, const T* w, T* gx, T* gw, T* gb, i
     if (gx) std::fill(gx, gx + n * in, T(0));
     return;
   }
-  gemm<T>(true, false, in, out, n, T(1), x, in, gy, out, T(0), gw, out);
-  if (gx) gemm<T>(false, true, n, in, out, T(1), gy, out, w, out, T(0), gx, in);
+  gemm_tiled<T>(true, false, in, out, n, T(1), x, in, gy, out, T(0), gw, out);
+  if (gx) gemm_tiled<T>(false, true, n, in, out, T(1), gy, out, w, out, T(0), gx, in);
 }
 
 template void affine_forward<float>(const float*, const float*, const float*, float*, int64_t, int64_t, int64_t);
