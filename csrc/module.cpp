@@ -8,6 +8,10 @@ void bind_conv2d(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_pool2d(py::module_& m);
 void bind_batchnorm(py::module_& m);
+void bind_activation(py::module_& m);
+void bind_dropout(py::module_& m);
+void bind_affine(py::module_& m);
+void bind_loss(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "nnkern native kernels (C++17 + OpenMP, GEMM from scipy-openblas32).";
@@ -16,4 +20,8 @@ PYBIND11_MODULE(_core, m) {
   bind_optim(m);
   bind_pool2d(m);
   bind_batchnorm(m);
+  bind_activation(m);
+  bind_dropout(m);
+  bind_affine(m);
+  bind_loss(m);
 }
