@@ -18,6 +18,7 @@ namespace {
 struct Lists {
   std::vector<py::array> params, grads;
   std::vector<std::vector<py::array>> states;  // one list per state buffer of the rule
+  std::vector<const char*> state_names;
   std::vector<double> lr, wd;
   std::vector<Decay> decay;
   DType dt = DType::f32;
@@ -30,7 +31,7 @@ std::vector<py::array> array_list(const char* fn, const char* name, const py::ha
   for (const py::handle& item : py::reinterpret_borrow<py::sequence>(obj)) {
     if (!py::isinstance<py::array>(item))  // never convert: a converted copy would be updated silently
       throw py::type_error(std::string(fn) + ": " + name + "[" + std::to_string(out.size()) +
-                           "] must be a numpy.ndarray, got " + py::str(py::type::of(item)).cast<std::string>());
+                           "] must be a numpy.ndarray, got " + py::type::of(item).attr("__name__").cast<std::string>());
     out.push_back(py::reinterpret_borrow<py::array>(item));
   }
   return out;
@@ -78,7 +79,7 @@ void require_no_overlap(const char* fn, const Lists& L) {
     add(L.params[i], true, "params[" + std::to_string(i) + "]");
     add(L.grads[i], false, "grads[" + std::to_string(i) + "]");
     for (size_t s = 0; s < L.states.size(); ++s)
-      add(L.states[s][i], true, "state " + std::to_string(s) + " [" + std::to_string(i) + "]");
+      add(L.states[s][i], true, std::string(L.state_names[s]) + "[" + std::to_string(i) + "]");
   }
   std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.b < y.b; });
   const Span *any = nullptr, *written = nullptr;  // earlier spans reaching furthest
@@ -105,10 +106,9 @@ Lists gather(const char* fn, const py::handle& params, const py::handle& grads,
                             std::to_string(n));
   };
   same_count("grads", L.grads.size());
-  std::vector<const char*> snames;
   for (const auto& st : states) {
     L.states.push_back(array_list(fn, st.first, st.second));
-    snames.push_back(st.first);
+    L.state_names.push_back(st.first);
     same_count(st.first, L.states.back().size());
   }
   L.lr = per_tensor(fn, "lr", lr, n);
@@ -136,7 +136,7 @@ Lists gather(const char* fn, const py::handle& params, const py::handle& grads,
     require_writable(fn, pn.c_str(), p);
     require_contiguous(fn, gn.c_str(), L.grads[i]);
     for (size_t s = 0; s < L.states.size(); ++s) {
-      const std::string sn = std::string(snames[s]) + ix;
+      const std::string sn = std::string(L.state_names[s]) + ix;
       const py::array& a = L.states[s][i];
       same_dtype(fn, sn.c_str(), a, pn.c_str(), p);
       require_shape(fn, sn.c_str(), a, shape);
