@@ -119,7 +119,7 @@ class NativeOps:
 
 
 class ReferenceOps(NativeOps):
-    """The same operations on the NumPy oracle (nnkern.reference)."""
+    """The same operations on the NumPy oracle (nnkern.reference, kernel names)."""
     name = "reference"
 
     @staticmethod
@@ -133,40 +133,40 @@ class ReferenceOps(NativeOps):
 
     @staticmethod
     def max_pool2d(x, k, stride, padding):
-        return _R.max_pool2d(x, k, stride, padding, return_indices=True)
+        return _R.maxpool2d_forward(x, k, stride, padding, return_indices=True)
 
     @staticmethod
     def max_pool2d_backward(g, indices, input_shape):
-        return _R.max_pool2d_backward(g, indices, input_shape)
+        return _R.maxpool2d_backward(g, indices, input_shape)
 
     @staticmethod
     def avg_pool2d(x, k, stride, padding, count_include_pad=True):
-        return _R.avg_pool2d(x, k, stride, padding, count_include_pad=count_include_pad)
+        return _R.avgpool2d_forward(x, k, stride, padding, count_include_pad=count_include_pad)
 
     @staticmethod
     def avg_pool2d_backward(g, input_shape, k, stride, padding, count_include_pad=True):
-        return _R.avg_pool2d_backward(g, input_shape, k, stride, padding, count_include_pad=count_include_pad)
+        return _R.avgpool2d_backward(g, input_shape, k, stride, padding, count_include_pad=count_include_pad)
 
     @staticmethod
     def batch_norm_forward(x, running_mean, running_var, weight, bias, training, momentum, eps, unbiased):
-        return _R.batch_norm_forward(x, running_mean, running_var, weight, bias, training,
-                                     momentum=momentum, eps=eps, unbiased_running_var=unbiased)
+        return _R.batchnorm_forward(x, running_mean, running_var, weight, bias, training,
+                                    momentum=momentum, eps=eps, unbiased_running_var=unbiased)
 
     @staticmethod
     def batch_norm_backward(g, x, weight, save_mean, save_invstd, training):
-        return _R.batch_norm_backward(g, x, weight, save_mean, save_invstd, training=training)
+        return _R.batchnorm_backward(g, x, weight, save_mean, save_invstd, training=training)
 
     @staticmethod
     def lrn(x, size, alpha, beta, k):
-        return _R.local_response_norm(x, size=size, alpha=alpha, beta=beta, k=k)
+        return _R.lrn_forward(x, size=size, alpha=alpha, beta=beta, k=k)
 
     @staticmethod
     def lrn_backward(g, x, size, alpha, beta, k):
-        return _R.local_response_norm_backward(g, x, size=size, alpha=alpha, beta=beta, k=k)
+        return _R.lrn_backward(g, x, size=size, alpha=alpha, beta=beta, k=k)
 
     @staticmethod
     def relu(x):
-        return _R.relu(x)
+        return _R.relu_forward(x)
 
     @staticmethod
     def relu_backward(g, x):
@@ -174,7 +174,7 @@ class ReferenceOps(NativeOps):
 
     @staticmethod
     def sigmoid(x):
-        return _R.sigmoid(x)
+        return _R.sigmoid_forward(x)
 
     @staticmethod
     def sigmoid_backward(g, y):
@@ -182,7 +182,7 @@ class ReferenceOps(NativeOps):
 
     @staticmethod
     def tanh(x):
-        return _R.tanh(x)
+        return _R.tanh_forward(x)
 
     @staticmethod
     def tanh_backward(g, y):
@@ -190,7 +190,7 @@ class ReferenceOps(NativeOps):
 
     @staticmethod
     def softmax(x):
-        return _R.softmax(x, axis=-1)
+        return _R.softmax_forward(x, axis=-1)
 
     @staticmethod
     def softmax_backward(g, y):
@@ -198,7 +198,7 @@ class ReferenceOps(NativeOps):
 
     @staticmethod
     def dropout(x, p, training, seed, inverted):
-        return _R.dropout(x, p=p, training=training, seed=seed, inverted=inverted)
+        return _R.dropout_forward(x, p=p, seed=seed, training=training, inverted=inverted)
 
     @staticmethod
     def dropout_backward(g, mask, p, inverted):
@@ -206,15 +206,16 @@ class ReferenceOps(NativeOps):
 
     @staticmethod
     def affine(x, w, b):
-        return _R.affine(x, w, b)
+        return _R.affine_forward(x, w, b)
 
     @staticmethod
     def affine_backward(g, x, w, need_grad_x=True):
-        return _R.affine_backward(g, x, w, need_grad_x=need_grad_x)
+        gx, gw, gb = _R.affine_backward(g, x, w)
+        return (gx if need_grad_x else None), gw, gb
 
     @staticmethod
     def softmax_cross_entropy(logits, target):
-        return _R.softmax_cross_entropy(logits, target)
+        return _R.softmax_cross_entropy_forward(logits, target)
 
     @staticmethod
     def softmax_cross_entropy_backward(probs, target, grad_loss=1.0):
