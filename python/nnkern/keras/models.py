@@ -244,15 +244,15 @@ class Sequential:
             loss = float(np.mean((o - t) ** 2))
             g = 2.0 * (o - t) / o.size
         elif self.loss_name == "bce":
-            p = np.clip(o, 1e-7, 1 - 1e-7)
+            p = np.clip(o, 1e-7, 1 - 1e-7)  # Keras' clipping; its gradient is 0 where it clips
             loss = float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)))
-            g = (p - t) / (p * (1 - p)) / o.size
+            g = (p - t) / (p * (1 - p)) / o.size * (p == o)
         else:
             if self.loss_name == "scce":
                 t = np.eye(o.shape[1])[yb]
             p = np.clip(o, 1e-7, 1.0)
             loss = float(-np.sum(t * np.log(p)) / o.shape[0])
-            g = -t / p / o.shape[0]
+            g = -t / p / o.shape[0] * (p == o)
         if need_grad:
             self._backward(np.ascontiguousarray(g, dtype=self.dtype))
         return loss, out
