@@ -7,6 +7,7 @@ void bind_info(py::module_& m);
 void bind_conv2d(py::module_& m);
 void bind_pool2d(py::module_& m);
 void bind_batchnorm(py::module_& m);
+void bind_lrn(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "nnkern native kernels (C++17 + OpenMP, GEMM from scipy-openblas32).";
@@ -14,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
   bind_conv2d(m);
   bind_pool2d(m);
   bind_batchnorm(m);
+  bind_lrn(m);
 }
