@@ -12,6 +12,7 @@ void bind_activation(py::module_& m);
 void bind_dropout(py::module_& m);
 void bind_affine(py::module_& m);
 void bind_loss(py::module_& m);
+void bind_lrn(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "nnkern native kernels (C++17 + OpenMP, GEMM from scipy-openblas32).";
@@ -24,4 +25,5 @@ PYBIND11_MODULE(_core, m) {
   bind_dropout(m);
   bind_affine(m);
   bind_loss(m);
+  bind_lrn(m);
 }

@@ -209,7 +209,7 @@ NNK_INLINE void infer_rows(const BnArgs<T>& a, const T* NNK_RESTRICT sc, const T
   }
 }
 
-// Backward coefficients of one channel from its two sums: gx = A*gy + B*x + C0.
+// Backward coefficients of one channel from its two sums: gx = A*gy + B*(x - mean) + C0.
 template <class T>
 NNK_INLINE void grad_coefs(const BnArgs<T>& a, int64_t c, double sg, double sgx, double& A, double& B, double& C0) {
   const double M = double(a.s.n * a.s.s), mean = double(a.mean_in[c]), invstd = double(a.invstd_in[c]);
@@ -217,9 +217,9 @@ NNK_INLINE void grad_coefs(const BnArgs<T>& a, int64_t c, double sg, double sgx,
   a.gbeta[c] = T(sg);
   a.ggamma[c] = T(sgx * invstd);
   A = g * invstd;
-  if (a.training && M > 0) {
-    B = -A * invstd * invstd * sgx / M;  // -A * xhat-coefficient: ggamma/M * invstd
-    C0 = -A * sg / M - B * mean;
+  if (a.training && M > 0) {  // gx = A*gy + B*(x - mean) + C0
+    B = -A * invstd * invstd * sgx / M;
+    C0 = -A * sg / M;
   } else {
     B = 0.0;
     C0 = 0.0;
@@ -239,12 +239,12 @@ NNK_INLINE void backward_channels(const BnArgs<T>& a, int64_t c0, int64_t c1) {
       sgx += q;
     }
     grad_coefs(a, c, sg, sgx, A, B, C0);
-    const T tA = T(A), tB = T(B), tC = T(C0);
+    const T tA = T(A), tB = T(B), tC = T(C0), tm = a.mean_in[c];
     for (int64_t n = 0; n < N; ++n) {
       const T* NNK_RESTRICT g = a.gy + (n * C + c) * S;
       const T* NNK_RESTRICT x = a.x + (n * C + c) * S;
       T* NNK_RESTRICT o = a.gx + (n * C + c) * S;
-      for (int64_t i = 0; i < S; ++i) o[i] = g[i] * tA + x[i] * tB + tC;
+      for (int64_t i = 0; i < S; ++i) o[i] = g[i] * tA + (x[i] - tm) * tB + tC;
     }
   }
 }
@@ -280,7 +280,8 @@ NNK_INLINE void backward_features(const BnArgs<T>& a, int64_t d0, int64_t d1) {
     const T* NNK_RESTRICT g = a.gy + n * D + d0;
     const T* NNK_RESTRICT x = a.x + n * D + d0;
     T* NNK_RESTRICT o = a.gx + n * D + d0;
-    for (int64_t d = 0; d < nd; ++d) o[d] = g[d] * cA[d] + x[d] * cB[d] + cC[d];
+    const T* NNK_RESTRICT mu = a.mean_in + d0;
+    for (int64_t d = 0; d < nd; ++d) o[d] = g[d] * cA[d] + (x[d] - mu[d]) * cB[d] + cC[d];
   }
 }
 

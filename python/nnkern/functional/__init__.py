@@ -5,6 +5,7 @@ are copied once (``numpy.ascontiguousarray``); outputs have the dtype of the inp
 """
 from .conv import conv2d, conv2d_backward, im2col, col2im
 from .batchnorm import batch_norm, batch_norm_forward, batch_norm_backward
+from .lrn import local_response_norm, local_response_norm_backward
 from .pool import max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward
 from .activation import relu, relu_backward, sigmoid, sigmoid_backward, tanh, tanh_backward, softmax, softmax_backward
 from .dropout import dropout, dropout_backward
@@ -15,4 +16,5 @@ __all__ = ["conv2d", "conv2d_backward", "im2col", "col2im", "max_pool2d", "max_p
            "avg_pool2d_backward", "batch_norm", "batch_norm_forward", "batch_norm_backward", "relu",
            "relu_backward", "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "softmax",
            "softmax_backward", "dropout", "dropout_backward", "affine", "affine_backward",
-           "softmax_cross_entropy", "softmax_cross_entropy_backward"]
+           "softmax_cross_entropy", "softmax_cross_entropy_backward", "local_response_norm",
+           "local_response_norm_backward"]
