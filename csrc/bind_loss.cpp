@@ -20,8 +20,8 @@ bool check_target(const char* fn, const char* a_name, const py::array& a, const 
   require_contiguous(fn, a_name, a);
   const bool labels = target.dtype().is(py::dtype::of<int64_t>());
   if (!labels && !target.dtype().is(a.dtype()))
-    throw py::type_error(std::string(fn) + ": target must be int64 labels or a one-hot array of " + a_name +
-                         "'s dtype " + dtype_name(a) + ", got " + dtype_name(target));
+    throw py::type_error(std::string(fn) + ": target must be int64 labels or a one-hot array of the dtype of " +
+                         a_name + " (" + dtype_name(a) + "), got " + dtype_name(target));
   const bool shape_ok = labels ? (target.ndim() == 1 && target.shape(0) == n)
                                : (target.ndim() == 2 && target.shape(0) == n && target.shape(1) == k);
   if (!shape_ok)

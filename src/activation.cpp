@@ -193,7 +193,9 @@ NNK_CLONES static void softmax_bwd_strided_f64(const double* gy, const double* y
 }
 
 static void softmax_rows(const float* x, float* y, int64_t k, int64_t b, int64_t e) { softmax_rows_f32(x, y, k, b, e); }
-static void softmax_rows(const double* x, double* y, int64_t k, int64_t b, int64_t e) { softmax_rows_f64(x, y, k, b, e); }
+static void softmax_rows(const double* x, double* y, int64_t k, int64_t b, int64_t e) {
+  softmax_rows_f64(x, y, k, b, e);
+}
 static void softmax_bwd_rows(const float* gy, const float* y, float* gx, int64_t k, int64_t b, int64_t e) {
   softmax_bwd_rows_f32(gy, y, gx, k, b, e);
 }

@@ -65,7 +65,9 @@ static void fwd(const double* x, double* y, uint8_t* m, uint64_t s, uint64_t t, 
 }
 static void scl(const float* x, float* y, float c, int64_t b, int64_t e) { scale_f32(x, y, c, b, e); }
 static void scl(const double* x, double* y, double c, int64_t b, int64_t e) { scale_f64(x, y, c, b, e); }
-static void bwd(const float* g, const uint8_t* m, float* gx, float c, int64_t b, int64_t e) { bwd_f32(g, m, gx, c, b, e); }
+static void bwd(const float* g, const uint8_t* m, float* gx, float c, int64_t b, int64_t e) {
+  bwd_f32(g, m, gx, c, b, e);
+}
 static void bwd(const double* g, const uint8_t* m, double* gx, double c, int64_t b, int64_t e) {
   bwd_f64(g, m, gx, c, b, e);
 }

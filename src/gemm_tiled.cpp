@@ -6,8 +6,8 @@
 
 namespace nnk {
 
-constexpr int64_t kMaxTiles = 64;                   // enough for load balance on many cores
-constexpr int64_t kMinTileMadds = int64_t(1) << 21;  // ~2M multiply-adds per single-threaded call
+constexpr int64_t kMaxTiles = 16;                   // load balance vs. BLAS efficiency of big tiles
+constexpr int64_t kMinTileMadds = int64_t(1) << 20;  // ~1M multiply-adds per single-threaded call
 constexpr int64_t kAlign = 16;                       // tile edges on multiples of 16 rows/columns
 
 // Tile sizes (tm, tn): halve the longer side (rounded up to kAlign) while the tile is big and

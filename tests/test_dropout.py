@@ -12,6 +12,8 @@ from conftest import assert_close, numerical_grad
 SHAPES = {
     "n1": (1,),
     "odd": (7, 13),
+    "simd-8": (8,),
+    "simd-9": (9,),
     "simd-15": (15,),
     "simd-16": (16,),
     "simd-17": (17,),
