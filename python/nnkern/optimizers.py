@@ -136,26 +136,30 @@ class Optimizer:
         unknown = set(self.param_options) - set(pk)
         _check(not unknown, ValueError, f"{name}.update: param_options names keys not in params: {sorted(unknown)}")
         cgrads = {}
-        for k in pk:
+        for k in pk:  # messages are formatted only on failure: this loop runs on every update
             p, g = params[k], grads[k]
-            _check(isinstance(p, np.ndarray), TypeError,
-                   f"{name}.update: params[{k!r}] must be a numpy.ndarray (it is updated in place), got "
-                   f"{type(p).__name__}")
-            _check(p.dtype in _FLOATS, TypeError,
-                   f"{name}.update: params[{k!r}] must be float32 or float64, got {p.dtype}")
-            _check(p.flags.c_contiguous, ValueError, f"{name}.update: params[{k!r}] must be C-contiguous")
-            _check(p.flags.writeable, ValueError, f"{name}.update: params[{k!r}] is read-only; it is updated in place")
+            if not isinstance(p, np.ndarray):
+                raise TypeError(f"{name}.update: params[{k!r}] must be a numpy.ndarray (it is updated in place), "
+                                f"got {type(p).__name__}")
+            if p.dtype not in _FLOATS:
+                raise TypeError(f"{name}.update: params[{k!r}] must be float32 or float64, got {p.dtype}")
+            if not p.flags.c_contiguous:
+                raise ValueError(f"{name}.update: params[{k!r}] must be C-contiguous")
+            if not p.flags.writeable:
+                raise ValueError(f"{name}.update: params[{k!r}] is read-only; it is updated in place")
             g = np.asarray(g)
-            _check(g.dtype == p.dtype, TypeError, f"{name}.update: grads[{k!r}] has dtype {g.dtype} but params[{k!r}] "
-                                                  f"has dtype {p.dtype}; mixed dtypes are not supported")
-            _check(g.shape == p.shape, ValueError,
-                   f"{name}.update: grads[{k!r}] has shape {g.shape} but params[{k!r}] has shape {p.shape}")
+            if g.dtype != p.dtype:
+                raise TypeError(f"{name}.update: grads[{k!r}] has dtype {g.dtype} but params[{k!r}] has dtype "
+                                f"{p.dtype}; mixed dtypes are not supported")
+            if g.shape != p.shape:
+                raise ValueError(f"{name}.update: grads[{k!r}] has shape {g.shape} but params[{k!r}] has shape "
+                                 f"{p.shape}")
             for s in self._states if self.state is not None else ():
                 a = self.state[s][k]
-                _check(a.shape == p.shape and a.dtype == p.dtype, ValueError,
-                       f"{name}.update: params[{k!r}] is {p.dtype}{p.shape} but its state {s!r} is "
-                       f"{a.dtype}{a.shape}")
-            cgrads[k] = np.ascontiguousarray(g)
+                if a.shape != p.shape or a.dtype != p.dtype:
+                    raise ValueError(f"{name}.update: params[{k!r}] is {p.dtype}{p.shape} but its state {s!r} is "
+                                     f"{a.dtype}{a.shape}")
+            cgrads[k] = g if g.flags.c_contiguous else np.ascontiguousarray(g)
         return pk, cgrads
 
     def update(self, params, grads):
