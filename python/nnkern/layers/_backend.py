@@ -53,12 +53,13 @@ class NativeOps:
         return _F.batch_norm_backward(g, x, weight, save_mean, save_invstd, training=training)
 
     @staticmethod
-    def lrn(x, size, alpha, beta, k):
-        return _F.local_response_norm(x, size=size, alpha=alpha, beta=beta, k=k)
+    def lrn(x, size, alpha, beta, k, alpha_over_size):
+        return _F.local_response_norm(x, size=size, alpha=alpha, beta=beta, k=k, alpha_over_size=alpha_over_size)
 
     @staticmethod
-    def lrn_backward(g, x, size, alpha, beta, k):
-        return _F.local_response_norm_backward(g, x, size=size, alpha=alpha, beta=beta, k=k)
+    def lrn_backward(g, x, size, alpha, beta, k, alpha_over_size):
+        return _F.local_response_norm_backward(g, x, size=size, alpha=alpha, beta=beta, k=k,
+                                               alpha_over_size=alpha_over_size)
 
     # activations, dropout, affine, loss
     @staticmethod
@@ -157,12 +158,12 @@ class ReferenceOps(NativeOps):
         return _R.batchnorm_backward(g, x, weight, save_mean, save_invstd, training=training)
 
     @staticmethod
-    def lrn(x, size, alpha, beta, k):
-        return _R.lrn_forward(x, size=size, alpha=alpha, beta=beta, k=k)
+    def lrn(x, size, alpha, beta, k, alpha_over_size):
+        return _R.lrn_forward(x, size=size, alpha=alpha, beta=beta, k=k, alpha_over_size=alpha_over_size)
 
     @staticmethod
-    def lrn_backward(g, x, size, alpha, beta, k):
-        return _R.lrn_backward(g, x, size=size, alpha=alpha, beta=beta, k=k)
+    def lrn_backward(g, x, size, alpha, beta, k, alpha_over_size):
+        return _R.lrn_backward(g, x, size=size, alpha=alpha, beta=beta, k=k, alpha_over_size=alpha_over_size)
 
     @staticmethod
     def relu(x):

@@ -114,18 +114,21 @@ class AvgPool2D(_Pool):
 
 class LRN(Layer):
     """Local response normalisation across channels (Krizhevsky et al. 2012, sec. 3.3):
-    b = a / (k + alpha' * sum_{|j-c|<=size/2} a_j^2) ** beta, with the paper's constants
-    size=5, alpha=1e-4, beta=0.75, k=2 as defaults. ``alpha'`` follows the functional
-    ``local_response_norm`` convention (see its docstring for whether alpha is divided by size).
+    b_c = a_c / (k + alpha' * sum_{c' within size/2 of c} a_c'^2) ** beta, defaults the
+    paper's size=5, alpha=1e-4, beta=0.75, k=2. ``alpha_over_size=False`` (default) uses the
+    paper's formula, alpha' = alpha; ``True`` uses torch/Caffe's alpha' = alpha / size.
     """
 
-    def __init__(self, size=5, alpha=1e-4, beta=0.75, k=2.0, backend="native"):
+    def __init__(self, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size=False, backend="native"):
         super().__init__(backend)
         self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
+        self.alpha_over_size = bool(alpha_over_size)
 
     def forward(self, x, train=True):
         self.x = check_float(x)
-        return self._ops.lrn(self.x, self.size, self.alpha, self.beta, self.k)
+        if x.ndim != 4:
+            raise ValueError(f"LRN expects (N, C, H, W), got {x.shape}")
+        return self._ops.lrn(self.x, self.size, self.alpha, self.beta, self.k, self.alpha_over_size)
 
     def backward(self, dout):
-        return self._ops.lrn_backward(dout, self.x, self.size, self.alpha, self.beta, self.k)
+        return self._ops.lrn_backward(dout, self.x, self.size, self.alpha, self.beta, self.k, self.alpha_over_size)

@@ -121,7 +121,8 @@ class AlexNet(_ConvNetBuilder):
         fc6 4096 - relu - dropout - fc7 4096 - relu - dropout - fc8 output_size - softmax
 
     The two groups are the paper's two GPUs (conv2/4/5 see only their half of the channels;
-    conv3 and the FC layers connect across). LRN: size 5, alpha 1e-4, beta 0.75, k 2.
+    conv3 and the FC layers connect across). LRN: size 5, alpha 1e-4 (not divided by size, as in
+    the paper), beta 0.75, k 2.
     60,965,224 parameters for 1000 classes. Initialisation: ``weight_init_std`` ('he' by
     default; the paper's is 0.01 with biases 1 in conv2/4/5 and the hidden FC layers, set
     ``paper_init=True`` for that). ``lrn=False`` drops the LRN layers.
