@@ -55,6 +55,8 @@ class Sequential:
         L.get_ops(backend)
         self.input_shape_hwc = None
         self._shapes = []
+        self._pipeline = []
+        self._fused = None
         self.params = Params()
         self.optimizer = None
         self.loss_name = None
@@ -286,6 +288,7 @@ class Sequential:
         if self.optimizer is None:
             raise RuntimeError("call compile() before fit()")
         from tqdm.auto import tqdm
+        x = np.asarray(x)
         n = len(x)
         self._to_internal(x[:1])  # shape check before any work
         yt = self._targets(y, n)
@@ -326,6 +329,7 @@ class Sequential:
         """Loss (and accuracy if compiled with it) in inference mode: ``loss`` or ``[loss, acc]``."""
         if self.loss_name is None:
             raise RuntimeError("call compile() before evaluate()")
+        x = np.asarray(x)
         n = len(x)
         yt = self._targets(y, n)
         tot, correct, denom = 0.0, 0, 0
@@ -339,6 +343,7 @@ class Sequential:
 
     def predict(self, x, batch_size=32, verbose=0):
         """Outputs for x in inference mode (channels-last if they have spatial axes)."""
+        x = np.asarray(x)
         outs = []
         for i in range(0, len(x), batch_size):
             out = self._forward(self._to_internal(x[i:i + batch_size]), False)

@@ -16,8 +16,6 @@ from .activation import (relu_backward, relu_forward, sigmoid_backward, sigmoid_
 from .dropout import dropout_backward, dropout_forward, dropout_mask
 from .affine import affine_backward, affine_forward
 from .loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward
-           "batchnorm_forward", "batchnorm_backward", "batch_norm", "batch_norm_forward", "batch_norm_backward",
-           "lrn_forward", "lrn_backward", "local_response_norm", "local_response_norm_backward"]
 
 __all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward", "conv_output_size", "sgd_update",
            "momentum_update", "nesterov_update", "adagrad_update", "rmsprop_update", "adam_update",
@@ -27,4 +25,5 @@ __all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward", "conv_output
            "batch_norm_backward", "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
            "tanh_forward", "tanh_backward", "softmax_forward", "softmax_backward", "dropout_forward",
            "dropout_backward", "dropout_mask", "affine_forward", "affine_backward",
-           "softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
+           "softmax_cross_entropy_forward", "softmax_cross_entropy_backward", "lrn_forward",
+           "lrn_backward", "local_response_norm", "local_response_norm_backward"]
