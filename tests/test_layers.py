@@ -179,3 +179,11 @@ def test_backend_switch_and_bad_input(rng):
         L.Dropout(1.0)
     with pytest.raises(ValueError, match="BatchNorm over 3 features"):
         L.BatchNorm(np.ones(3), np.zeros(3)).forward(np.zeros((2, 4)))
+
+
+def test_batchnorm_1d_2d_variants_check_rank():
+    with pytest.raises(ValueError, match=r"BatchNorm1D expects \(N, D\)"):
+        L.BatchNorm1D(np.ones(3), np.zeros(3)).forward(np.zeros((2, 3, 4, 4)))
+    with pytest.raises(ValueError, match=r"BatchNorm2D expects \(N, C, H, W\)"):
+        L.BatchNorm2D(np.ones(3), np.zeros(3)).forward(np.zeros((2, 3)))
+    assert L.BatchNorm2D(np.ones(3), np.zeros(3)).forward(np.ones((2, 3, 2, 2))).shape == (2, 3, 2, 2)

@@ -51,3 +51,21 @@ class BatchNorm(Layer):
 
 
 BatchNormalization = BatchNorm
+
+
+class BatchNorm1D(BatchNorm):
+    """BatchNorm over features of (N, D) input only (torch's BatchNorm1d without length axis)."""
+
+    def forward(self, x, train=True):
+        if np.ndim(x) != 2:
+            raise ValueError(f"BatchNorm1D expects (N, D), got {np.shape(x)}")
+        return super().forward(x, train)
+
+
+class BatchNorm2D(BatchNorm):
+    """Spatial BatchNorm over channels of (N, C, H, W) input only (torch's BatchNorm2d)."""
+
+    def forward(self, x, train=True):
+        if np.ndim(x) != 4:
+            raise ValueError(f"BatchNorm2D expects (N, C, H, W), got {np.shape(x)}")
+        return super().forward(x, train)
