@@ -96,7 +96,8 @@ def test_channels_last_io_matches_a_manual_nchw_computation(rng):
     model.add(layers.Dense(5, activation="tanh"))
     x = rng.standard_normal((3, 8, 7, 3))
     c, d = model.layers[0].name, model.layers[3].name
-    h = R.relu_forward(R.conv2d_forward(x.transpose(0, 3, 1, 2), model.params[f"{c}/kernel"], model.params[f"{c}/bias"]))
+    kernel, bias = model.params[f"{c}/kernel"], model.params[f"{c}/bias"]
+    h = R.relu_forward(R.conv2d_forward(x.transpose(0, 3, 1, 2), kernel, bias))
     h = R.maxpool2d_forward(h, 2)
     want = np.tanh(h.reshape(3, -1) @ model.params[f"{d}/kernel"] + model.params[f"{d}/bias"])
     assert_close(model.predict(x), want, 1e-10, 1e-12, "predict")

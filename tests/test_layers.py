@@ -17,7 +17,8 @@ def _make(name, rng, dtype):
         "affine-4d-input": (lambda W=f(2 * 3 * 2, 4), b=f(4): (lambda be: L.Affine(W, b, backend=be)), f(3, 2, 3, 2)),
         "affine-nobias": (lambda W=f(6, 3): (lambda be: L.Affine(W, None, backend=be)), f(2, 6)),
         "conv-pad1": (lambda W=f(4, 3, 3, 3), b=f(4): (lambda be: L.Conv2D(W, b, 1, 1, backend=be)), f(2, 3, 7, 6)),
-        "conv-stride2-groups2": (lambda W=f(6, 2, 3, 3), b=f(6): (lambda be: L.Conv2D(W, b, 2, 1, groups=2, backend=be)),
+        "conv-stride2-groups2": (lambda W=f(6, 2, 3, 3), b=f(6):
+                                 (lambda be: L.Conv2D(W, b, 2, 1, groups=2, backend=be)),
                                  f(2, 4, 9, 8)),
         "maxpool-2x2": (lambda: (lambda be: L.MaxPool2D(2, 2, backend=be)), f(2, 3, 6, 8)),
         "maxpool-overlap-3s2": (lambda: (lambda be: L.MaxPool2D(3, 2, backend=be)), f(2, 2, 9, 7)),
@@ -29,7 +30,8 @@ def _make(name, rng, dtype):
         "tanh": (lambda: (lambda be: L.Tanh(backend=be)), f(2, 3, 4, 5)),
         "flatten": (lambda: (lambda be: L.Flatten(backend=be)), f(2, 3, 4, 5)),
         "batchnorm-1d": (lambda g=f(6), b=f(6): (lambda be: L.BatchNorm(g.copy(), b.copy(), backend=be)), f(8, 6)),
-        "batchnorm-2d": (lambda g=f(3), b=f(3): (lambda be: L.BatchNorm(g.copy(), b.copy(), backend=be)), f(4, 3, 5, 4)),
+        "batchnorm-2d": (lambda g=f(3), b=f(3): (lambda be: L.BatchNorm(g.copy(), b.copy(), backend=be)),
+                         f(4, 3, 5, 4)),
     }
     maker, x = cases[name]
     return maker(), x

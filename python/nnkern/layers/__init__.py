@@ -11,5 +11,6 @@ from .core import (Affine, Dense, Dropout, Flatten, Identity, ReLU, Relu, Sigmoi
                    Softmax, SoftmaxWithLoss, Tanh)
 
 __all__ = ["Layer", "Affine", "Dense", "Conv2D", "Convolution", "MaxPool2D", "AvgPool2D", "BatchNorm",
-           "BatchNorm1D", "BatchNorm2D", "BatchNormalization", "LRN", "ReLU", "Relu", "Sigmoid", "Tanh", "Softmax", "Identity",
-           "Dropout", "Flatten", "SoftmaxWithLoss", "SigmoidWithLoss", "BACKENDS", "get_ops"]
+           "BatchNorm1D", "BatchNorm2D", "BatchNormalization", "LRN", "ReLU", "Relu", "Sigmoid", "Tanh",
+           "Softmax", "Identity", "Dropout", "Flatten", "SoftmaxWithLoss", "SigmoidWithLoss", "BACKENDS",
+           "get_ops"]
