@@ -17,6 +17,11 @@ namespace nnk {
 
 namespace {
 
+// Below this many elements a parallel region costs more than it saves (and on a busy machine
+// waits for a second thread to be scheduled): run on the calling thread.
+constexpr int64_t kSerialBelow = int64_t(1) << 15;
+inline int threads_for(int64_t elements) { return elements < kSerialBelow ? 1 : num_threads(); }
+
 constexpr int32_t kPadIndex = std::numeric_limits<int32_t>::max();  // loses every tie
 
 // v replaces the running maximum m (flat index fm) when it is larger, or equal with a smaller
@@ -270,7 +275,7 @@ template <class T>
 void maxpool2d_forward(const T* x, T* y, int64_t* idx, const Pool2dShape& s) {
   check_shape(s);
   const int64_t planes = s.n * s.c;
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(threads_for(s.n * s.c * s.h * s.w))
   {
     int64_t b, e;
     thread_range(planes, omp_get_thread_num(), omp_get_num_threads(), b, e);
@@ -282,7 +287,7 @@ template <class T>
 int64_t maxpool2d_backward(const T* gy, const int64_t* idx, T* gx, const Pool2dShape& s) {
   const int64_t planes = s.n * s.c;
   int64_t bad = 0;
-#pragma omp parallel num_threads(num_threads()) reduction(+ : bad)
+#pragma omp parallel num_threads(threads_for(s.n * s.c * s.h * s.w)) reduction(+ : bad)
   {
     int64_t b, e;
     thread_range(planes, omp_get_thread_num(), omp_get_num_threads(), b, e);
@@ -295,7 +300,7 @@ template <class T>
 void avgpool2d_forward(const T* x, T* y, const Pool2dShape& s, bool count_include_pad) {
   check_shape(s);
   const int64_t planes = s.n * s.c;
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(threads_for(s.n * s.c * s.h * s.w))
   {
     int64_t b, e;
     thread_range(planes, omp_get_thread_num(), omp_get_num_threads(), b, e);
@@ -307,7 +312,7 @@ template <class T>
 void avgpool2d_backward(const T* gy, T* gx, const Pool2dShape& s, bool count_include_pad) {
   check_shape(s);
   const int64_t planes = s.n * s.c;
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(threads_for(s.n * s.c * s.h * s.w))
   {
     int64_t b, e;
     thread_range(planes, omp_get_thread_num(), omp_get_num_threads(), b, e);
