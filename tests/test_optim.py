@@ -542,6 +542,8 @@ def test_native_checks_every_tensor_before_writing():
         (dict(beta2=1.5), ValueError, r"beta2 must be in \[0, 1\)"),
         (dict(variant="x"), ValueError, r"variant must be"),
         (dict(decay="l3", weight_decay=0.1), ValueError, r"decay must be"),
+        (dict(decay=3), TypeError, r"decay must be a string or a list of strings, got int"),
+        (dict(lr="fast"), TypeError, r"lr must be a float or a list of floats, got str"),
     ]
     for kw, exc, msg in bad:
         args = dict(params=ps, grads=gs, m=ms, v=vs, lr=0.1, step=1)
