@@ -125,6 +125,14 @@ def test_weight_decay_and_per_parameter_options(rng, rule, dtype, decay):
     assert_bit_equal(native, ref, f"{rule} {decay}")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adamw_per_parameter_options(rng, dtype):
+    opts = {k: {"weight_decay": 0.0} for k in SMALL if k.startswith("b")}
+    opts["odd-2d"] = {"lr": 0.01, "weight_decay": 0.5}
+    native, ref = run_pair(rng, "adamw", RULES["adamw"][2], SMALL, dtype, 10, param_options=opts)
+    assert_bit_equal(native, ref, "adamw per-parameter options")
+
+
 def test_decoupled_decay_shrinks_by_one_minus_lr_wd():
     p = {"w": np.full(5, 2.0)}
     O.AdamW(lr=0.1, weight_decay=0.5).update(p, {"w": np.zeros(5)})
@@ -278,7 +286,7 @@ def test_standard_and_book_adam_differ(rng):
 @pytest.mark.parametrize("rule", RULES)
 def test_state_dict_round_trip_continues_bit_identically(rng, rule):
     factory, hyper, _ = RULES[rule]
-    params = make_params(rng, SMALL, np.float32)
+    params = make_params(rng, {**SMALL, "conv1.W": (4, 3, 2, 2)}, np.float32)  # keys may contain dots
     grads = [make_grads(rng, params) for _ in range(8)]
     opt = factory(**hyper)
     for g in grads[:4]:
