@@ -9,7 +9,8 @@ import scipy_openblas32 as _sob  # noqa: F401  # dlopens libscipy_openblas.so be
 from . import _core
 from ._core import get_num_threads, set_num_threads
 from . import functional, reference
+from . import data
 
 __version__ = _core.build_info()["version"]
 
-__all__ = ["functional", "reference", "set_num_threads", "get_num_threads", "__version__"]
+__all__ = ["functional", "reference", "data", "set_num_threads", "get_num_threads", "__version__"]
