@@ -116,8 +116,15 @@ def _channels_view(a):
     """(N, C, L) view: channel axis 1 for (N, C, ...) with ndim >= 3, else C = 1."""
     n = a.shape[0]
     if a.ndim >= 3:
-        return a.reshape(n, a.shape[1], -1)
-    return a.reshape(n, 1, -1)
+        return a.reshape(n, a.shape[1], _prod(a.shape[2:]))
+    return a.reshape(n, 1, _prod(a.shape[1:]))
+
+
+def _prod(shape):
+    p = 1
+    for d in shape:
+        p *= int(d)
+    return p
 
 
 # ---------------------------------------------------------------- gather
@@ -150,7 +157,8 @@ def gather_batch(src, idx, out):
     _array(fn, "src", src, _FLOATS)
     _check_idx(fn, idx, src.shape[0])
     _check_out(fn, out, (idx.shape[0],) + src.shape[1:], src.dtype)
-    s2, o2 = src.reshape(src.shape[0], -1), out.reshape(out.shape[0], -1)
+    d = _prod(src.shape[1:])
+    s2, o2 = src.reshape(src.shape[0], d), out.reshape(out.shape[0], d)
     cdef int nt = get_num_threads()
     if src.dtype == np.float32:
         _gather_rows_f(s2, idx, o2, nt)

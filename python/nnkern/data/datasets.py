@@ -164,11 +164,18 @@ def _npz_arrays(file):
     if os.path.isdir(name):
         raise DataError(f"{name}: is a folder, expected an .npz file")
     try:
-        with np.load(name, allow_pickle=False) as z:
-            keys = set(z.files)
-            for ks in _NPZ_KEYS:
-                if set(ks) <= keys:
-                    return [z[k] for k in ks], [f"{name}[{k}]" for k in ks]
+        # np.load leaks its file handle when the zip is unreadable, so the file is opened here.
+        with open(name, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                raise DataError(f"{name}: not a readable .npz file (no zip header; .npz files are zip archives)")
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as z:
+                keys = set(z.files)
+                for ks in _NPZ_KEYS:
+                    if set(ks) <= keys:
+                        return [z[k] for k in ks], [f"{name}[{k}]" for k in ks]
+    except DataError:
+        raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
         raise DataError(f"{name}: not a readable .npz file ({e})") from None
     except ValueError as e:  # pickled object arrays, bad .npy headers inside the zip
