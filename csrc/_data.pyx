@@ -18,9 +18,21 @@ from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
+import math
+
 import numpy as np
 
 from nnkern._core import get_num_threads
+
+# Elements per thread below which another thread costs more (wake-up, barrier) than it saves.
+# Results never depend on the thread count, only the speed does.
+_GRAIN = 16384
+
+
+def _nthreads(work):
+    """nnkern's thread count, reduced so that each thread gets at least _GRAIN elements."""
+    return max(1, min(get_num_threads(), work // _GRAIN))
+
 
 ctypedef fused real:
     float
@@ -85,31 +97,48 @@ def _check_out(fn, out, shape, dtype):
         raise TypeError(f"{fn}: out has dtype {out.dtype} but src has dtype {dtype}; mixed dtypes are not supported")
 
 
+cdef void _min_max(const int64_t[::1] idx, int64_t* lo, int64_t* hi) noexcept nogil:
+    cdef Py_ssize_t i
+    lo[0] = idx[0]
+    hi[0] = idx[0]
+    for i in range(1, idx.shape[0]):
+        if idx[i] < lo[0]:
+            lo[0] = idx[i]
+        if idx[i] > hi[0]:
+            hi[0] = idx[i]
+
+
 def _check_idx(fn, idx, n):
     _array(fn, "idx", idx, _INT64, ndim=1)
-    if idx.size:
-        lo, hi = int(idx.min()), int(idx.max())
+    cdef int64_t lo = 0, hi = 0
+    if idx.shape[0]:
+        _min_max(idx, &lo, &hi)
         if lo < 0 or hi >= n:
             bad = lo if lo < 0 else hi
             raise IndexError(f"{fn}: idx contains {bad}, out of range for src with {n} samples")
 
 
+def _floats(fn, name, v, channels):
+    if isinstance(v, (int, float)):
+        vals = [float(v)]
+    else:
+        vals = [float(u) for u in np.asarray(v, dtype=np.float64).reshape(-1)]
+    if len(vals) not in (1, channels):
+        raise ValueError(f"{fn}: {name} must be a scalar or have one value per channel ({channels}), "
+                         f"got {len(vals)} values")
+    return vals * channels if len(vals) == 1 else vals
+
+
 def _affine(fn, scale, mean, std, channels):
-    """(a, b) per channel with (v * scale - mean) / std == v * a + b."""
+    """(a, b) per channel (float64) with (v * scale - mean) / std == v * a + b."""
     scale = float(scale)
-    mean = np.asarray(mean, dtype=np.float64).reshape(-1)
-    std = np.asarray(std, dtype=np.float64).reshape(-1)
-    for name, v in (("mean", mean), ("std", std)):
-        if v.size not in (1, channels):
-            raise ValueError(f"{fn}: {name} must be a scalar or have one value per channel ({channels}), "
-                             f"got {v.size} values")
-    if not np.isfinite(scale) or not np.isfinite(mean).all():
+    mean, std = _floats(fn, "mean", mean, channels), _floats(fn, "std", std, channels)
+    if not (math.isfinite(scale) and all(math.isfinite(m) for m in mean)):
         raise ValueError(f"{fn}: scale and mean must be finite")
-    if not (np.isfinite(std).all() and (std > 0).all()):
-        raise ValueError(f"{fn}: std must be finite and > 0, got {std.tolist()}")
-    a = np.broadcast_to(scale / std, (channels,)).copy()
-    b = np.broadcast_to(-mean / std, (channels,)).copy()
-    return a, b
+    if not all(math.isfinite(s) and s > 0 for s in std):
+        raise ValueError(f"{fn}: std must be finite and > 0, got {std}")
+    return (np.array([scale / s for s in std], dtype=np.float64),
+            np.array([-m / s for m, s in zip(mean, std)], dtype=np.float64))
 
 
 def _channels_view(a):
@@ -159,7 +188,7 @@ def gather_batch(src, idx, out):
     _check_out(fn, out, (idx.shape[0],) + src.shape[1:], src.dtype)
     d = _prod(src.shape[1:])
     s2, o2 = src.reshape(src.shape[0], d), out.reshape(out.shape[0], d)
-    cdef int nt = get_num_threads()
+    cdef int nt = _nthreads(out.size)
     if src.dtype == np.float32:
         _gather_rows_f(s2, idx, o2, nt)
     else:
@@ -205,7 +234,7 @@ def _run_normalize(fn, src, idx, out, scale, mean, std):
     gather = idx is not None
     if not gather:
         idx = np.zeros(1, dtype=np.int64)  # unused
-    cdef int nt = get_num_threads()
+    cdef int nt = _nthreads(out.size)
     if out.dtype == np.float32:
         _normalize_f(s3, idx, gather, o3, a, b, nt)
     else:
@@ -349,7 +378,7 @@ def augment(x, out, keys, seed=0, epoch=0, padding=0, flip=True, fill=0.0):
     if oh > h + 2 * ph or ow > w + 2 * pw:
         raise ValueError(f"{fn}: crop {oh}x{ow} is larger than the padded image {h + 2 * ph}x{w + 2 * pw}")
     s, e = _u64("seed", seed), _u64("epoch", epoch)
-    cdef int nt = get_num_threads()
+    cdef int nt = _nthreads(out.size)
     if x.dtype == np.float32:
         _augment_f(x, out, keys, s, e, ph, pw, bool(flip), float(fill), nt)
     else:

@@ -365,12 +365,14 @@ def test_augment_params_cover_all_offsets():
 
 
 def test_thread_count_does_not_change_results(rng, threads):
+    # Sizes well above the kernels' per-thread grain (16384 elements), so 2 threads really run.
     src = rng.integers(0, 256, (500, 3, 16, 16), dtype=np.uint8)
     idx = rng.integers(0, 500, 129)
     outs = []
     for n in (1, 2):
         threads(n)
         g = D.gather_normalize(src, idx, 1 / 255, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
+        assert _data._nthreads(g.size) == n
         b = D.gather_batch(g, np.arange(len(g))[::-1].copy())
         a = D.augment(g, idx, seed=5, epoch=2, padding=3, out_size=(14, 15))
         loader = D.BatchLoader(src, np.arange(500), batch_size=64, seed=9, augment=D.Augment(padding=2))
