@@ -167,7 +167,8 @@ def _npz_arrays(file):
         # np.load leaks its file handle when the zip is unreadable, so the file is opened here.
         with open(name, "rb") as f:
             if f.read(4) != b"PK\x03\x04":
-                raise DataError(f"{name}: not a readable .npz file (no zip header; .npz files are zip archives)")
+                raise DataError(f"{name}: not a readable .npz file (no zip header; .npz files are zip "
+                                f"archives; for MNIST IDX files give the folder that holds them)")
             f.seek(0)
             with np.load(f, allow_pickle=False) as z:
                 keys = set(z.files)
