@@ -12,6 +12,13 @@ Everything is seeded and reproducible: the epoch's order and each sample's crop 
 flip are functions of (seed, epoch, dataset index) via splitmix64, whatever the thread
 count. The functions below are thin wrappers that allocate ``out`` when it is not given;
 ``nnkern.reference.data`` has the NumPy version of each.
+
+    (x, t), (x_test, t_test) = nnkern.data.load_digits(normalize=False)   # uint8 0..16
+    loader = BatchLoader(x, t, batch_size=100, scale=1 / 16, seed=0,
+                         augment=Augment(padding=1, flip=False))  # no mirror images of digits
+    for epoch in range(10):
+        for x_batch, t_batch in loader:      # (100, 1, 8, 8) float32, (100,) int64
+            ...
 """
 import numbers
 from dataclasses import dataclass
