@@ -26,7 +26,7 @@ from nnkern._core import get_num_threads
 
 # Elements per thread below which another thread costs more (wake-up, barrier) than it saves.
 # Results never depend on the thread count, only the speed does.
-_GRAIN = 16384
+_GRAIN = 65536
 
 
 def _nthreads(work):

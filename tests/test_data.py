@@ -365,8 +365,8 @@ def test_augment_params_cover_all_offsets():
 
 
 def test_thread_count_does_not_change_results(rng, threads):
-    # Sizes well above the kernels' per-thread grain (16384 elements), so 2 threads really run.
-    src = rng.integers(0, 256, (500, 3, 16, 16), dtype=np.uint8)
+    # Sizes above twice the kernels' per-thread grain (65536 elements), so 2 threads really run.
+    src = rng.integers(0, 256, (500, 3, 24, 24), dtype=np.uint8)
     idx = rng.integers(0, 500, 129)
     outs = []
     for n in (1, 2):
@@ -374,8 +374,9 @@ def test_thread_count_does_not_change_results(rng, threads):
         g = D.gather_normalize(src, idx, 1 / 255, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
         assert _data._nthreads(g.size) == n
         b = D.gather_batch(g, np.arange(len(g))[::-1].copy())
-        a = D.augment(g, idx, seed=5, epoch=2, padding=3, out_size=(14, 15))
-        loader = D.BatchLoader(src, np.arange(500), batch_size=64, seed=9, augment=D.Augment(padding=2))
+        a = D.augment(g, idx, seed=5, epoch=2, padding=3, out_size=(22, 23))
+        assert _data._nthreads(a.size) == n
+        loader = D.BatchLoader(src, np.arange(500), batch_size=100, seed=9, augment=D.Augment(padding=2))
         batches = [xb.copy() for xb, _ in loader]
         outs.append((g, b, a, batches))
     for u, v in zip(outs[0][:3], outs[1][:3]):
