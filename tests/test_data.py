@@ -549,3 +549,16 @@ def test_package_exports():
     assert nnkern.data.load_digits is D.load_digits
     for name in ("gather_batch", "normalize", "gather_normalize", "augment"):
         assert callable(getattr(_data, name)) and callable(getattr(R, name)) and callable(getattr(D, name))
+
+
+def test_mnist_dot_names_and_folder_errors(tmp_path, rng):
+    arrays = tiny_mnist(rng)
+    names = ["train-images.idx3-ubyte", "train-labels.idx1-ubyte", "t10k-images.idx3-ubyte", "t10k-labels.idx1-ubyte"]
+    for name, a in zip(names, arrays):
+        write(tmp_path / name, idx_bytes(a))
+    (x, t), _ = D.load_mnist(tmp_path)
+    np.testing.assert_array_equal(t, arrays[1])
+    with pytest.raises(D.DataError, match="is a folder, expected a file"):
+        D.load_idx(tmp_path)
+    with pytest.raises(D.DataError, match="for MNIST IDX files give the folder"):
+        D.load_mnist(tmp_path / names[0])
