@@ -9,7 +9,7 @@ import scipy_openblas32 as _sob  # noqa: F401  # dlopens libscipy_openblas.so be
 
 from . import _core
 from ._core import get_num_threads, set_num_threads
-from . import functional, optimizers, reference
+from . import data, functional, optimizers, reference
 from . import init, layers, models, checkpoint, keras
 from .checkpoint import load, load_pickle_params, save
 from .keras import Sequential
@@ -17,6 +17,6 @@ from .models import AlexNet, DeepConvNet, MultiLayerNet, MultiLayerNetExtend, Si
 
 __version__ = _core.build_info()["version"]
 
-__all__ = ["functional", "optimizers", "reference", "set_num_threads", "get_num_threads", "__version__", "init",
+__all__ = ["data", "functional", "optimizers", "reference", "set_num_threads", "get_num_threads", "__version__", "init",
            "layers", "models", "checkpoint", "keras", "Sequential", "save", "load", "load_pickle_params",
            "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "AlexNet"]

@@ -13,6 +13,7 @@ from .pool import (avg_pool2d, avg_pool2d_backward, avgpool2d_backward, avgpool2
                    max_pool2d_backward, maxpool2d_backward, maxpool2d_forward, pool_output_size)
 from .activation import (relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, softmax_backward,
                          softmax_forward, tanh_backward, tanh_forward)
+from .data import augment, augment_params, gather_batch, gather_normalize, normalize, splitmix64
 from .dropout import dropout_backward, dropout_forward, dropout_mask
 from .affine import affine_backward, affine_forward
 from .loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward
@@ -26,4 +27,5 @@ __all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward", "conv_output
            "tanh_forward", "tanh_backward", "softmax_forward", "softmax_backward", "dropout_forward",
            "dropout_backward", "dropout_mask", "affine_forward", "affine_backward",
            "softmax_cross_entropy_forward", "softmax_cross_entropy_backward", "lrn_forward",
-           "lrn_backward", "local_response_norm", "local_response_norm_backward"]
+           "lrn_backward", "local_response_norm", "local_response_norm_backward",
+           "gather_batch", "normalize", "gather_normalize", "augment", "augment_params", "splitmix64"]
