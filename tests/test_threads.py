@@ -10,7 +10,10 @@ import nnkern
 
 
 def pools():
-    return {(p["user_api"], p["prefix"]): p["num_threads"] for p in threadpool_info()}
+    """Thread counts by (api, prefix) of nnkern's own pools (numpy's OpenBLAS is a different
+    library with a similar prefix, libscipy_openblas64_)."""
+    ours = [p for p in threadpool_info() if p["prefix"] == "libgomp" or "scipy_openblas32" in p["filepath"]]
+    return {(p["user_api"], p["prefix"]): p["num_threads"] for p in ours}
 
 
 def test_set_num_threads_sets_openmp_and_openblas(threads):
