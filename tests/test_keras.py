@@ -234,3 +234,19 @@ def test_bad_input():
         m.add(layers.Dense(3))
     with pytest.raises(ValueError, match="too small"):
         m.add(layers.Conv2D(2, 5))
+
+
+@pytest.mark.parametrize("backend", ["native", "reference"])
+def test_gradients_with_asymmetric_same_padding(backend):
+    """Odd total 'same' padding (3x3 stride 2 on 6, 2x2 stride 1 on 3): TF pads the extra
+    row/column at the bottom/right."""
+    rng = np.random.default_rng(23)  # fixed: differences are wrong across ReLU/max-pool switches
+    model = models.Sequential(dtype=np.float64, backend=backend, seed=2)
+    model.add(layers.Conv2D(3, 3, strides=2, padding="same", activation="tanh", input_shape=(6, 6, 2)))
+    model.add(layers.Conv2D(2, 2, padding="same"))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(2, activation="softmax"))
+    assert model._shapes[:2] == [(3, 3, 3), (2, 3, 3)]
+    assert model.layers[0].extra == (1, 1) and model.layers[1].extra == (1, 1)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    _directional_check(model, rng.standard_normal((3, 6, 6, 2)), rng.integers(0, 2, 3), rng)
