@@ -101,11 +101,14 @@ def test_native_float32_matches_reference_float64(rng, name):
     x, t = make_data(name, rng, n=6)
     g_ref, g_nat = ref.gradient(x, t), nat.gradient(x.astype(np.float32), t)
     assert abs(nat.loss(x, t) - ref.loss(x, t)) < 1e-5 * max(1.0, abs(ref.loss(x, t)))
+    overall = max(float(np.max(np.abs(g))) for g in g_ref.values())
     for k in g_ref:
         assert g_nat[k].dtype == np.float32
-        # float32 rounding through up to 9 layers: scale-relative tolerance
-        scale = float(np.max(np.abs(g_ref[k]))) + 1e-3
-        assert_close(g_nat[k], g_ref[k], 1e-3, 1e-4 * scale, f"{name} d{k}")
+        # float32 rounding through up to 9 layers: tolerance relative to the gradient scale of the
+        # tensor and of the model (a bias before batch norm has an exactly-zero true gradient, and
+        # float32 leaves cancellation noise of the size of the other gradients times eps32)
+        scale = float(np.max(np.abs(g_ref[k])))
+        assert_close(g_nat[k], g_ref[k], 1e-3, 1e-4 * scale + 1e-5 * overall, f"{name} d{k}")
 
 
 @pytest.mark.parametrize("name", MODELS)
