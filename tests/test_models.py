@@ -145,16 +145,18 @@ def _sgd_train(model, x, t, steps, lr, rng, batch=32):
             model.params[k] -= lr * grads[k]  # in place: the layers see it
 
 
-def test_multilayernet_learns_blobs(rng):
+def test_multilayernet_learns_blobs():
     """4 Gaussian blobs in 10-D: >= 95% test accuracy after 150 SGD steps."""
+    rng = np.random.default_rng(12345)  # fixed task and batches: a learning test must not depend on luck
     x, t = _blobs(rng, 600, 10, 4)
     model = MultiLayerNet(10, [32, 32], 4, weight_decay_lambda=1e-4, seed=1)
     _sgd_train(model, x[:400], t[:400], 150, 0.1, rng)
     assert model.accuracy(x[400:], t[400:]) >= 0.95
 
 
-def test_simpleconvnet_learns_bars(rng):
+def test_simpleconvnet_learns_bars():
     """1x10x10 images with a horizontal or vertical bar (+ noise): >= 95% after 120 steps."""
+    rng = np.random.default_rng(12345)  # fixed task and batches: a learning test must not depend on luck
     n = 400
     t = rng.integers(0, 2, n)
     x = rng.standard_normal((n, 1, 10, 10)) * 0.3
