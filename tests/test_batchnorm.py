@@ -198,6 +198,8 @@ def test_bad_input_raises():
         F.batch_norm(x, ro, o.copy(), training=True)
     with pytest.raises(ValueError, match=r"running_var must be C-contiguous"):
         F.batch_norm(x, c.copy(), np.ones(6, np.float32)[::2], training=True)
+    with pytest.raises(TypeError, match=r"running_mean must be a numpy.ndarray or None \(it is updated in place\), got list"):
+        F.batch_norm(x, [0.0, 0.0, 0.0], o.copy(), training=True)
     with pytest.raises(ValueError, match=r"needs running_mean and running_var"):
         F.batch_norm(x, None, None, training=False)
     with pytest.raises(ValueError, match=r"both be arrays or both be None"):
