@@ -20,6 +20,11 @@ namespace nnk {
 
 namespace {
 
+// Below this many elements a parallel region costs more than it saves (and on a busy machine
+// waits for a second thread to be scheduled): run on the calling thread.
+constexpr int64_t kSerialBelow = int64_t(1) << 15;
+inline int threads_for(int64_t elements) { return elements < kSerialBelow ? 1 : num_threads(); }
+
 constexpr int kLanes = 16;
 
 // Fixed-order fold of the lanes (a balanced tree, the same on every ISA and thread count).
@@ -333,7 +338,7 @@ void batchnorm_forward_train(const T* x, const T* gamma, const T* beta, T* y, T*
   BnArgs<T> a{x, nullptr, gamma, beta, nullptr, nullptr, nullptr, nullptr,
               y, nullptr, save_mean, save_invstd, running_mean, running_var, nullptr, nullptr,
               s, momentum, eps, unbiased, true};
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(threads_for(s.n * s.c * s.s))
   {
     int64_t b, e;
     if (s.s == 1) feature_range(s.c, omp_get_thread_num(), omp_get_num_threads(), b, e);
@@ -361,7 +366,7 @@ void batchnorm_forward_infer(const T* x, const T* gamma, const T* beta, const T*
               y, nullptr, save_mean, save_invstd, nullptr, nullptr, nullptr, nullptr,
               s, 0.0, eps, false, false};
   const int64_t rows = s.s == 1 ? s.n : s.n * s.c;
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(threads_for(s.n * s.c * s.s))
   {
     int64_t b, e;
     thread_range(rows, omp_get_thread_num(), omp_get_num_threads(), b, e);
@@ -375,7 +380,7 @@ void batchnorm_backward(const T* gy, const T* x, const T* gamma, const T* mean, 
   BnArgs<T> a{x, gy, gamma, nullptr, nullptr, nullptr, mean, invstd,
               nullptr, gx, nullptr, nullptr, nullptr, nullptr, ggamma, gbeta,
               s, 0.0, 0.0, false, training};
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(threads_for(s.n * s.c * s.s))
   {
     int64_t b, e;
     if (s.s == 1) feature_range(s.c, omp_get_thread_num(), omp_get_num_threads(), b, e);

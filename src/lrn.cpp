@@ -18,6 +18,11 @@ namespace nnk {
 
 namespace {
 
+// Below this many elements a parallel region costs more than it saves (and on a busy machine
+// waits for a second thread to be scheduled): run on the calling thread.
+constexpr int64_t kSerialBelow = int64_t(1) << 15;
+inline int threads_for(int64_t elements) { return elements < kSerialBelow ? 1 : num_threads(); }
+
 constexpr int64_t kBlock = 256;
 
 enum class Pow { b075, b05, b1, general };
@@ -179,7 +184,7 @@ void lrn_forward(const T* x, T* y, const LrnShape& s, const LrnParams& p) {
   assert(p.size >= 1 && p.k > 0);
   const int64_t items = s.n * ((s.s + kBlock - 1) / kBlock);
   if (s.c == 0) return;
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(threads_for(s.n * s.c * s.s * p.size))
   {
     int64_t b, e;
     thread_range(items, omp_get_thread_num(), omp_get_num_threads(), b, e);
@@ -192,7 +197,7 @@ void lrn_backward(const T* gy, const T* x, T* gx, const LrnShape& s, const LrnPa
   assert(p.size >= 1 && p.k > 0);
   const int64_t items = s.n * ((s.s + kBlock - 1) / kBlock);
   if (s.c == 0) return;
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(threads_for(s.n * s.c * s.s * p.size))
   {
     int64_t b, e;
     thread_range(items, omp_get_thread_num(), omp_get_num_threads(), b, e);
