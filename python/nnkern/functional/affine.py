@@ -15,7 +15,9 @@ def _flat(x):
 def affine(x, weight, bias=None):
     """y (N, out) = x.reshape(N, -1) @ weight (in, out) + bias (out,).
 
-    The book's Affine layer (``torch.nn.functional.linear`` with weight transposed).
+    The Affine layer of Deep Learning from Scratch (Saito 2016, sec. 5.6), i.e.
+    ``torch.nn.functional.linear`` with the weight transposed. The GEMMs are bit-identical
+    for any thread count (fixed tiles, each one single-threaded OpenBLAS call).
     x: (N, ...) of any rank >= 2, flattened to (N, in); float32 or float64."""
     return _core.affine_forward(contiguous(_flat(x)), contiguous(weight), contiguous(bias))
 

@@ -1,4 +1,4 @@
-"""Softmax cross-entropy loss (the book's SoftmaxWithLoss), numerically stable."""
+"""Softmax cross-entropy loss (the book's SoftmaxWithLoss, Saito 2016 sec. 5.6.3), numerically stable."""
 import numpy as np
 
 from .. import _core
@@ -9,8 +9,8 @@ def _target(target, logits):
     t = np.asarray(target)
     if t.dtype.kind in "iub":
         if t.ndim == 2:  # integer / bool one-hot rows
-            return contiguous(t.astype(np.asarray(logits).dtype))
-        return contiguous(t.astype(np.int64))
+            return contiguous(t.astype(np.asarray(logits).dtype, copy=False))
+        return contiguous(t.astype(np.int64, copy=False))
     return contiguous(t)
 
 
