@@ -37,16 +37,27 @@ std::vector<py::array> array_list(const char* fn, const char* name, const py::ha
   return out;
 }
 
+template <class T>
+T cast_or_type_error(const char* fn, const char* name, const char* what, const py::handle& x) {
+  try {
+    return x.cast<T>();
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string(fn) + ": " + name + " must be " + what + ", got " +
+                         py::type::of(x).attr("__name__").cast<std::string>());
+  }
+}
+
 // A float or one float per tensor.
 std::vector<double> per_tensor(const char* fn, const char* name, const py::handle& obj, size_t n) {
   std::vector<double> v;
   if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
-    for (const py::handle& x : py::reinterpret_borrow<py::sequence>(obj)) v.push_back(x.cast<double>());
+    for (const py::handle& x : py::reinterpret_borrow<py::sequence>(obj))
+      v.push_back(cast_or_type_error<double>(fn, name, "a float or a list of floats", x));
     if (v.size() != n)
       throw py::value_error(std::string(fn) + ": " + name + " has " + std::to_string(v.size()) +
                             " values but there are " + std::to_string(n) + " tensors");
   } else {
-    v.assign(n, obj.cast<double>());
+    v.assign(n, cast_or_type_error<double>(fn, name, "a float or a list of floats", obj));
   }
   return v;
 }
@@ -115,7 +126,7 @@ Lists gather(const char* fn, const py::handle& params, const py::handle& grads,
   L.wd = per_tensor(fn, "weight_decay", wd, n);
   std::vector<std::string> dstr;
   if (py::isinstance<py::str>(decay)) dstr.assign(n, decay.cast<std::string>());
-  else dstr = decay.cast<std::vector<std::string>>();
+  else dstr = cast_or_type_error<std::vector<std::string>>(fn, "decay", "a string or a list of strings", decay);
   same_count("decay", dstr.size());
   for (size_t i = 0; i < n; ++i) {
     require_range(fn, "lr", L.lr[i], 0, true, INFINITY, false, "positive and finite");

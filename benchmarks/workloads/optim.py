@@ -7,9 +7,10 @@ Adam); torch is ``torch.optim`` with ``fused=True`` or ``foreach=True``.
 
 Bytes count what one update must read and write once (write-allocate not counted):
 Adam 28 per parameter (read W, g, m, v; write W, m, v), Momentum and RMSProp 20. The
-"memory copy" rows give the machine's ceiling on the same scale: a 256 MiB copy (bytes =
-read + written), split over the benchmark's threads with NumPy (``nnkern`` column), one
-NumPy thread (``reference`` column) and torch's ``copy_`` (``torch`` column).
+"memory ceiling" rows give the machine's bandwidth on the same scale: a 256 MiB float32
+copy and an in-place add ``a += b``, split over the benchmark's threads with NumPy
+(``nnkern`` column: these rows run no nnkern kernel), one NumPy thread (``reference``
+column) and torch's ``copy_`` / ``add_`` (``torch`` column).
 """
 from concurrent.futures import ThreadPoolExecutor
 
@@ -79,28 +80,39 @@ def _update(rule, model, torch_mode):
     return make
 
 
-def _copy(nbytes=256 << 20):
+def _stream(kind, nbytes=256 << 20):
+    """The bandwidth ceiling: ``copy`` (dst = src, bytes = read + written; the CPU also reads
+    dst first, write-allocate, which is not counted) or ``add`` (a += b in place, bytes = 3
+    per element size, no write-allocate: the access pattern of the update kernels)."""
     def make():
-        src = np.random.default_rng(0).standard_normal(nbytes // 4, dtype=np.float32)
-        dst = np.empty_like(src)
+        rng = np.random.default_rng(0)
+        src = rng.standard_normal(nbytes // 4, dtype=np.float32)
+        dst = rng.standard_normal(nbytes // 4, dtype=np.float32)
         nt = nnkern.get_num_threads()
-        parts = np.array_split(np.arange(src.size), nt)
-        bounds = [(int(p[0]), int(p[-1]) + 1) for p in parts if p.size]
+        step = -(-src.size // nt)
+        bounds = [(b, min(b + step, src.size)) for b in range(0, src.size, step)]
         pool = ThreadPoolExecutor(nt)
+        if kind == "copy":
+            def part(b):
+                np.copyto(dst[b[0]:b[1]], src[b[0]:b[1]])
+        else:
+            def part(b):
+                np.add(dst[b[0]:b[1]], src[b[0]:b[1]], out=dst[b[0]:b[1]])
 
-        def threaded():  # numpy releases the GIL while copying
-            list(pool.map(lambda b: np.copyto(dst[b[0]:b[1]], src[b[0]:b[1]]), bounds))
+        def threaded():  # numpy releases the GIL in both loops
+            list(pool.map(part, bounds))
 
         torch = torch_or_none()
         tfn = None
         if torch is not None:
             ts, td = torch.from_numpy(src), torch.from_numpy(dst.copy())
-            tfn = lambda: td.copy_(ts)  # noqa: E731
-        return {"nnkern": threaded, "reference": lambda: np.copyto(dst, src), "torch": tfn, "flops": None,
-                "bytes": 2.0 * src.nbytes}
+            tfn = (lambda: td.copy_(ts)) if kind == "copy" else (lambda: td.add_(ts))
+        return {"nnkern": threaded, "reference": lambda: part((0, src.size)), "torch": tfn, "flops": None,
+                "bytes": (2.0 if kind == "copy" else 3.0) * src.nbytes}
     return make
 
 
-WORKLOADS = [Workload("memory copy (ceiling)", "256MiB: threads/1 numpy/torch", _copy())] + [
+WORKLOADS = [Workload("memory ceiling", f"{k} 256MiB: numpy threads/1 thread/torch", _stream(k))
+             for k in ("copy", "add")] + [
     Workload(f"optim {rule} (torch {mode})", model, _update(rule, model, mode))
     for rule in RULES for mode in RULES[rule][4] for model in MODELS]

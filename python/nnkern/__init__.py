@@ -1,8 +1,9 @@
 """nnkern: the Deep-Learning-from-Scratch toolkit on fast C++/OpenMP kernels.
 
 ``nnkern.functional`` holds torch-style functions backed by the native kernels in
-``nnkern._core``; ``nnkern.reference`` holds the pure-NumPy oracle that every native
-kernel is tested against.
+``nnkern._core``; ``nnkern.optimizers`` holds the book's optimizers (``update(params,
+grads)`` in place) on fused multi-tensor kernels; ``nnkern.reference`` holds the pure-NumPy
+oracle that every native kernel is tested against.
 """
 import scipy_openblas32 as _sob  # noqa: F401  # dlopens libscipy_openblas.so before _core needs it
 

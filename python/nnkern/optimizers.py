@@ -70,8 +70,9 @@ class Optimizer:
     """Base class: validation, lazy state, one native call per dtype, state_dict.
 
     Subclasses set ``_kernel`` (the ``nnkern._core`` function), ``_states`` (state array
-    names, the book's attribute names) and ``_hyper`` (numeric hyper-parameters, in the
-    kernel's argument order after ``lr``), and may override ``_check_hyper``.
+    names, the book's attribute names) and ``_hyper`` (their numeric hyper-parameters besides
+    ``lr`` and ``weight_decay``, saved by ``state_dict``), and override ``_check_hyper`` and
+    ``_kernel_args``.
     """
 
     _kernel = None
