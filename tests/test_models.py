@@ -244,3 +244,26 @@ def test_params_assignment_keeps_layers_in_sync(rng):
     m.params["W1"] = new
     assert m.layers["Affine1"].W is m.params["W1"]
     assert_close(m.layers["Affine1"].W, new, 0, 0, "copied in place")
+
+
+@pytest.mark.parametrize("name", ["mlp-extend-bn-dropout", "simpleconvnet"])
+def test_one_and_two_threads_bit_identical(rng, threads, name):
+    """Whole training gradients (dropout masks, BN, conv, pooling, affine) at the book's MNIST
+    sizes do not depend on the thread count. (DeepConvNet is left out: conv2d_backward's
+    grad_weight differs in the last bits between 1 and 2 threads at its sizes, an issue of the
+    conv kernel reported separately.)"""
+    if name == "simpleconvnet":
+        x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+    else:
+        x = rng.standard_normal((64, 784)).astype(np.float32)
+    t = rng.integers(0, 10, 64)
+    out = []
+    for n in (1, 2):
+        threads(n)
+        if name == "simpleconvnet":
+            model = SimpleConvNet(seed=0)
+        else:
+            model = MultiLayerNetExtend(784, [100, 100], 10, use_batchnorm=True, use_dropout=True, seed=0)
+        out.append(model.gradient(x, t))
+    for k in out[0]:
+        assert np.array_equal(out[0][k], out[1][k]), k
