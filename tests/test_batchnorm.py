@@ -79,7 +79,10 @@ def test_training_matches_reference(rng, name, dtype, affine):
     assert_close(rm, rm_ref, **t, what="running_mean (updated in place)")
     assert_close(rv, rv_ref, **t, what="running_var (updated in place)")
     gy = rng.standard_normal(x.shape).astype(dtype)
+    x0, gy0 = x.copy(), gy.copy()
     gx, gw, gb = F.batch_norm_backward(gy, x, w, mean, invstd, training=True)
+    np.testing.assert_array_equal(x, x0)  # backward never modifies its inputs
+    np.testing.assert_array_equal(gy, gy0)
     gx_ref, gw_ref, gb_ref = R.batchnorm_backward(f64(gy), f64(x), f64(w), f64(mean), f64(invstd), True)
     scale = dict(rtol=t["rtol"], atol=t["atol"] * max(1.0, np.sqrt(m)))  # gw, gb: sums of M terms
     assert_close(gx, gx_ref, **gx_tol(dtype, gy, w, mean, invstd, t), what=f"{name} grad_x")
