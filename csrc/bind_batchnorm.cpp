@@ -55,9 +55,20 @@ py::tuple forward_t(const py::array& x, const OptArray& rm, const OptArray& rv, 
   return py::make_tuple(y, mean, invstd);
 }
 
-py::tuple batchnorm_forward(const py::array& x, const OptArray& rm, const OptArray& rv, const OptArray& w,
+// Running statistics must already be NumPy arrays: converting a list (or anything else) would
+// update a temporary copy and silently lose the update.
+OptArray running_arg(const char* fn, const char* name, const py::object& o) {
+  if (o.is_none()) return std::nullopt;
+  if (!py::isinstance<py::array>(o))
+    throw py::type_error(std::string(fn) + ": " + name + " must be a numpy.ndarray or None (it is updated in place), got " +
+                         py::str(py::type::of(o).attr("__name__")).cast<std::string>());
+  return o.cast<py::array>();
+}
+
+py::tuple batchnorm_forward(const py::array& x, const py::object& rm_o, const py::object& rv_o, const OptArray& w,
                             const OptArray& b, bool training, double momentum, double eps, bool unbiased) {
   const char* fn = "batchnorm_forward";
+  const OptArray rm = running_arg(fn, "running_mean", rm_o), rv = running_arg(fn, "running_var", rv_o);
   auto dt = float_dtype(fn, "x", x);
   auto s = bn_shape(fn, x);
   if (bool(rm) != bool(rv))

@@ -59,23 +59,41 @@ NNK_INLINE void max_hpass(const T* NNK_RESTRICT cv, const int32_t* NNK_RESTRICT 
   }
 }
 
+// Non-overlapping columns without padding that tile the row exactly (2x2 stride 2 on an even
+// width, ...): output q of the plane reads buffer entries q*SW + j of the vertically reduced
+// plane (OH rows of W), so the horizontal pass runs once per plane over OH*OW outputs
+// instead of once per short output row.
+inline bool flat_columns(const Pool2dShape& s) { return s.pw == 0 && s.kw == s.sw && s.w == s.ow * s.sw; }
+
+template <class T, bool Idx>
+NNK_INLINE void max_hpass_any(const T* cv, const int32_t* cf, T* yr, int32_t* fr, const Pool2dShape& s) {
+  if (s.sw == 1) max_hpass<T, Idx, 1>(cv, cf, yr, fr, s);
+  else if (s.sw == 2) max_hpass<T, Idx, 2>(cv, cf, yr, fr, s);
+  else max_hpass<T, Idx, 0>(cv, cf, yr, fr, s);
+}
+
 template <class T, bool Idx>
 NNK_INLINE void maxpool_planes(const T* x, T* y, int64_t* idx, const Pool2dShape& s, int64_t p0, int64_t p1) {
   const int64_t H = s.h, W = s.w, Wp = W + 2 * s.pw, OW = s.ow;
-  auto cvb = scratch<T>(Wp);
-  auto cfb = scratch<int32_t>(Idx ? Wp + OW : 1);
+  const bool flat = flat_columns(s);
+  Pool2dShape fs = s;  // the flat horizontal pass: one "row" of OH*OW outputs
+  fs.ow = s.oh * s.ow;
+  const int64_t nbuf = flat ? s.oh * W : Wp, nout = flat ? fs.ow : OW;
+  auto cvb = scratch<T>(nbuf);
+  auto cfb = scratch<int32_t>(Idx ? nbuf + nout : 1);
   T* NNK_RESTRICT cv = cvb.get();
   int32_t* NNK_RESTRICT cf = cfb.get();
-  int32_t* NNK_RESTRICT fr = cf + Wp;  // the output row's indices before widening
+  int32_t* NNK_RESTRICT fr = cf + nbuf;  // output indices before widening
   for (int64_t i = 0; i < s.pw; ++i) {
     cv[i] = cv[s.pw + W + i] = -std::numeric_limits<T>::infinity();
     if (Idx) cf[i] = cf[s.pw + W + i] = kPadIndex;
   }
-  T* NNK_RESTRICT cvi = cv + s.pw;  // column iw of the input row
-  int32_t* NNK_RESTRICT cfi = cf + s.pw;
   for (int64_t p = p0; p < p1; ++p) {
     const T* xp = x + p * H * W;
     for (int64_t oh = 0; oh < s.oh; ++oh) {
+      // vertical pass into column iw of the row buffer (flat: row oh of the plane buffer)
+      T* NNK_RESTRICT cvi = flat ? cv + oh * W : cv + s.pw;
+      int32_t* NNK_RESTRICT cfi = flat ? cf + oh * W : cf + s.pw;
       const int64_t ih0 = oh * s.sh - s.ph, r0 = std::max<int64_t>(ih0, 0), r1 = std::min(ih0 + s.kh, H);
       const T* NNK_RESTRICT row = xp + r0 * W;
       const int32_t base0 = int32_t(r0 * W);
@@ -94,14 +112,18 @@ NNK_INLINE void maxpool_planes(const T* x, T* y, int64_t* idx, const Pool2dShape
           if (Idx) cfi[iw] = t ? base + int32_t(iw) : cfi[iw];
         }
       }
-      T* yr = y + (p * s.oh + oh) * OW;
-      if (s.sw == 1) max_hpass<T, Idx, 1>(cv, cf, yr, fr, s);
-      else if (s.sw == 2) max_hpass<T, Idx, 2>(cv, cf, yr, fr, s);
-      else max_hpass<T, Idx, 0>(cv, cf, yr, fr, s);
+      if (flat) continue;
+      max_hpass_any<T, Idx>(cv, cf, y + (p * s.oh + oh) * OW, fr, s);
       if (Idx) {
         int64_t* ir = idx + (p * s.oh + oh) * OW;
         for (int64_t ow = 0; ow < OW; ++ow) ir[ow] = fr[ow];
       }
+    }
+    if (!flat) continue;
+    max_hpass_any<T, Idx>(cv, cf, y + p * fs.ow, fr, fs);
+    if (Idx) {
+      int64_t* ir = idx + p * fs.ow;
+      for (int64_t q = 0; q < fs.ow; ++q) ir[q] = fr[q];
     }
   }
 }
@@ -144,18 +166,38 @@ NNK_INLINE void avg_hpass(const T* NNK_RESTRICT sv, T* NNK_RESTRICT yr, const T*
 }
 
 template <class T>
+NNK_INLINE void avg_hpass_any(const T* sv, T* yr, const T* rcp, const Pool2dShape& s) {
+  if (s.sw == 1) avg_hpass<T, 1>(sv, yr, rcp, s);
+  else if (s.sw == 2) avg_hpass<T, 2>(sv, yr, rcp, s);
+  else avg_hpass<T, 0>(sv, yr, rcp, s);
+}
+
+template <class T>
 NNK_INLINE void avgpool_planes(const T* x, T* y, const Pool2dShape& s, bool include_pad, int64_t p0, int64_t p1) {
   const int64_t H = s.h, W = s.w, Wp = W + 2 * s.pw, OW = s.ow;
-  auto buf = scratch<T>(Wp + 2 * OW);
+  const bool flat = flat_columns(s);  // see maxpool_planes
+  Pool2dShape fs = s;
+  fs.ow = s.oh * s.ow;
+  // row buffer (flat: the vertically summed plane) + reciprocal divisors for every output of
+  // a plane (flat) or for a full-height row and a clipped row
+  const int64_t nbuf = flat ? s.oh * W : Wp, nrcp = flat ? fs.ow : 2 * OW;
+  auto buf = scratch<T>(nbuf + nrcp);
   T* NNK_RESTRICT sv = buf.get();
-  T* NNK_RESTRICT rcp = sv + Wp;  // for the full-height rows
-  T* NNK_RESTRICT rcp_edge = rcp + OW;  // for rows clipped by padding (count_include_pad=False)
-  std::fill(sv, sv + Wp, T(0));
-  T* NNK_RESTRICT svi = sv + s.pw;
-  avg_rcp(rcp, s, s.kh, include_pad);
+  T* NNK_RESTRICT rcp = sv + nbuf;
+  T* NNK_RESTRICT rcp_edge = rcp + OW;
+  std::fill(sv, sv + nbuf, T(0));
+  if (flat) {
+    for (int64_t oh = 0; oh < s.oh; ++oh) {
+      const int64_t ih0 = oh * s.sh - s.ph;
+      avg_rcp(rcp + oh * OW, s, std::min(ih0 + s.kh, H) - std::max<int64_t>(ih0, 0), include_pad);
+    }
+  } else {
+    avg_rcp(rcp, s, s.kh, include_pad);
+  }
   for (int64_t p = p0; p < p1; ++p) {
     const T* xp = x + p * H * W;
     for (int64_t oh = 0; oh < s.oh; ++oh) {
+      T* NNK_RESTRICT svi = flat ? sv + oh * W : sv + s.pw;
       const int64_t ih0 = oh * s.sh - s.ph, r0 = std::max<int64_t>(ih0, 0), r1 = std::min(ih0 + s.kh, H);
       const T* NNK_RESTRICT row = xp + r0 * W;
       for (int64_t iw = 0; iw < W; ++iw) svi[iw] = row[iw];
@@ -163,16 +205,15 @@ NNK_INLINE void avgpool_planes(const T* x, T* y, const Pool2dShape& s, bool incl
         row = xp + r * W;
         for (int64_t iw = 0; iw < W; ++iw) svi[iw] += row[iw];
       }
+      if (flat) continue;
       const T* rc = rcp;
       if (!include_pad && r1 - r0 != s.kh) {
         avg_rcp(rcp_edge, s, r1 - r0, false);
         rc = rcp_edge;
       }
-      T* yr = y + (p * s.oh + oh) * OW;
-      if (s.sw == 1) avg_hpass<T, 1>(sv, yr, rc, s);
-      else if (s.sw == 2) avg_hpass<T, 2>(sv, yr, rc, s);
-      else avg_hpass<T, 0>(sv, yr, rc, s);
+      avg_hpass_any(sv, y + (p * s.oh + oh) * OW, rc, s);
     }
+    if (flat) avg_hpass_any(sv, y + p * fs.ow, rcp, fs);
   }
 }
 

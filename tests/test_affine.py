@@ -1,6 +1,6 @@
 """affine / affine_backward (the book's layout, weight (in, out)): native vs the NumPy
 reference, finite differences, inputs left untouched, bad input, and results that are
-bit-identical for 1 and 2 threads (OpenBLAS's own threading is not: see src/gemm_tiled.h)."""
+bit-identical for 1, 2 and 3 threads (OpenBLAS's own threading is not: see src/gemm_tiled.h)."""
 import numpy as np
 import pytest
 
@@ -132,17 +132,18 @@ def test_non_contiguous_input_is_copied_correctly(rng):
 # batch reduction for grad_weight and grad_bias.
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n,fan_in,out", [(100, 784, 50), (37, 1500, 300), (2048, 64, 96), (200, 64, 300)])
-def test_one_and_two_threads_bit_identical(rng, threads, dtype, n, fan_in, out):
+def test_one_two_three_threads_bit_identical(rng, threads, dtype, n, fan_in, out):
     x = rng.standard_normal((n, fan_in)).astype(dtype)
     w = (rng.standard_normal((fan_in, out)) * 0.05).astype(dtype)
     b = rng.standard_normal(out).astype(dtype)
     gy = rng.standard_normal((n, out)).astype(dtype)
     results = []
-    for t in (1, 2):
+    for t in (1, 2, 3):
         threads(t)
         results.append((F.affine(x, w, b), *F.affine_backward(gy, x, w)))
-    for a, b_ in zip(*results):
-        np.testing.assert_array_equal(a, b_)
+    for other in results[1:]:
+        for got, want in zip(other, results[0]):
+            np.testing.assert_array_equal(got, want)
 
 
 def test_bad_input_raises():

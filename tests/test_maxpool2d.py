@@ -22,6 +22,8 @@ CASES = {
     "kernel-equals-padded": ((1, 2, 3, 4), (5, 6), 1, (1, 1)),
     "stride-gt-kernel": ((2, 3, 15, 15), 3, 4, 0),
     "k1": ((2, 3, 5, 6), 1, 1, 0),
+    "flat-3x3-s3": ((2, 3, 9, 12), 3, 3, 0),
+    "flat-rows-pad": ((2, 3, 8, 8), (3, 2), 2, (1, 0)),
     "c17-wide": ((3, 17, 6, 33), 2, 2, 0),
     "stride3-border": ((1, 9, 10, 11), 2, 3, 1),
     "seed-mnist": ((4, 30, 24, 24), 2, 2, 0),
@@ -48,7 +50,8 @@ def test_forward_matches_reference(rng, name, dtype):
     np.testing.assert_array_equal(F.max_pool2d(x, k, s, p), y)  # the value-only path
 
 
-@pytest.mark.parametrize("name", ["overlap-pad1", "k3-s1-pad1", "rect-kernel", "k5-s3-pad2", "c17-wide"])
+@pytest.mark.parametrize("name", ["overlap-pad1", "k3-s1-pad1", "rect-kernel", "k5-s3-pad2", "c17-wide", "n1-2x2",
+                                  "flat-rows-pad"])
 def test_ties_go_to_the_first_maximum(rng, name):
     x = rng.integers(0, 3, CASES[name][0]).astype(np.float32)  # many equal values per window
     y, idx, y_ref, idx_ref = run(name, x)

@@ -101,11 +101,14 @@ def test_native_float32_matches_reference_float64(rng, name):
     x, t = make_data(name, rng, n=6)
     g_ref, g_nat = ref.gradient(x, t), nat.gradient(x.astype(np.float32), t)
     assert abs(nat.loss(x, t) - ref.loss(x, t)) < 1e-5 * max(1.0, abs(ref.loss(x, t)))
+    overall = max(float(np.max(np.abs(g))) for g in g_ref.values())
     for k in g_ref:
         assert g_nat[k].dtype == np.float32
-        # float32 rounding through up to 9 layers: scale-relative tolerance
-        scale = float(np.max(np.abs(g_ref[k]))) + 1e-3
-        assert_close(g_nat[k], g_ref[k], 1e-3, 1e-4 * scale, f"{name} d{k}")
+        # float32 rounding through up to 9 layers: tolerance relative to the gradient scale of the
+        # tensor and of the model (a bias before batch norm has an exactly-zero true gradient, and
+        # float32 leaves cancellation noise of the size of the other gradients times eps32)
+        scale = float(np.max(np.abs(g_ref[k])))
+        assert_close(g_nat[k], g_ref[k], 1e-3, 1e-4 * scale + 1e-5 * overall, f"{name} d{k}")
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -142,16 +145,18 @@ def _sgd_train(model, x, t, steps, lr, rng, batch=32):
             model.params[k] -= lr * grads[k]  # in place: the layers see it
 
 
-def test_multilayernet_learns_blobs(rng):
+def test_multilayernet_learns_blobs():
     """4 Gaussian blobs in 10-D: >= 95% test accuracy after 150 SGD steps."""
+    rng = np.random.default_rng(12345)  # fixed task and batches: a learning test must not depend on luck
     x, t = _blobs(rng, 600, 10, 4)
     model = MultiLayerNet(10, [32, 32], 4, weight_decay_lambda=1e-4, seed=1)
     _sgd_train(model, x[:400], t[:400], 150, 0.1, rng)
     assert model.accuracy(x[400:], t[400:]) >= 0.95
 
 
-def test_simpleconvnet_learns_bars(rng):
+def test_simpleconvnet_learns_bars():
     """1x10x10 images with a horizontal or vertical bar (+ noise): >= 95% after 120 steps."""
+    rng = np.random.default_rng(12345)  # fixed task and batches: a learning test must not depend on luck
     n = 400
     t = rng.integers(0, 2, n)
     x = rng.standard_normal((n, 1, 10, 10)) * 0.3
@@ -239,3 +244,26 @@ def test_params_assignment_keeps_layers_in_sync(rng):
     m.params["W1"] = new
     assert m.layers["Affine1"].W is m.params["W1"]
     assert_close(m.layers["Affine1"].W, new, 0, 0, "copied in place")
+
+
+@pytest.mark.parametrize("name", ["mlp-extend-bn-dropout", "simpleconvnet"])
+def test_one_and_two_threads_bit_identical(rng, threads, name):
+    """Whole training gradients (dropout masks, BN, conv, pooling, affine) at the book's MNIST
+    sizes do not depend on the thread count. (DeepConvNet is left out: conv2d_backward's
+    grad_weight differs in the last bits between 1 and 2 threads at its sizes, an issue of the
+    conv kernel reported separately.)"""
+    if name == "simpleconvnet":
+        x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+    else:
+        x = rng.standard_normal((64, 784)).astype(np.float32)
+    t = rng.integers(0, 10, 64)
+    out = []
+    for n in (1, 2):
+        threads(n)
+        if name == "simpleconvnet":
+            model = SimpleConvNet(seed=0)
+        else:
+            model = MultiLayerNetExtend(784, [100, 100], 10, use_batchnorm=True, use_dropout=True, seed=0)
+        out.append(model.gradient(x, t))
+    for k in out[0]:
+        assert np.array_equal(out[0][k], out[1][k]), k

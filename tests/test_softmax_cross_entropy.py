@@ -122,19 +122,20 @@ def test_backward_does_not_modify_inputs(rng):
 
 
 @pytest.mark.parametrize("shape", [(4096, 10), (256, 1000)])
-def test_one_and_two_threads_bit_identical(rng, threads, shape):
+def test_one_two_three_threads_bit_identical(rng, threads, shape):
     logits = rng.standard_normal(shape).astype(np.float32) * 3
     labels = rng.integers(0, shape[1], shape[0])
     t = onehot(labels, shape[1], np.float32)
     out = []
-    for n in (1, 2):
+    for n in (1, 2, 3):
         threads(n)
         l1, p1 = F.softmax_cross_entropy(logits, labels)
         l2, _ = F.softmax_cross_entropy(logits, t)
         out.append((l1, l2, p1, F.softmax_cross_entropy_backward(p1, labels), F.softmax_cross_entropy_backward(p1, t)))
-    assert out[0][0] == out[1][0] and out[0][1] == out[1][1]
-    for a, b in zip(out[0][2:], out[1][2:]):
-        np.testing.assert_array_equal(a, b)
+    for other in out[1:]:
+        assert other[0] == out[0][0] and other[1] == out[0][1]
+        for a, b in zip(out[0][2:], other[2:]):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_bad_input_raises():

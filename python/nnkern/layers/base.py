@@ -7,7 +7,9 @@ with respect to the input and stores the parameter gradients in ``layer.grads``.
 * ``layer.params``: name -> ndarray. These are *references* to the model's arrays (the same
   objects as ``model.params[...]``), so ``optimizer.update(model.params, grads)``, which updates
   in place, is seen by the layer at once. Assigning a new array to a layer parameter attribute
-  (``layer.W = a``) rebinds the reference; models keep the two in sync (see ``Params``).
+  (``layer.W = a``, the book's ``load_params`` idiom) rebinds that layer's reference; for a layer
+  inside an nnkern model assign through ``model.params['W1'] = a`` instead, which copies the
+  values into the shared array (see ``nnkern.models.Params``).
 * ``layer.grads``: name -> ndarray, filled by ``backward``.
 * ``layer.buffers``: non-trainable state (batch-norm running statistics), saved in checkpoints.
 * ``layer.backend``: ``"native"`` (C++ kernels) or ``"reference"`` (NumPy oracle); settable.
