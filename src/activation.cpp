@@ -36,13 +36,14 @@ NNK_INLINE void sigmoid_bwd_impl(const T* NNK_RESTRICT gy, const T* NNK_RESTRICT
                                  int64_t e) {
   for (int64_t i = b; i < e; ++i) gx[i] = gy[i] * (T(1) - y[i]) * y[i];
 }
-// tanh x = sign(x) (1 - e) / (1 + e) with e = exp(-2|x|) <= 1: no overflow, exact sign.
+// tanh |x| = -m / (2 + m) with m = expm1(-2|x|) in (-1, 0]: no overflow, exact sign, and
+// relative accuracy near 0 (no 1 - e cancellation).
 template <class T>
 NNK_INLINE void tanh_fwd_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) {
     const T a = x[i] < T(0) ? -x[i] : x[i];
-    const T ex = vexp(T(-2) * a);
-    const T t = (T(1) - ex) / (T(1) + ex);
+    const T m = vexpm1(T(-2) * a);
+    const T t = -m / (T(2) + m);
     y[i] = x[i] < T(0) ? -t : t;
   }
 }

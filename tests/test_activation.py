@@ -109,6 +109,15 @@ def test_extreme_inputs_saturate_without_nan(dtype):
     np.testing.assert_array_equal(F.sigmoid(np.array([1e4, -1e4], dtype)) >= 0, True)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_and_sigmoid_are_relatively_accurate_near_zero(dtype):
+    """tanh is computed from expm1 (no 1 - exp cancellation): a few ulp relative to the result."""
+    x = np.concatenate([np.geomspace(1e-30, 1.0, 500), -np.geomspace(1e-30, 1.0, 500)]).astype(dtype)
+    eps = np.finfo(dtype).eps
+    assert_close(F.tanh(x), np.tanh(x.astype(np.float64)), rtol=8 * eps, atol=0, what="tanh")
+    assert_close(F.sigmoid(x), R.sigmoid_forward(x.astype(np.float64)), rtol=8 * eps, atol=0, what="sigmoid")
+
+
 def test_nan_propagates():
     x = np.array([np.nan, 1.0, -1.0], np.float32)
     assert np.isnan(F.relu(x)[0]) and np.isnan(F.sigmoid(x)[0]) and np.isnan(F.tanh(x)[0])
