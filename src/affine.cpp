@@ -12,7 +12,7 @@
 
 namespace nnk {
 
-constexpr int64_t kGrain = int64_t(1) << 14;
+constexpr int64_t kGrain = int64_t(1) << 17;  // elements per thread of the bias passes
 
 template <class T>
 NNK_INLINE void colsum_impl(const T* NNK_RESTRICT gy, T* NNK_RESTRICT gb, double* NNK_RESTRICT acc, int64_t n,

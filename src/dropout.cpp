@@ -7,7 +7,8 @@
 
 namespace nnk {
 
-constexpr int64_t kGrain = int64_t(1) << 14;
+constexpr int64_t kGrainMask = int64_t(1) << 16;   // elements per thread: hash + select + scale
+constexpr int64_t kGrainLight = int64_t(1) << 17;  // scale / backward: one multiply
 
 uint64_t dropout_threshold(double p) { return static_cast<uint64_t>(std::ceil(std::ldexp(p, 53))); }
 
@@ -74,13 +75,13 @@ static void bwd(const double* g, const uint8_t* m, double* gx, double c, int64_t
 
 template <class T>
 void dropout_forward(const T* x, T* y, uint8_t* mask, int64_t n, uint64_t seed, uint64_t threshold, T scale) {
-  parallel_ranges(n, kGrain, [&](int64_t b, int64_t e) { fwd(x, y, mask, seed, threshold, scale, b, e); });
+  parallel_ranges(n, kGrainMask, [&](int64_t b, int64_t e) { fwd(x, y, mask, seed, threshold, scale, b, e); });
 }
 template <class T> void dropout_scale(const T* x, T* y, int64_t n, T scale) {
-  parallel_ranges(n, kGrain, [&](int64_t b, int64_t e) { scl(x, y, scale, b, e); });
+  parallel_ranges(n, kGrainLight, [&](int64_t b, int64_t e) { scl(x, y, scale, b, e); });
 }
 template <class T> void dropout_backward(const T* gy, const uint8_t* mask, T* gx, int64_t n, T scale) {
-  parallel_ranges(n, kGrain, [&](int64_t b, int64_t e) { bwd(gy, mask, gx, scale, b, e); });
+  parallel_ranges(n, kGrainLight, [&](int64_t b, int64_t e) { bwd(gy, mask, gx, scale, b, e); });
 }
 
 template void dropout_forward<float>(const float*, float*, uint8_t*, int64_t, uint64_t, uint64_t, float);

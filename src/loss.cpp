@@ -9,7 +9,7 @@
 
 namespace nnk {
 
-constexpr int64_t kGrain = int64_t(1) << 14;
+constexpr int64_t kGrain = int64_t(1) << 15;  // elements per thread (softmax rows: ~0.65 ns each)
 
 template <class T>
 NNK_INLINE void sce_fwd_impl(const T* NNK_RESTRICT x, const int64_t* NNK_RESTRICT labels,
