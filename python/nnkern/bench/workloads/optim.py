@@ -3,7 +3,8 @@
 Models: the seed's CNN (3,453,121 parameters in 12 tensors) and AlexNet (60,965,224 in 16).
 nnkern runs ``nnkern.optimizers.<Rule>.update(params, grads)`` (validation + one native
 multi-tensor call); the reference is the NumPy rule key by key (the book's listing for
-Adam); torch is ``torch.optim`` with ``fused=True`` or ``foreach=True``.
+Adam, which nnkern runs too: variant="book"); torch is ``torch.optim`` with ``fused=True`` or
+``foreach=True`` (its standard Adam moves the same bytes).
 
 Bytes count what one update must read and write once (write-allocate not counted):
 Adam 28 per parameter (read W, g, m, v; write W, m, v), Momentum and RMSProp 20. The
