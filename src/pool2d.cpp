@@ -224,6 +224,15 @@ NNK_INLINE void avg_hscatter(T* NNK_RESTRICT sv, const T* NNK_RESTRICT gr, const
     for (int64_t ow = 0; ow < s.ow; ++ow) sv[tap<SW>(ow, sw, j)] += gr[ow];
 }
 
+// Exactly tiling columns (flat_columns): every buffer column gets one tap, so the expansion
+// is a plain (vectorisable) store, no clearing and no read-modify-write.
+template <class T, int SW>
+NNK_INLINE void avg_hexpand(T* NNK_RESTRICT sv, const T* NNK_RESTRICT gr, const Pool2dShape& s) {
+  const int64_t sw = s.sw;
+  for (int64_t j = 0; j < s.kw; ++j)
+    for (int64_t ow = 0; ow < s.ow; ++ow) sv[tap<SW>(ow, sw, j)] = gr[ow];
+}
+
 template <class T>
 NNK_INLINE void avgpool_bwd_planes(const T* gy, T* gx, const Pool2dShape& s, bool include_pad, int64_t p0,
                                    int64_t p1) {
@@ -235,9 +244,12 @@ NNK_INLINE void avgpool_bwd_planes(const T* gy, T* gx, const Pool2dShape& s, boo
   T* NNK_RESTRICT gr = rcp_edge + OW;
   T* NNK_RESTRICT svi = sv + s.pw;
   avg_rcp(rcp, s, s.kh, include_pad);
+  const bool flat = flat_columns(s);
+  // rows tile exactly too: every input row lies in exactly one window, written once
+  const bool tiled = flat && s.ph == 0 && s.kh == s.sh && H == s.oh * s.sh;
   for (int64_t p = p0; p < p1; ++p) {
     T* NNK_RESTRICT gp = gx + p * H * W;
-    std::fill(gp, gp + H * W, T(0));
+    if (!tiled) std::fill(gp, gp + H * W, T(0));
     for (int64_t oh = 0; oh < s.oh; ++oh) {
       const int64_t ih0 = oh * s.sh - s.ph, r0 = std::max<int64_t>(ih0, 0), r1 = std::min(ih0 + s.kh, H);
       const T* rc = rcp;
@@ -247,10 +259,19 @@ NNK_INLINE void avgpool_bwd_planes(const T* gy, T* gx, const Pool2dShape& s, boo
       }
       const T* gyr = gy + (p * s.oh + oh) * OW;
       for (int64_t ow = 0; ow < OW; ++ow) gr[ow] = gyr[ow] * rc[ow];
-      std::fill(sv, sv + Wp, T(0));
-      if (s.sw == 1) avg_hscatter<T, 1>(sv, gr, s);
-      else if (s.sw == 2) avg_hscatter<T, 2>(sv, gr, s);
-      else avg_hscatter<T, 0>(sv, gr, s);
+      if (flat) {
+        if (s.sw == 2) avg_hexpand<T, 2>(sv, gr, s);
+        else avg_hexpand<T, 0>(sv, gr, s);
+      } else {
+        std::fill(sv, sv + Wp, T(0));
+        if (s.sw == 1) avg_hscatter<T, 1>(sv, gr, s);
+        else if (s.sw == 2) avg_hscatter<T, 2>(sv, gr, s);
+        else avg_hscatter<T, 0>(sv, gr, s);
+      }
+      if (tiled) {
+        for (int64_t r = r0; r < r1; ++r) std::copy(svi, svi + W, gp + r * W);
+        continue;
+      }
       for (int64_t r = r0; r < r1; ++r) {
         T* NNK_RESTRICT row = gp + r * W;
         for (int64_t iw = 0; iw < W; ++iw) row[iw] += svi[iw];
