@@ -8,7 +8,7 @@ from .batchnorm import (batch_norm, batch_norm_backward, batch_norm_forward, bat
                         batchnorm_forward)
 from .conv import col2im, conv2d_backward, conv2d_forward, conv_output_size, im2col
 from .lrn import local_response_norm, local_response_norm_backward, lrn_backward, lrn_forward
-from .pool import (avg_pool2d, avg_pool2d_backward, avgpool2d_backward, avgpool2d_forward, max_pool2d,
+from .pool2d import (avg_pool2d, avg_pool2d_backward, avgpool2d_backward, avgpool2d_forward, max_pool2d,
                    max_pool2d_backward, maxpool2d_backward, maxpool2d_forward, pool_output_size)
 
 __all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward", "conv_output_size",
