@@ -65,8 +65,23 @@ NNK_INLINE void max_hpass(const T* NNK_RESTRICT cv, const int32_t* NNK_RESTRICT 
 // instead of once per short output row.
 inline bool flat_columns(const Pool2dShape& s) { return s.pw == 0 && s.kw == s.sw && s.w == s.ow * s.sw; }
 
+// Value-only horizontal max with compile-time taps and stride: one pass, taps in registers.
+template <class T, int KW, int SW>
+NNK_INLINE void max_hpass_fixed(const T* NNK_RESTRICT cv, T* NNK_RESTRICT yr, int64_t ow_n) {
+  for (int64_t ow = 0; ow < ow_n; ++ow) {
+    T m = cv[ow * SW];
+    for (int j = 1; j < KW; ++j) {
+      const T v = cv[ow * SW + j];
+      m = (v > m) | (v != v) ? v : m;
+    }
+    yr[ow] = m;
+  }
+}
+
 template <class T, bool Idx>
 NNK_INLINE void max_hpass_any(const T* cv, const int32_t* cf, T* yr, int32_t* fr, const Pool2dShape& s) {
+  if (!Idx && s.kw == 3 && s.sw == 2) return max_hpass_fixed<T, 3, 2>(cv, yr, s.ow);
+  if (!Idx && s.kw == 2 && s.sw == 2) return max_hpass_fixed<T, 2, 2>(cv, yr, s.ow);
   if (s.sw == 1) max_hpass<T, Idx, 1>(cv, cf, yr, fr, s);
   else if (s.sw == 2) max_hpass<T, Idx, 2>(cv, cf, yr, fr, s);
   else max_hpass<T, Idx, 0>(cv, cf, yr, fr, s);
