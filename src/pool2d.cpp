@@ -180,8 +180,20 @@ NNK_INLINE void avg_hpass(const T* NNK_RESTRICT sv, T* NNK_RESTRICT yr, const T*
   for (int64_t ow = 0; ow < s.ow; ++ow) yr[ow] *= rcp[ow];
 }
 
+template <class T, int KW, int SW>
+NNK_INLINE void avg_hpass_fixed(const T* NNK_RESTRICT sv, T* NNK_RESTRICT yr, const T* NNK_RESTRICT rcp,
+                                int64_t ow_n) {
+  for (int64_t ow = 0; ow < ow_n; ++ow) {
+    T m = sv[ow * SW];
+    for (int j = 1; j < KW; ++j) m += sv[ow * SW + j];
+    yr[ow] = m * rcp[ow];
+  }
+}
+
 template <class T>
 NNK_INLINE void avg_hpass_any(const T* sv, T* yr, const T* rcp, const Pool2dShape& s) {
+  if (s.kw == 2 && s.sw == 2) return avg_hpass_fixed<T, 2, 2>(sv, yr, rcp, s.ow);
+  if (s.kw == 3 && s.sw == 2) return avg_hpass_fixed<T, 3, 2>(sv, yr, rcp, s.ow);
   if (s.sw == 1) avg_hpass<T, 1>(sv, yr, rcp, s);
   else if (s.sw == 2) avg_hpass<T, 2>(sv, yr, rcp, s);
   else avg_hpass<T, 0>(sv, yr, rcp, s);
