@@ -24,6 +24,8 @@ nnk::Pool2dShape pool_shape(const char* fn, int64_t n, int64_t c, int64_t h, int
                           " must be at most half of kernel_size " + pair_str(k.first, k.second) +
                           " (torch's rule: every window must hold an input element)");
   checked_numel(fn, {n, c, h, w});
+  if (h == 0 || w == 0)
+    throw py::value_error(f + ": input planes must not be empty, got H=" + std::to_string(h) + ", W=" + std::to_string(w));
   if (k.first > h + 2 * pad.first || k.second > w + 2 * pad.second)
     throw py::value_error(f + ": kernel_size " + pair_str(k.first, k.second) + " is larger than the padded input " +
                           pair_str(h + 2 * pad.first, w + 2 * pad.second));

@@ -65,8 +65,23 @@ NNK_INLINE void max_hpass(const T* NNK_RESTRICT cv, const int32_t* NNK_RESTRICT 
 // instead of once per short output row.
 inline bool flat_columns(const Pool2dShape& s) { return s.pw == 0 && s.kw == s.sw && s.w == s.ow * s.sw; }
 
+// Value-only horizontal max with compile-time taps and stride: one pass, taps in registers.
+template <class T, int KW, int SW>
+NNK_INLINE void max_hpass_fixed(const T* NNK_RESTRICT cv, T* NNK_RESTRICT yr, int64_t ow_n) {
+  for (int64_t ow = 0; ow < ow_n; ++ow) {
+    T m = cv[ow * SW];
+    for (int j = 1; j < KW; ++j) {
+      const T v = cv[ow * SW + j];
+      m = (v > m) | (v != v) ? v : m;
+    }
+    yr[ow] = m;
+  }
+}
+
 template <class T, bool Idx>
 NNK_INLINE void max_hpass_any(const T* cv, const int32_t* cf, T* yr, int32_t* fr, const Pool2dShape& s) {
+  if (!Idx && s.kw == 3 && s.sw == 2) return max_hpass_fixed<T, 3, 2>(cv, yr, s.ow);
+  if (!Idx && s.kw == 2 && s.sw == 2) return max_hpass_fixed<T, 2, 2>(cv, yr, s.ow);
   if (s.sw == 1) max_hpass<T, Idx, 1>(cv, cf, yr, fr, s);
   else if (s.sw == 2) max_hpass<T, Idx, 2>(cv, cf, yr, fr, s);
   else max_hpass<T, Idx, 0>(cv, cf, yr, fr, s);
@@ -165,8 +180,20 @@ NNK_INLINE void avg_hpass(const T* NNK_RESTRICT sv, T* NNK_RESTRICT yr, const T*
   for (int64_t ow = 0; ow < s.ow; ++ow) yr[ow] *= rcp[ow];
 }
 
+template <class T, int KW, int SW>
+NNK_INLINE void avg_hpass_fixed(const T* NNK_RESTRICT sv, T* NNK_RESTRICT yr, const T* NNK_RESTRICT rcp,
+                                int64_t ow_n) {
+  for (int64_t ow = 0; ow < ow_n; ++ow) {
+    T m = sv[ow * SW];
+    for (int j = 1; j < KW; ++j) m += sv[ow * SW + j];
+    yr[ow] = m * rcp[ow];
+  }
+}
+
 template <class T>
 NNK_INLINE void avg_hpass_any(const T* sv, T* yr, const T* rcp, const Pool2dShape& s) {
+  if (s.kw == 2 && s.sw == 2) return avg_hpass_fixed<T, 2, 2>(sv, yr, rcp, s.ow);
+  if (s.kw == 3 && s.sw == 2) return avg_hpass_fixed<T, 3, 2>(sv, yr, rcp, s.ow);
   if (s.sw == 1) avg_hpass<T, 1>(sv, yr, rcp, s);
   else if (s.sw == 2) avg_hpass<T, 2>(sv, yr, rcp, s);
   else avg_hpass<T, 0>(sv, yr, rcp, s);
@@ -224,6 +251,15 @@ NNK_INLINE void avg_hscatter(T* NNK_RESTRICT sv, const T* NNK_RESTRICT gr, const
     for (int64_t ow = 0; ow < s.ow; ++ow) sv[tap<SW>(ow, sw, j)] += gr[ow];
 }
 
+// Exactly tiling columns (flat_columns): every buffer column gets one tap, so the expansion
+// is a plain (vectorisable) store, no clearing and no read-modify-write.
+template <class T, int SW>
+NNK_INLINE void avg_hexpand(T* NNK_RESTRICT sv, const T* NNK_RESTRICT gr, const Pool2dShape& s) {
+  const int64_t sw = s.sw;
+  for (int64_t j = 0; j < s.kw; ++j)
+    for (int64_t ow = 0; ow < s.ow; ++ow) sv[tap<SW>(ow, sw, j)] = gr[ow];
+}
+
 template <class T>
 NNK_INLINE void avgpool_bwd_planes(const T* gy, T* gx, const Pool2dShape& s, bool include_pad, int64_t p0,
                                    int64_t p1) {
@@ -235,9 +271,12 @@ NNK_INLINE void avgpool_bwd_planes(const T* gy, T* gx, const Pool2dShape& s, boo
   T* NNK_RESTRICT gr = rcp_edge + OW;
   T* NNK_RESTRICT svi = sv + s.pw;
   avg_rcp(rcp, s, s.kh, include_pad);
+  const bool flat = flat_columns(s);
+  // rows tile exactly too: every input row lies in exactly one window, written once
+  const bool tiled = flat && s.ph == 0 && s.kh == s.sh && H == s.oh * s.sh;
   for (int64_t p = p0; p < p1; ++p) {
     T* NNK_RESTRICT gp = gx + p * H * W;
-    std::fill(gp, gp + H * W, T(0));
+    if (!tiled) std::fill(gp, gp + H * W, T(0));
     for (int64_t oh = 0; oh < s.oh; ++oh) {
       const int64_t ih0 = oh * s.sh - s.ph, r0 = std::max<int64_t>(ih0, 0), r1 = std::min(ih0 + s.kh, H);
       const T* rc = rcp;
@@ -247,10 +286,19 @@ NNK_INLINE void avgpool_bwd_planes(const T* gy, T* gx, const Pool2dShape& s, boo
       }
       const T* gyr = gy + (p * s.oh + oh) * OW;
       for (int64_t ow = 0; ow < OW; ++ow) gr[ow] = gyr[ow] * rc[ow];
-      std::fill(sv, sv + Wp, T(0));
-      if (s.sw == 1) avg_hscatter<T, 1>(sv, gr, s);
-      else if (s.sw == 2) avg_hscatter<T, 2>(sv, gr, s);
-      else avg_hscatter<T, 0>(sv, gr, s);
+      if (flat) {
+        if (s.sw == 2) avg_hexpand<T, 2>(sv, gr, s);
+        else avg_hexpand<T, 0>(sv, gr, s);
+      } else {
+        std::fill(sv, sv + Wp, T(0));
+        if (s.sw == 1) avg_hscatter<T, 1>(sv, gr, s);
+        else if (s.sw == 2) avg_hscatter<T, 2>(sv, gr, s);
+        else avg_hscatter<T, 0>(sv, gr, s);
+      }
+      if (tiled) {
+        for (int64_t r = r0; r < r1; ++r) std::copy(svi, svi + W, gp + r * W);
+        continue;
+      }
       for (int64_t r = r0; r < r1; ++r) {
         T* NNK_RESTRICT row = gp + r * W;
         for (int64_t iw = 0; iw < W; ++iw) row[iw] += svi[iw];

@@ -108,6 +108,7 @@ def test_zero_batch_returns_empty():
 
 BAD = [
     # (x shape, kwargs, exception, message)
+    ((1, 3, 0, 4), dict(kernel_size=2, padding=1), ValueError, r"input planes must not be empty, got H=0, W=4"),
     ((3, 8, 8), dict(kernel_size=2), ValueError, r"x must be 4-D"),
     ((1, 3, 4, 4), dict(kernel_size=5), ValueError, r"kernel_size \(5, 5\) is larger than the padded input \(4, 4\)"),
     ((1, 3, 8, 8), dict(kernel_size=3, padding=2), ValueError, r"padding \(2, 2\) must be at most half of kernel_size"),

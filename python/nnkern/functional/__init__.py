@@ -6,7 +6,7 @@ are copied once (``numpy.ascontiguousarray``); outputs have the dtype of the inp
 from .conv import conv2d, conv2d_backward, im2col, col2im
 from .batchnorm import batch_norm, batch_norm_forward, batch_norm_backward
 from .lrn import local_response_norm, local_response_norm_backward
-from .pool import max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward
+from .pool2d import max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward
 from .activation import relu, relu_backward, sigmoid, sigmoid_backward, tanh, tanh_backward, softmax, softmax_backward
 from .dropout import dropout, dropout_backward
 from .affine import affine, affine_backward

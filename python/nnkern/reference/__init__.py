@@ -9,7 +9,7 @@ from .batchnorm import (batch_norm, batch_norm_backward, batch_norm_forward, bat
 from .conv import col2im, conv2d_backward, conv2d_forward, conv_output_size, im2col
 from .optim import adagrad_update, adam_update, momentum_update, nesterov_update, rmsprop_update, sgd_update
 from .lrn import local_response_norm, local_response_norm_backward, lrn_backward, lrn_forward
-from .pool import (avg_pool2d, avg_pool2d_backward, avgpool2d_backward, avgpool2d_forward, max_pool2d,
+from .pool2d import (avg_pool2d, avg_pool2d_backward, avgpool2d_backward, avgpool2d_forward, max_pool2d,
                    max_pool2d_backward, maxpool2d_backward, maxpool2d_forward, pool_output_size)
 from .activation import (relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, softmax_backward,
                          softmax_forward, tanh_backward, tanh_forward)
