@@ -20,6 +20,8 @@ void bind_info(py::module_& m) {
   m.def("blas_get_num_threads", &nnk::blas_get_num_threads);
   m.def("_set_poison_outputs", [](bool on) { nnk_py::poison_outputs() = on; }, py::arg("on"),
         "Testing hook: fill freshly allocated outputs with NaN before each kernel runs.");
+  m.def("_poison_outputs", []() { return nnk_py::poison_outputs(); },
+        "Whether the NaN-poisoning test hook is on (for outputs allocated in Python).");
   m.def("build_info", []() {
     py::dict d;
     d["version"] = NNK_VERSION;

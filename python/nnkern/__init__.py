@@ -1,15 +1,22 @@
 """nnkern: the Deep-Learning-from-Scratch toolkit on fast C++/OpenMP kernels.
 
 ``nnkern.functional`` holds torch-style functions backed by the native kernels in
-``nnkern._core``; ``nnkern.reference`` holds the pure-NumPy oracle that every native
-kernel is tested against.
+``nnkern._core``; ``nnkern.optimizers`` holds the book's optimizers (``update(params,
+grads)`` in place) on fused multi-tensor kernels; ``nnkern.reference`` holds the pure-NumPy
+oracle that every native kernel is tested against.
 """
 import scipy_openblas32 as _sob  # noqa: F401  # dlopens libscipy_openblas.so before _core needs it
 
 from . import _core
 from ._core import get_num_threads, set_num_threads
-from . import functional, reference
+from . import data, functional, optimizers, reference
+from . import init, layers, models, checkpoint, keras
+from .checkpoint import load, load_pickle_params, save
+from .keras import Sequential
+from .models import AlexNet, DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet
 
 __version__ = _core.build_info()["version"]
 
-__all__ = ["functional", "reference", "set_num_threads", "get_num_threads", "__version__"]
+__all__ = ["data", "functional", "optimizers", "reference", "set_num_threads", "get_num_threads", "__version__", "init",
+           "layers", "models", "checkpoint", "keras", "Sequential", "save", "load", "load_pickle_params",
+           "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "AlexNet"]

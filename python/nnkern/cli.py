@@ -1,6 +1,6 @@
 """The ``nnkern`` command (also ``python -m nnkern``).
 
-Subcommands: ``info``, ``demo``, ``bench``. Bad arguments or data end in a one-line error
+Subcommands: ``train`` (the main job), ``experiment``, ``bench``, ``info``, ``demo``. Bad arguments or data end in a one-line error
 on stderr and exit code 2, never a traceback.
 """
 import argparse
@@ -27,6 +27,26 @@ def _cmd_demo(args):
     return run_demo(threads=args.threads)
 
 
+def _cmd_train(args):
+    from .train import train
+    train(args)
+    return 0
+
+
+def _cmd_experiment(args):
+    from .experiments import NAMES, run_experiment
+    names = NAMES if args.name == "all" else [args.name]
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        from . import set_num_threads
+        set_num_threads(args.threads)
+    for name in names:
+        png, js = run_experiment(name, args.out, seed=args.seed)
+        print(f"{name}: wrote {png} and {js}")
+    return 0
+
+
 def _cmd_bench(args):
     from .bench import compare
     import os
@@ -41,6 +61,14 @@ def _cmd_bench(args):
 def build_parser():
     parser = _Parser(prog="nnkern", description="Deep Learning from Scratch on native kernels")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    train = sub.add_parser("train", help="train a network on the embedded digits (or local MNIST)")
+    from .train import add_arguments as train_arguments
+    train_arguments(train)
+    exp = sub.add_parser("experiment", help="the seed's demonstrations: a PNG and a JSON each")
+    exp.add_argument("name", help="init-histogram, optimizers, overfit, batchnorm or all")
+    exp.add_argument("--out", default="nnkern-experiments", help="output folder")
+    exp.add_argument("--seed", type=int, default=0)
+    exp.add_argument("--threads", type=int, default=None)
     sub.add_parser("info", help="version, compiler, SIMD path, BLAS and thread pools")
     demo = sub.add_parser("demo", help="one convolution natively and with the NumPy reference")
     demo.add_argument("--threads", type=int, default=None)
@@ -51,7 +79,8 @@ def build_parser():
     return parser
 
 
-HANDLERS = {"info": _cmd_info, "demo": _cmd_demo, "bench": _cmd_bench}
+HANDLERS = {"train": _cmd_train, "experiment": _cmd_experiment, "info": _cmd_info, "demo": _cmd_demo,
+            "bench": _cmd_bench}
 
 
 def main(argv=None):

@@ -1,0 +1,94 @@
+// Bindings of softmax_cross_entropy_forward / softmax_cross_entropy_backward.
+#include <utility>
+#include "checks.h"
+#include "loss.h"
+
+namespace py = pybind11;
+using namespace nnk_py;
+
+namespace {
+
+// Validates logits-like (N, K) `a` and the target; returns true for int64 labels (N,).
+bool check_target(const char* fn, const char* a_name, const py::array& a, const py::array& target) {
+  float_dtype(fn, a_name, a);
+  require_ndim(fn, a_name, a, 2, "(N, K)");
+  const int64_t n = a.shape(0), k = a.shape(1);
+  if (n == 0 || k == 0)
+    throw py::value_error(std::string(fn) + ": " + a_name + " must have at least one row and one class, got shape " +
+                          shape_str(a));
+  checked_numel(fn, {n, k});
+  require_contiguous(fn, a_name, a);
+  const bool labels = target.dtype().is(py::dtype::of<int64_t>());
+  if (!labels && !target.dtype().is(a.dtype()))
+    throw py::type_error(std::string(fn) + ": target must be int64 labels or a one-hot array of the dtype of " +
+                         a_name + " (" + dtype_name(a) + "), got " + dtype_name(target));
+  const bool shape_ok = labels ? (target.ndim() == 1 && target.shape(0) == n)
+                               : (target.ndim() == 2 && target.shape(0) == n && target.shape(1) == k);
+  if (!shape_ok)
+    throw py::value_error(std::string(fn) + ": target must be labels of shape (" + std::to_string(n) +
+                          ",) or one-hot of shape (" + std::to_string(n) + ", " + std::to_string(k) + "), got " +
+                          (labels ? "int64 " : "") + "shape " + shape_str(target));
+  require_contiguous(fn, "target", target);
+  if (labels) {
+    const int64_t* l = static_cast<const int64_t*>(target.data());
+    for (int64_t i = 0; i < n; ++i)
+      if (l[i] < 0 || l[i] >= k)
+        throw py::value_error(std::string(fn) + ": labels must be in [0, " + std::to_string(k) + "), got " +
+                              std::to_string(l[i]) + " at index " + std::to_string(i));
+  }
+  return labels;
+}
+
+template <class T>
+py::tuple forward_t(const py::array& x, const py::array& target, bool labels) {
+  const int64_t n = x.shape(0), k = x.shape(1);
+  auto probs = new_array<T>({n, k});
+  T* pp = probs.mutable_data();
+  const int64_t* lp = labels ? static_cast<const int64_t*>(target.data()) : nullptr;
+  const T* tp = labels ? nullptr : data_of<T>(target);
+  double loss;
+  {
+    py::gil_scoped_release release;
+    loss = nnk::softmax_cross_entropy_forward<T>(data_of<T>(x), lp, tp, pp, n, k);
+  }
+  return py::make_tuple(loss, std::move(probs));
+}
+
+py::tuple sce_forward(const py::array& logits, const py::array& target) {
+  const char* fn = "softmax_cross_entropy_forward";
+  const bool labels = check_target(fn, "logits", logits, target);
+  return float_dtype(fn, "logits", logits) == DType::f32 ? forward_t<float>(logits, target, labels)
+                                                          : forward_t<double>(logits, target, labels);
+}
+
+template <class T>
+py::array backward_t(const py::array& probs, const py::array& target, bool labels, double grad_loss) {
+  const int64_t n = probs.shape(0), k = probs.shape(1);
+  auto g = new_array<T>({n, k});
+  T* gp = g.mutable_data();
+  const int64_t* lp = labels ? static_cast<const int64_t*>(target.data()) : nullptr;
+  const T* tp = labels ? nullptr : data_of<T>(target);
+  const T scale = T(grad_loss / double(n));
+  {
+    py::gil_scoped_release release;
+    nnk::softmax_cross_entropy_backward<T>(data_of<T>(probs), lp, tp, gp, n, k, scale);
+  }
+  return std::move(g);
+}
+
+py::array sce_backward(const py::array& probs, const py::array& target, double grad_loss) {
+  const char* fn = "softmax_cross_entropy_backward";
+  const bool labels = check_target(fn, "probs", probs, target);
+  return float_dtype(fn, "probs", probs) == DType::f32 ? backward_t<float>(probs, target, labels, grad_loss)
+                                                        : backward_t<double>(probs, target, labels, grad_loss);
+}
+
+}  // namespace
+
+void bind_loss(py::module_& m) {
+  m.def("softmax_cross_entropy_forward", &sce_forward, py::arg("logits"), py::arg("target"),
+        "(loss, probs): mean over rows of logsumexp(logits) - <target, logits>; target int64 labels (N,) or "
+        "one-hot (N, K); probs = softmax(logits) per row.");
+  m.def("softmax_cross_entropy_backward", &sce_backward, py::arg("probs"), py::arg("target"),
+        py::arg("grad_loss") = 1.0, "grad_logits = (probs - onehot(target)) / N * grad_loss.");
+}

@@ -1,0 +1,266 @@
+// Bindings of the multi-tensor in-place updates sgd_update ... adam_update.
+// Each takes lists of arrays (one entry per parameter tensor). Every check on every tensor
+// runs before the kernel writes anything, so a bad call leaves all arrays untouched; the
+// arrays are never converted or copied: the caller's memory is updated or an error raised.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+#include "checks.h"
+#include "optim.h"
+
+namespace py = pybind11;
+using namespace nnk_py;
+using nnk::Decay;
+
+namespace {
+
+struct Lists {
+  std::vector<py::array> params, grads;
+  std::vector<std::vector<py::array>> states;  // one list per state buffer of the rule
+  std::vector<const char*> state_names;
+  std::vector<double> lr, wd;
+  std::vector<Decay> decay;
+  DType dt = DType::f32;
+};
+
+std::vector<py::array> array_list(const char* fn, const char* name, const py::handle& obj) {
+  if (py::isinstance<py::array>(obj) || py::isinstance<py::str>(obj) || !py::isinstance<py::sequence>(obj))
+    throw py::type_error(std::string(fn) + ": " + name + " must be a list of numpy arrays (one per parameter tensor)");
+  std::vector<py::array> out;
+  for (const py::handle& item : py::reinterpret_borrow<py::sequence>(obj)) {
+    if (!py::isinstance<py::array>(item))  // never convert: a converted copy would be updated silently
+      throw py::type_error(std::string(fn) + ": " + name + "[" + std::to_string(out.size()) +
+                           "] must be a numpy.ndarray, got " + py::type::of(item).attr("__name__").cast<std::string>());
+    out.push_back(py::reinterpret_borrow<py::array>(item));
+  }
+  return out;
+}
+
+template <class T>
+T cast_or_type_error(const char* fn, const char* name, const char* what, const py::handle& x) {
+  try {
+    return x.cast<T>();
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string(fn) + ": " + name + " must be " + what + ", got " +
+                         py::type::of(x).attr("__name__").cast<std::string>());
+  }
+}
+
+// A float or one float per tensor.
+std::vector<double> per_tensor(const char* fn, const char* name, const py::handle& obj, size_t n) {
+  std::vector<double> v;
+  if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
+    for (const py::handle& x : py::reinterpret_borrow<py::sequence>(obj))
+      v.push_back(cast_or_type_error<double>(fn, name, "a float or a list of floats", x));
+    if (v.size() != n)
+      throw py::value_error(std::string(fn) + ": " + name + " has " + std::to_string(v.size()) +
+                            " values but there are " + std::to_string(n) + " tensors");
+  } else {
+    v.assign(n, cast_or_type_error<double>(fn, name, "a float or a list of floats", obj));
+  }
+  return v;
+}
+
+Decay decay_of(const char* fn, const std::string& s) {
+  if (s == "l2") return Decay::l2;
+  if (s == "l1") return Decay::l1;
+  if (s == "decoupled") return Decay::decoupled;
+  if (s == "none") return Decay::none;
+  throw py::value_error(std::string(fn) + ": decay must be 'l2', 'l1', 'decoupled' or 'none', got '" + s + "'");
+}
+
+void require_range(const char* fn, const char* name, double x, double lo, bool lo_open, double hi, bool hi_open,
+                   const char* what) {
+  const bool ok = std::isfinite(x) && (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi);
+  if (!ok) throw py::value_error(std::string(fn) + ": " + name + " must be " + what + ", got " + std::to_string(x));
+}
+
+// Written buffers (params, states) may overlap nothing; gradients may overlap each other.
+void require_no_overlap(const char* fn, const Lists& L) {
+  struct Span { uintptr_t b, e; bool written; std::string name; };
+  std::vector<Span> spans;
+  auto add = [&](const py::array& a, bool written, std::string name) {
+    if (a.nbytes() > 0) {
+      const auto b = reinterpret_cast<uintptr_t>(a.data());
+      spans.push_back({b, b + uintptr_t(a.nbytes()), written, std::move(name)});
+    }
+  };
+  for (size_t i = 0; i < L.params.size(); ++i) {
+    add(L.params[i], true, "params[" + std::to_string(i) + "]");
+    add(L.grads[i], false, "grads[" + std::to_string(i) + "]");
+    for (size_t s = 0; s < L.states.size(); ++s)
+      add(L.states[s][i], true, std::string(L.state_names[s]) + "[" + std::to_string(i) + "]");
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.b < y.b; });
+  const Span *any = nullptr, *written = nullptr;  // earlier spans reaching furthest
+  for (const Span& s : spans) {
+    const Span* hit = (s.written && any && s.b < any->e) ? any : (written && s.b < written->e) ? written : nullptr;
+    if (hit)
+      throw py::value_error(std::string(fn) + ": " + hit->name + " and " + s.name +
+                            " share memory; every parameter and state array must be distinct");
+    if (!any || s.e > any->e) any = &s;
+    if (s.written && (!written || s.e > written->e)) written = &s;
+  }
+}
+
+Lists gather(const char* fn, const py::handle& params, const py::handle& grads,
+             std::initializer_list<std::pair<const char*, py::handle>> states, const py::handle& lr,
+             const py::handle& wd, const py::handle& decay) {
+  Lists L;
+  L.params = array_list(fn, "params", params);
+  L.grads = array_list(fn, "grads", grads);
+  const size_t n = L.params.size();
+  auto same_count = [&](const char* name, size_t k) {
+    if (k != n)
+      throw py::value_error(std::string(fn) + ": " + name + " has " + std::to_string(k) + " arrays but params has " +
+                            std::to_string(n));
+  };
+  same_count("grads", L.grads.size());
+  for (const auto& st : states) {
+    L.states.push_back(array_list(fn, st.first, st.second));
+    L.state_names.push_back(st.first);
+    same_count(st.first, L.states.back().size());
+  }
+  L.lr = per_tensor(fn, "lr", lr, n);
+  L.wd = per_tensor(fn, "weight_decay", wd, n);
+  std::vector<std::string> dstr;
+  if (py::isinstance<py::str>(decay)) dstr.assign(n, decay.cast<std::string>());
+  else dstr = cast_or_type_error<std::vector<std::string>>(fn, "decay", "a string or a list of strings", decay);
+  same_count("decay", dstr.size());
+  for (size_t i = 0; i < n; ++i) {
+    require_range(fn, "lr", L.lr[i], 0, true, INFINITY, false, "positive and finite");
+    require_range(fn, "weight_decay", L.wd[i], 0, false, INFINITY, false, "non-negative and finite");
+    L.decay.push_back(decay_of(fn, dstr[i]));
+  }
+  if (n > 0) L.dt = float_dtype(fn, "params[0]", L.params[0]);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string ix = "[" + std::to_string(i) + "]";
+    const py::array& p = L.params[i];
+    const std::string pn = "params" + ix, gn = "grads" + ix;
+    float_dtype(fn, pn.c_str(), p);
+    same_dtype(fn, pn.c_str(), p, "params[0]", L.params[0]);
+    same_dtype(fn, gn.c_str(), L.grads[i], pn.c_str(), p);
+    std::vector<int64_t> shape(p.shape(), p.shape() + p.ndim());
+    require_shape(fn, gn.c_str(), L.grads[i], shape);
+    require_contiguous(fn, pn.c_str(), p);
+    require_writable(fn, pn.c_str(), p);
+    require_contiguous(fn, gn.c_str(), L.grads[i]);
+    for (size_t s = 0; s < L.states.size(); ++s) {
+      const std::string sn = std::string(L.state_names[s]) + ix;
+      const py::array& a = L.states[s][i];
+      same_dtype(fn, sn.c_str(), a, pn.c_str(), p);
+      require_shape(fn, sn.c_str(), a, shape);
+      require_contiguous(fn, sn.c_str(), a);
+      require_writable(fn, sn.c_str(), a);
+    }
+  }
+  require_no_overlap(fn, L);
+  return L;
+}
+
+template <class T>
+std::vector<nnk::OptimTensor<T>> tensors(const Lists& L) {
+  std::vector<nnk::OptimTensor<T>> ts;
+  for (size_t i = 0; i < L.params.size(); ++i)
+    ts.push_back({data_of<T>(L.params[i]), data_of<T>(L.grads[i]),
+                  L.states.size() > 0 ? data_of<T>(L.states[0][i]) : nullptr,
+                  L.states.size() > 1 ? data_of<T>(L.states[1][i]) : nullptr, int64_t(L.params[i].size()), L.lr[i],
+                  L.wd[i], L.decay[i]});
+  return ts;
+}
+
+// Runs kern(tensors) for the list's dtype with the GIL released.
+template <class K>
+void launch(const Lists& L, K kern) {
+  if (L.dt == DType::f32) {
+    auto ts = tensors<float>(L);
+    py::gil_scoped_release release;
+    kern(ts);
+  } else {
+    auto ts = tensors<double>(L);
+    py::gil_scoped_release release;
+    kern(ts);
+  }
+}
+
+void sgd_update(py::object params, py::object grads, py::object lr, py::object wd, py::object decay) {
+  auto L = gather("sgd_update", params, grads, {}, lr, wd, decay);
+  launch(L, [](const auto& ts) { nnk::sgd_update(ts); });
+}
+
+void momentum_update(py::object params, py::object grads, py::object velocity, py::object lr, double momentum,
+                     py::object wd, py::object decay) {
+  const char* fn = "momentum_update";
+  auto L = gather(fn, params, grads, {{"velocity", velocity}}, lr, wd, decay);
+  require_range(fn, "momentum", momentum, 0, false, INFINITY, false, "non-negative and finite");
+  launch(L, [&](const auto& ts) { nnk::momentum_update(ts, momentum); });
+}
+
+void nesterov_update(py::object params, py::object grads, py::object velocity, py::object lr, double momentum,
+                     py::object wd, py::object decay) {
+  const char* fn = "nesterov_update";
+  auto L = gather(fn, params, grads, {{"velocity", velocity}}, lr, wd, decay);
+  require_range(fn, "momentum", momentum, 0, false, INFINITY, false, "non-negative and finite");
+  launch(L, [&](const auto& ts) { nnk::nesterov_update(ts, momentum); });
+}
+
+void adagrad_update(py::object params, py::object grads, py::object h, py::object lr, double eps, py::object wd,
+                    py::object decay) {
+  const char* fn = "adagrad_update";
+  auto L = gather(fn, params, grads, {{"h", h}}, lr, wd, decay);
+  require_range(fn, "eps", eps, 0, false, INFINITY, false, "non-negative and finite");
+  launch(L, [&](const auto& ts) { nnk::adagrad_update(ts, eps); });
+}
+
+void rmsprop_update(py::object params, py::object grads, py::object h, py::object lr, double decay_rate, double eps,
+                    py::object wd, py::object decay) {
+  const char* fn = "rmsprop_update";
+  auto L = gather(fn, params, grads, {{"h", h}}, lr, wd, decay);
+  require_range(fn, "decay_rate", decay_rate, 0, false, 1, true, "in [0, 1)");
+  require_range(fn, "eps", eps, 0, false, INFINITY, false, "non-negative and finite");
+  launch(L, [&](const auto& ts) { nnk::rmsprop_update(ts, decay_rate, eps); });
+}
+
+void adam_update(py::object params, py::object grads, py::object m, py::object v, py::object lr, double beta1,
+                 double beta2, double eps, int64_t step, const std::string& variant, py::object wd, py::object decay) {
+  const char* fn = "adam_update";
+  auto L = gather(fn, params, grads, {{"m", m}, {"v", v}}, lr, wd, decay);
+  require_range(fn, "beta1", beta1, 0, false, 1, true, "in [0, 1)");
+  require_range(fn, "beta2", beta2, 0, false, 1, true, "in [0, 1)");
+  require_range(fn, "eps", eps, 0, false, INFINITY, false, "non-negative and finite");
+  if (step < 1) throw py::value_error(std::string(fn) + ": step must be >= 1 (the count including this update)");
+  if (variant != "standard" && variant != "book")
+    throw py::value_error(std::string(fn) + ": variant must be 'standard' or 'book', got '" + variant + "'");
+  const bool book = variant == "book";
+  launch(L, [&](const auto& ts) { nnk::adam_update(ts, beta1, beta2, eps, step, book); });
+}
+
+}  // namespace
+
+void bind_optim(py::module_& m) {
+  const auto common = "params/grads (and state) are lists of same-shape C-contiguous arrays, one per tensor, all "
+                      "float32 or all float64; params and state are updated in place in one parallel pass. lr and "
+                      "weight_decay are floats or one float per tensor; decay is 'l2' (g + wd*W), 'l1' "
+                      "(g + wd*sign(W)), 'decoupled' (W *= 1 - lr*wd) or 'none', or one string per tensor.";
+  m.def("sgd_update", &sgd_update, py::arg("params"), py::arg("grads"), py::arg("lr"), py::arg("weight_decay") = 0.0,
+        py::arg("decay") = "l2", (std::string("W -= lr*g. ") + common).c_str());
+  m.def("momentum_update", &momentum_update, py::arg("params"), py::arg("grads"), py::arg("velocity"), py::arg("lr"),
+        py::arg("momentum") = 0.9, py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
+        (std::string("v = momentum*v - lr*g; W += v. ") + common).c_str());
+  m.def("nesterov_update", &nesterov_update, py::arg("params"), py::arg("grads"), py::arg("velocity"), py::arg("lr"),
+        py::arg("momentum") = 0.9, py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
+        (std::string("DLFS Nesterov: v = mu*v - lr*g; W += mu*mu*v - (1+mu)*lr*g. ") + common).c_str());
+  m.def("adagrad_update", &adagrad_update, py::arg("params"), py::arg("grads"), py::arg("h"), py::arg("lr"),
+        py::arg("eps") = 1e-7, py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
+        (std::string("h += g*g; W -= lr*g/(sqrt(h)+eps). ") + common).c_str());
+  m.def("rmsprop_update", &rmsprop_update, py::arg("params"), py::arg("grads"), py::arg("h"), py::arg("lr"),
+        py::arg("decay_rate") = 0.99, py::arg("eps") = 1e-7, py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
+        (std::string("h = rho*h + (1-rho)*g*g; W -= lr*g/(sqrt(h)+eps). ") + common).c_str());
+  m.def("adam_update", &adam_update, py::arg("params"), py::arg("grads"), py::arg("m"), py::arg("v"), py::arg("lr"),
+        py::arg("beta1") = 0.9, py::arg("beta2") = 0.999, py::arg("eps") = 1e-8, py::arg("step") = 1,
+        py::arg("variant") = "standard", py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
+        (std::string("Adam, step t >= 1 counting this update; variant 'standard' (Kingma & Ba, torch) or 'book' "
+                     "(the seed's listing, lr_t = lr*sqrt(1-b2^t)/(1-b1^t), eps outside sqrt(v)). ") + common)
+            .c_str());
+}

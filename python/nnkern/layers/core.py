@@ -1,0 +1,211 @@
+"""Fully connected layer, activations, dropout, flatten and the loss layers."""
+import numpy as np
+
+from .base import Layer, check_float
+
+
+class Affine(Layer):
+    """y = x.reshape(N, -1) @ W + b (the book's Affine; W is (in, out)). Alias: Dense.
+
+    Input may be (N, ...) of any rank; it is flattened per sample (C-order) and the gradient
+    is returned in the input's shape.
+    """
+
+    def __init__(self, W, b=None, backend="native"):
+        super().__init__(backend)
+        W = check_float(W, "W")
+        if W.ndim != 2:
+            raise ValueError(f"W must be 2-D (in, out), got shape {W.shape}")
+        self.params["W"] = W
+        if b is not None:
+            b = check_float(b, "b")
+            if b.shape != (W.shape[1],):
+                raise ValueError(f"b must have shape ({W.shape[1]},), got {b.shape}")
+            self.params["b"] = b
+        self.x = None
+
+    def forward(self, x, train=True):
+        W = self.params["W"]
+        x = check_float(x)
+        if x.ndim < 2 or int(np.prod(x.shape[1:])) != W.shape[0]:
+            raise ValueError(f"Affine expects (N, {W.shape[0]}) (or (N, ...) with {W.shape[0]} "
+                             f"features per sample), got {x.shape}")
+        self.x = x
+        return self._ops.affine(x, W, self.params.get("b"))
+
+    def backward(self, dout):
+        gx, gw, gb = self._ops.affine_backward(dout, self.x, self.params["W"], self.need_input_grad)
+        self.grads["W"] = gw
+        if "b" in self.params:
+            self.grads["b"] = gb
+        return gx
+
+    def output_shape(self, input_shape):
+        return (self.params["W"].shape[1],)
+
+
+Dense = Affine
+
+
+class ReLU(Layer):
+    """max(x, 0); the gradient at 0 is 0 (the seed's ReLU'(x) = 0 for x <= 0)."""
+
+    def forward(self, x, train=True):
+        self.x = x
+        return self._ops.relu(x)
+
+    def backward(self, dout):
+        return self._ops.relu_backward(dout, self.x)
+
+
+Relu = ReLU
+
+
+class Sigmoid(Layer):
+    """1 / (1 + exp(-x)); backward uses the output: dy * y * (1 - y)."""
+
+    def forward(self, x, train=True):
+        self.out = self._ops.sigmoid(x)
+        return self.out
+
+    def backward(self, dout):
+        return self._ops.sigmoid_backward(dout, self.out)
+
+
+class Tanh(Layer):
+    """tanh(x); backward uses the output: dy * (1 - y^2)."""
+
+    def forward(self, x, train=True):
+        self.out = self._ops.tanh(x)
+        return self.out
+
+    def backward(self, dout):
+        return self._ops.tanh_backward(dout, self.out)
+
+
+class Softmax(Layer):
+    """Softmax over the last axis (for Keras-style ``activation='softmax'`` outputs)."""
+
+    def forward(self, x, train=True):
+        self.out = self._ops.softmax(x)
+        return self.out
+
+    def backward(self, dout):
+        return self._ops.softmax_backward(dout, self.out)
+
+
+class Identity(Layer):
+    """y = x (Keras ``activation=None`` / ``'linear'``)."""
+
+    def forward(self, x, train=True):
+        return x
+
+    def backward(self, dout):
+        return dout
+
+
+class Dropout(Layer):
+    """Dropout (Srivastava et al. 2014), inverted by default: y = x * mask / (1 - p) in training,
+    y = x at inference, so no rescaling is needed at test time. ``inverted=False`` gives the
+    book's variant (y = x * mask in training, x * (1 - p) at inference).
+
+    ``p`` is the probability of *dropping* a unit (the book's ``dropout_ratio``). Each training
+    forward draws a fresh mask from the layer's generator (``seed`` makes a run reproducible);
+    ``fixed_seed`` (int) makes every training forward reuse one mask, for gradient checks.
+    """
+
+    def __init__(self, p=0.5, seed=None, inverted=True, backend="native"):
+        super().__init__(backend)
+        if not 0.0 <= float(p) < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = float(p)
+        self.inverted = bool(inverted)
+        self.rng = np.random.default_rng(seed)
+        self.fixed_seed = None
+        self.mask = None
+
+    def forward(self, x, train=True):
+        if not train:
+            self.mask = None
+            if self.inverted:
+                return x
+            y, _ = self._ops.dropout(x, self.p, False, 0, False)
+            return y
+        seed = self.fixed_seed if self.fixed_seed is not None else int(self.rng.integers(2**63 - 1))
+        y, self.mask = self._ops.dropout(x, self.p, True, seed, self.inverted)
+        return y
+
+    def backward(self, dout):
+        if self.mask is None:  # after an inference forward: the layer was the identity (or a scale)
+            return dout if self.inverted else dout * (1.0 - self.p)
+        return self._ops.dropout_backward(dout, self.mask, self.p, self.inverted)
+
+
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C*H*W), a view in C order (channel-major, nnkern's NCHW layout)."""
+
+    def forward(self, x, train=True):
+        self.shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self.shape)
+
+    def output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+
+class SoftmaxWithLoss(Layer):
+    """Softmax + mean cross-entropy over the batch (the book's SoftmaxWithLoss).
+
+    ``forward(x, t)`` returns the loss (a float); ``t`` is int labels (N,) or one-hot (N, K).
+    ``backward(dout=1)`` returns (softmax(x) - onehot(t)) / N * dout.
+    """
+
+    def forward(self, x, t, train=True):
+        x = check_float(x, "scores")
+        t = np.asarray(t)
+        if x.ndim != 2:
+            raise ValueError(f"SoftmaxWithLoss expects scores (N, K), got {x.shape}")
+        if t.ndim == 1:
+            if t.shape[0] != x.shape[0]:
+                raise ValueError(f"labels have {t.shape[0]} entries for a batch of {x.shape[0]}")
+            if t.dtype.kind not in "iu":
+                raise TypeError(f"integer labels expected, got {t.dtype}")
+            t = t.astype(np.int64, copy=False)
+        elif t.shape != x.shape:
+            raise ValueError(f"one-hot targets must have shape {x.shape}, got {t.shape}")
+        elif t.dtype != x.dtype:
+            t = t.astype(x.dtype)
+        self.t = t
+        self.loss, self.y = self._ops.softmax_cross_entropy(x, t)
+        return self.loss
+
+    def backward(self, dout=1.0):
+        return self._ops.softmax_cross_entropy_backward(self.y, self.t, float(dout))
+
+
+class SigmoidWithLoss(Layer):
+    """Sigmoid + binary cross-entropy, mean over all elements (Keras' ``binary_crossentropy``
+    on a sigmoid output).
+
+    loss = mean(max(z, 0) - z*t + log(1 + exp(-|z|))), the overflow-free form of
+    -[t log s(z) + (1 - t) log(1 - s(z))]; gradient (s(z) - t) / z.size.
+    """
+
+    def forward(self, x, t, train=True):
+        x = check_float(x, "scores")
+        t = np.asarray(t, dtype=x.dtype)
+        if t.shape != x.shape:
+            if t.size == x.size:
+                t = t.reshape(x.shape)
+            else:
+                raise ValueError(f"targets must have shape {x.shape}, got {t.shape}")
+        self.t = t
+        self.y = self._ops.sigmoid(x)
+        z = x.astype(np.float64, copy=False)
+        self.loss = float(np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))))
+        return self.loss
+
+    def backward(self, dout=1.0):
+        return ((self.y - self.t) * (float(dout) / self.y.size)).astype(self.y.dtype, copy=False)

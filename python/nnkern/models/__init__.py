@@ -1,0 +1,7 @@
+"""Models on nnkern layers: the book's networks and AlexNet (same API: predict, loss,
+accuracy, gradient, numerical_gradient, params; ``backend='native'|'reference'``)."""
+from .base import Net, Params
+from .convnets import AlexNet, DeepConvNet, SimpleConvNet
+from .mlp import MultiLayerNet, MultiLayerNetExtend
+
+__all__ = ["Net", "Params", "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "AlexNet"]

@@ -1,0 +1,94 @@
+// Dropout: mask generation and scaling fused in one elementwise pass (NNK_CLONES body per
+// thread range). The RNG is a pure function of (seed, index): see dropout.h.
+#include <cmath>
+#include "dropout.h"
+#include "nnk_common.h"
+#include "nnk_vmath.h"
+
+namespace nnk {
+
+constexpr int64_t kGrainMask = int64_t(1) << 16;   // elements per thread: hash + select + scale
+constexpr int64_t kGrainLight = int64_t(1) << 17;  // scale / backward: one multiply
+
+uint64_t dropout_threshold(double p) { return static_cast<uint64_t>(std::ceil(std::ldexp(p, 53))); }
+
+NNK_INLINE uint64_t splitmix64(uint64_t seed, uint64_t i) {
+  uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+template <class T>
+NNK_INLINE void dropout_fwd_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, uint8_t* NNK_RESTRICT mask,
+                                 uint64_t seed, uint64_t thr, T scale, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i) {
+    const bool keep = (splitmix64(seed, uint64_t(i)) >> 11) >= thr;
+    mask[i] = keep;
+    y[i] = keep ? x[i] * scale : T(0);
+  }
+}
+template <class T>
+NNK_INLINE void dropout_scale_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, T scale, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i) y[i] = x[i] * scale;
+}
+template <class T>
+NNK_INLINE void dropout_bwd_impl(const T* NNK_RESTRICT gy, const uint8_t* NNK_RESTRICT mask, T* NNK_RESTRICT gx,
+                                 T scale, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i) gx[i] = mask[i] ? gy[i] * scale : T(0);
+}
+
+NNK_CLONES static void fwd_f32(const float* x, float* y, uint8_t* m, uint64_t s, uint64_t t, float c, int64_t b,
+                               int64_t e) {
+  dropout_fwd_impl<float>(x, y, m, s, t, c, b, e);
+}
+NNK_CLONES static void fwd_f64(const double* x, double* y, uint8_t* m, uint64_t s, uint64_t t, double c, int64_t b,
+                               int64_t e) {
+  dropout_fwd_impl<double>(x, y, m, s, t, c, b, e);
+}
+NNK_CLONES static void scale_f32(const float* x, float* y, float c, int64_t b, int64_t e) {
+  dropout_scale_impl<float>(x, y, c, b, e);
+}
+NNK_CLONES static void scale_f64(const double* x, double* y, double c, int64_t b, int64_t e) {
+  dropout_scale_impl<double>(x, y, c, b, e);
+}
+NNK_CLONES static void bwd_f32(const float* g, const uint8_t* m, float* gx, float c, int64_t b, int64_t e) {
+  dropout_bwd_impl<float>(g, m, gx, c, b, e);
+}
+NNK_CLONES static void bwd_f64(const double* g, const uint8_t* m, double* gx, double c, int64_t b, int64_t e) {
+  dropout_bwd_impl<double>(g, m, gx, c, b, e);
+}
+static void fwd(const float* x, float* y, uint8_t* m, uint64_t s, uint64_t t, float c, int64_t b, int64_t e) {
+  fwd_f32(x, y, m, s, t, c, b, e);
+}
+static void fwd(const double* x, double* y, uint8_t* m, uint64_t s, uint64_t t, double c, int64_t b, int64_t e) {
+  fwd_f64(x, y, m, s, t, c, b, e);
+}
+static void scl(const float* x, float* y, float c, int64_t b, int64_t e) { scale_f32(x, y, c, b, e); }
+static void scl(const double* x, double* y, double c, int64_t b, int64_t e) { scale_f64(x, y, c, b, e); }
+static void bwd(const float* g, const uint8_t* m, float* gx, float c, int64_t b, int64_t e) {
+  bwd_f32(g, m, gx, c, b, e);
+}
+static void bwd(const double* g, const uint8_t* m, double* gx, double c, int64_t b, int64_t e) {
+  bwd_f64(g, m, gx, c, b, e);
+}
+
+template <class T>
+void dropout_forward(const T* x, T* y, uint8_t* mask, int64_t n, uint64_t seed, uint64_t threshold, T scale) {
+  parallel_ranges(n, kGrainMask, [&](int64_t b, int64_t e) { fwd(x, y, mask, seed, threshold, scale, b, e); });
+}
+template <class T> void dropout_scale(const T* x, T* y, int64_t n, T scale) {
+  parallel_ranges(n, kGrainLight, [&](int64_t b, int64_t e) { scl(x, y, scale, b, e); });
+}
+template <class T> void dropout_backward(const T* gy, const uint8_t* mask, T* gx, int64_t n, T scale) {
+  parallel_ranges(n, kGrainLight, [&](int64_t b, int64_t e) { bwd(gy, mask, gx, scale, b, e); });
+}
+
+template void dropout_forward<float>(const float*, float*, uint8_t*, int64_t, uint64_t, uint64_t, float);
+template void dropout_forward<double>(const double*, double*, uint8_t*, int64_t, uint64_t, uint64_t, double);
+template void dropout_scale<float>(const float*, float*, int64_t, float);
+template void dropout_scale<double>(const double*, double*, int64_t, double);
+template void dropout_backward<float>(const float*, const uint8_t*, float*, int64_t, float);
+template void dropout_backward<double>(const double*, const uint8_t*, double*, int64_t, double);
+
+}  // namespace nnk

@@ -1,0 +1,66 @@
+// Deterministic tiled GEMM: see gemm_tiled.h.
+#include "gemm_tiled.h"
+#include <algorithm>
+#include "blas.h"
+#include "nnk_common.h"
+
+namespace nnk {
+
+constexpr int64_t kMaxTiles = 16;                   // load balance vs. BLAS efficiency of big tiles
+constexpr int64_t kMinTileMadds = int64_t(1) << 20;  // ~1M multiply-adds per single-threaded call
+constexpr int64_t kAlign = 16;                       // tile edges on multiples of 16 rows/columns
+
+// Tile sizes (tm, tn): halve the longer side (rounded up to kAlign) while the tile is big and
+// there are few tiles. A function of (m, n, k) only.
+static void tile_grid(int64_t m, int64_t n, int64_t k, int64_t& tm, int64_t& tn) {
+  tm = m;
+  tn = n;
+  auto tiles = [&] { return ((m + tm - 1) / tm) * ((n + tn - 1) / tn); };
+  while (tiles() * 2 <= kMaxTiles && tm * tn * std::max<int64_t>(k, 1) >= 2 * kMinTileMadds) {
+    int64_t& side = tm >= tn ? tm : tn;
+    if (side <= kAlign) break;
+    side = ((side + 1) / 2 + kAlign - 1) / kAlign * kAlign;
+  }
+}
+
+// Pins OpenBLAS to one thread while alive (constructed and destroyed outside parallel regions).
+class BlasSingleThread {
+ public:
+  BlasSingleThread() : before_(blas_get_num_threads()) {
+    if (before_ != 1) blas_set_num_threads(1);
+  }
+  ~BlasSingleThread() {
+    if (before_ != 1) blas_set_num_threads(before_);
+  }
+  BlasSingleThread(const BlasSingleThread&) = delete;
+  BlasSingleThread& operator=(const BlasSingleThread&) = delete;
+
+ private:
+  int before_;
+};
+
+template <class T>
+void gemm_tiled(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+                int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  int64_t tm, tn;
+  tile_grid(m, n, k, tm, tn);
+  const int64_t gm = (m + tm - 1) / tm, gn = (n + tn - 1) / tn;
+  BlasSingleThread pin;
+  // Tile (i, j): rows [i*tm, ...) of op(A) and C, columns [j*tn, ...) of op(B) and C.
+#pragma omp parallel for num_threads(std::min<int64_t>(num_threads(), gm * gn)) schedule(static)
+  for (int64_t t = 0; t < gm * gn; ++t) {
+    const int64_t i0 = (t / gn) * tm, j0 = (t % gn) * tn;
+    const int64_t mi = std::min(tm, m - i0), nj = std::min(tn, n - j0);
+    const T* ai = ta ? a + i0 : a + i0 * lda;  // op(A) rows i0..: A^T's rows are A's columns
+    const T* bj = tb ? b + j0 * ldb : b + j0;  // op(B) columns j0..: B^T's columns are B's rows
+    gemm<T>(ta, tb, mi, nj, k, alpha, ai, lda, bj, ldb, beta, c + i0 * ldc + j0, ldc);
+  }
+}
+
+template void gemm_tiled<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                                int64_t, float, float*, int64_t);
+template void gemm_tiled<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                                 const double*, int64_t, double, double*, int64_t);
+
+}  // namespace nnk

@@ -1,0 +1,123 @@
+"""The nnkern command end to end, in subprocesses, with tiny settings."""
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def nnkern(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "nnkern", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def assert_png(path):
+    import matplotlib.image as mpimg
+    assert os.path.getsize(path) > 1000
+    img = mpimg.imread(path)
+    assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
+
+
+@pytest.mark.parametrize("model,optimizer,extra", [
+    ("simple-cnn", "adam", []),
+    ("mlp", "momentum", ["--batchnorm", "--dropout", "0.1", "--weight-decay", "1e-4"]),
+    ("deep-cnn", "adamw", []),
+])
+def test_train_writes_history_plot_and_checkpoint(tmp_path, model, optimizer, extra):
+    out = tmp_path / "run"
+    r = nnkern("train", "--model", model, "--optimizer", optimizer, "--epochs", "2", "--no-progress",
+               "--out", str(out), *extra, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    hist = json.loads((out / "history.json").read_text())
+    assert len(hist["epochs"]) == 2
+    assert hist["epochs"][-1]["test_acc"] > 0.3  # ten classes: chance is 0.1
+    assert_png(out / "training.png")
+    with np.load(out / "checkpoint.npz") as ck:
+        assert len(ck.files) > 0
+
+
+def test_train_default_settings_reach_stated_accuracy(tmp_path):
+    """The README's claim: the default run reaches >= 95% test accuracy on the digits."""
+    r = nnkern("train", "--no-progress", "--out", str(tmp_path / "run"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    hist = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert hist["epochs"][-1]["test_acc"] >= 0.95
+
+
+def write_idx_images(path, images, magic=0x00000803):
+    n, h, w = images.shape
+    data = struct.pack(">IIII", magic, n, h, w) + images.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if str(path).endswith(".gz") else data)
+
+
+def write_idx_labels(path, labels):
+    path.write_bytes(struct.pack(">II", 0x00000801, len(labels)) + labels.astype(np.uint8).tobytes())
+
+
+def make_mnist(folder, n_train=60, n_test=20, corrupt=False):
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n)
+        images = rng.integers(0, 40, (n, 28, 28)) + labels[:, None, None] * 20  # learnable
+        write_idx_images(folder / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx_labels(folder / f"{split}-labels-idx1-ubyte", labels)
+    if corrupt:
+        f = folder / "train-labels-idx1-ubyte"
+        f.write_bytes(f.read_bytes()[:-5])  # truncated
+    return folder
+
+
+def test_train_on_local_mnist_files(tmp_path):
+    data = make_mnist(tmp_path / "mnist")
+    r = nnkern("train", "--model", "mlp", "--epochs", "1", "--no-progress", "--data", str(data),
+               "--out", str(tmp_path / "run"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "run" / "history.json").read_text())["epochs"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--model", "resnet"], "unknown --model 'resnet'"),
+    (["train", "--optimizer", "lbfgs"], "unknown --optimizer 'lbfgs'"),
+    (["train", "--data", "/nonexistent/mnist"], "/nonexistent/mnist"),
+    (["train", "--epochs", "0"], "--epochs must be >= 1"),
+    (["train", "--lr", "-1"], "--lr must be > 0"),
+    (["train", "--dropout", "1.5", "--model", "mlp"], "--dropout must be in [0, 1)"),
+    (["train", "--epochs", "two"], "invalid int value"),
+    (["experiment", "nope"], "unknown experiment 'nope'"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message):
+    r = nnkern(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_corrupted_idx_exits_2_naming_the_file(tmp_path):
+    data = make_mnist(tmp_path / "mnist", corrupt=True)
+    r = nnkern("train", "--data", str(data), "--no-progress", "--out", str(tmp_path / "run"), cwd=tmp_path)
+    assert r.returncode == 2
+    assert "train-labels-idx1-ubyte" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("name", ["init-histogram", "optimizers", "overfit", "batchnorm"])
+def test_experiment_writes_png_and_numbers(tmp_path, name):
+    r = nnkern("experiment", name, "--out", str(tmp_path), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert_png(tmp_path / f"{name}.png")
+    numbers = json.loads((tmp_path / f"{name}.json").read_text())
+    assert numbers
+
+
+def test_bench_writes_table_and_chart(tmp_path):
+    r = nnkern("bench", "--family", "softmax", "--repeat", "1", "--budget", "0.2", "--out-dir", str(tmp_path),
+               cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    table = (tmp_path / "bench.md").read_text()
+    assert "| workload |" in table and "BLAS core" in table
+    assert_png(tmp_path / "bench.png")
