@@ -23,21 +23,6 @@ static void tile_grid(int64_t m, int64_t n, int64_t k, int64_t& tm, int64_t& tn)
   }
 }
 
-// Pins OpenBLAS to one thread while alive (constructed and destroyed outside parallel regions).
-class BlasSingleThread {
- public:
-  BlasSingleThread() : before_(blas_get_num_threads()) {
-    if (before_ != 1) blas_set_num_threads(1);
-  }
-  ~BlasSingleThread() {
-    if (before_ != 1) blas_set_num_threads(before_);
-  }
-  BlasSingleThread(const BlasSingleThread&) = delete;
-  BlasSingleThread& operator=(const BlasSingleThread&) = delete;
-
- private:
-  int before_;
-};
 
 template <class T>
 void gemm_tiled(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
@@ -46,7 +31,7 @@ void gemm_tiled(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
   int64_t tm, tn;
   tile_grid(m, n, k, tm, tn);
   const int64_t gm = (m + tm - 1) / tm, gn = (n + tn - 1) / tn;
-  BlasSingleThread pin;
+  BlasSerialScope pin;
   // Tile (i, j): rows [i*tm, ...) of op(A) and C, columns [j*tn, ...) of op(B) and C.
 #pragma omp parallel for num_threads(std::min<int64_t>(num_threads(), gm * gn)) schedule(static)
   for (int64_t t = 0; t < gm * gn; ++t) {

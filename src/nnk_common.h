@@ -25,6 +25,12 @@ void set_num_threads(int n);
 // Name of the clone the CPU dispatches to: "x86-64-v4 (AVX-512)", "x86-64-v3 (AVX2+FMA)" or "x86-64 (SSE2)".
 const char* simd_path();
 
+// Threads for a region over `elements` items: below 2^15 a parallel region costs more than
+// it saves (and on a busy machine waits for a second thread to be scheduled), so run on the
+// calling thread. Results never depend on it (work splits are shape-based).
+constexpr int64_t kSerialBelow = int64_t(1) << 15;
+inline int threads_for(int64_t elements) { return elements < kSerialBelow ? 1 : num_threads(); }
+
 // The [begin, end) share of `n` items for thread `t` of `nt` (contiguous, static).
 inline void thread_range(int64_t n, int t, int nt, int64_t& begin, int64_t& end) {
   const int64_t q = n / nt, r = n % nt;

@@ -17,10 +17,6 @@ namespace nnk {
 
 namespace {
 
-// Below this many elements a parallel region costs more than it saves (and on a busy machine
-// waits for a second thread to be scheduled): run on the calling thread.
-constexpr int64_t kSerialBelow = int64_t(1) << 15;
-inline int threads_for(int64_t elements) { return elements < kSerialBelow ? 1 : num_threads(); }
 
 constexpr int32_t kPadIndex = std::numeric_limits<int32_t>::max();  // loses every tie
 
