@@ -68,26 +68,19 @@ class Momentum(_Stateful):
         self.momentum = momentum
         self.v = None
 
+    _kernel = staticmethod(_core.momentum_update)
+
     def update(self, params, grads):
         v = self._ensure("v", params)
         for keys in _groups(params):
             ps, gs = _lists(params, grads, keys)
-            _core.momentum_update(ps, gs, _state(v, params, keys), self.lr, self.momentum)
+            self._kernel(ps, gs, _state(v, params, keys), self.lr, self.momentum)
 
 
-class Nesterov(_Stateful):
+class Nesterov(Momentum):
     """Nesterov's accelerated gradient (http://arxiv.org/abs/1212.0901), the book's form."""
 
-    def __init__(self, lr=0.01, momentum=0.9):
-        self.lr = lr
-        self.momentum = momentum
-        self.v = None
-
-    def update(self, params, grads):
-        v = self._ensure("v", params)
-        for keys in _groups(params):
-            ps, gs = _lists(params, grads, keys)
-            _core.nesterov_update(ps, gs, _state(v, params, keys), self.lr, self.momentum)
+    _kernel = staticmethod(_core.nesterov_update)
 
 
 class AdaGrad(_Stateful):
