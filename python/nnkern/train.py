@@ -23,7 +23,7 @@ def add_arguments(ap):
     ap.add_argument("--model", default="simple-cnn", help=f"one of {', '.join(MODELS)} (default simple-cnn)")
     ap.add_argument("--optimizer", default="adam", help=f"one of {', '.join(OPTIMIZERS)} (default adam)")
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer)")
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--batch-size", type=int, default=50)
     ap.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay lambda")
     ap.add_argument("--dropout", type=float, default=0.0, help="dropout ratio (mlp, deep-cnn)")
