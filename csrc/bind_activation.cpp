@@ -8,14 +8,6 @@ using namespace nnk_py;
 
 namespace {
 
-std::vector<int64_t> shape_of(const py::array& a) { return std::vector<int64_t>(a.shape(), a.shape() + a.ndim()); }
-
-int64_t numel_of(const char* fn, const py::array& a) {
-  int64_t p = 1;
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) p = checked_numel(fn, {p, int64_t(a.shape(i))});
-  return p;
-}
-
 template <class T>
 using UnaryKernel = void (*)(const T*, T*, int64_t);
 template <class T>

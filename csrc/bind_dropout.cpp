@@ -9,14 +9,6 @@ using namespace nnk_py;
 
 namespace {
 
-std::vector<int64_t> shape_of(const py::array& a) { return std::vector<int64_t>(a.shape(), a.shape() + a.ndim()); }
-
-int64_t numel_of(const char* fn, const py::array& a) {
-  int64_t p = 1;
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) p = checked_numel(fn, {p, int64_t(a.shape(i))});
-  return p;
-}
-
 void check_p(const char* fn, double p) {
   if (!(p >= 0.0 && p < 1.0))
     throw py::value_error(std::string(fn) + ": p must be in [0, 1), got " + py::str(py::float_(p)).cast<std::string>());

@@ -20,7 +20,6 @@ nnk::LrnShape lrn_shape(const char* fn, const py::array& x, int64_t size, double
   return nnk::LrnShape{x.shape(0), x.shape(1), x.shape(2) * x.shape(3)};
 }
 
-std::vector<int64_t> shape_of(const py::array& x) { return std::vector<int64_t>(x.shape(), x.shape() + x.ndim()); }
 
 template <class T>
 py::array forward_t(const py::array& x, const nnk::LrnShape& s, const nnk::LrnParams& p) {

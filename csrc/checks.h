@@ -79,6 +79,17 @@ inline int64_t checked_numel(const char* fn, std::initializer_list<int64_t> dims
   return p;
 }
 
+inline std::vector<int64_t> shape_of(const py::array& a) {
+  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
+}
+
+// Element count of a, OverflowError if it overflows.
+inline int64_t numel_of(const char* fn, const py::array& a) {
+  int64_t p = 1;
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) p = checked_numel(fn, {p, int64_t(a.shape(i))});
+  return p;
+}
+
 // Testing hook: when on, fresh outputs are filled with NaN before a kernel runs, so a
 // test can see any element that the kernel failed to write.
 bool& poison_outputs();
