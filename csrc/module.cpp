@@ -13,6 +13,7 @@ void bind_dropout(py::module_& m);
 void bind_affine(py::module_& m);
 void bind_loss(py::module_& m);
 void bind_lrn(py::module_& m);
+void bind_gemm(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "nnkern native kernels (C++17 + OpenMP, GEMM from scipy-openblas32).";
@@ -26,4 +27,5 @@ PYBIND11_MODULE(_core, m) {
   bind_affine(m);
   bind_loss(m);
   bind_lrn(m);
+  bind_gemm(m);
 }
