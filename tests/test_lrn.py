@@ -3,10 +3,9 @@
 reference vs the paper's formula and finite differences, bad input, determinism."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from conftest import assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 SHAPES = {
     "c1": (1, 1, 3, 3),

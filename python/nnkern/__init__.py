@@ -7,10 +7,8 @@ oracle that every native kernel is tested against.
 """
 import scipy_openblas32 as _sob  # noqa: F401  # dlopens libscipy_openblas.so before _core needs it
 
-from . import _core
+from . import _core, checkpoint, data, functional, init, keras, layers, models, optimizers, reference
 from ._core import get_num_threads, set_num_threads
-from . import data, functional, optimizers, reference
-from . import init, layers, models, checkpoint, keras
 from .checkpoint import load, load_pickle_params, save
 from .keras import Sequential
 from .models import AlexNet, DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet
