@@ -1,5 +1,5 @@
 // nnkern's GEMM for AVX2 + FMA: the templates of gemm_kernels.h instantiated with this
-// unit's flags (CMakeLists.txt). Only the constant tables below have external linkage;
+// unit's flags (CMakeLists.txt). Only the constexpr tables below have external linkage;
 // src/gemm.cpp calls through them after checking the CPU.
 #include "gemm_kernels.h"
 

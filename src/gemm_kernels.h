@@ -22,6 +22,7 @@ namespace nnk {
 namespace {
 
 constexpr int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+constexpr int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // K blocks: kb = ceil(k / KC) blocks of (nearly) equal length; block b is [k0, k0 + kl).
