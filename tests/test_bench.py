@@ -1,6 +1,5 @@
 """The bench's table and chart logic (formatting only: timings are never asserted)."""
 import numpy as np
-
 from nnkern.bench import compare
 from nnkern.bench.chart import chart_series, speedup_chart
 from nnkern.bench.compare import Row

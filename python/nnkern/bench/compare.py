@@ -64,7 +64,7 @@ def header(threads):
     return (f"nnkern {info['version']}, {threads} threads, SIMD {info['simd_path']}, GEMM kernels {gemm}, BLAS core "
             f"{info['blas_corename']} (OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
             f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}), conv2d selection {nnkern.get_conv_algo()}, "
-            f"numpy {np.__version__}, {tv}")
+            f"{nnkern._threads.describe()}, numpy {np.__version__}, {tv}")
 
 
 def conv_algos(spec):
@@ -129,11 +129,19 @@ def add_arguments(ap):
     ap.add_argument("--budget", type=float, default=5.0, help="seconds per timing at most")
     ap.add_argument("--out", help="write the markdown table to this file too")
     ap.add_argument("--chart", help="write a bar chart (PNG) of the speed-ups to this file")
+    ap.add_argument("--busy", type=int, default=None, metavar="N",
+                    help="instead: default threads vs 1 thread for the model steps, big conv layers and nnkern "
+                         "train, with N competing busy processes (0 = idle machine)")
 
 
 def execute(args):
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if args.busy is not None:
+        if args.busy < 0:
+            raise ValueError(f"--busy must be >= 0, got {args.busy}")
+        from . import busy
+        return busy.execute(args)
     rows = run(args.family, args.threads, args.repeat, args.budget)
     if not rows:
         raise ValueError(f"no workload matches --family {args.family}")
