@@ -5,7 +5,8 @@ the bench reports the algorithm each pass used.
 """
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
