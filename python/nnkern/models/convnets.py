@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import init
 from ..layers import LRN, Affine, Conv2D, Dropout, Flatten, MaxPool2D, ReLU, SoftmaxWithLoss
-from .base import Net
+from .net import Net
 
 
 class _ConvNetBuilder(Net):
