@@ -6,11 +6,11 @@ from functools import partial
 
 import numpy as np
 import pytest
-
-from nnkern import _core, optimizers as O, reference as R
-from nnkern.compat import optimizer as C
-
 from conftest import assert_close
+from nnkern import _core
+from nnkern import optimizers as O
+from nnkern import reference as R
+from nnkern.compat import optimizer as C
 
 # rule: (optimizer factory, normal hyper-parameters, large-lr hyper-parameters)
 RULES = {
