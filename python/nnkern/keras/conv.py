@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import init
 from .. import layers as L
-from .base import KerasLayer, activation_layer, pair, padding_mode, to_keras_shape
+from .base import KerasLayer, activation_layer, padding_mode, pair, to_keras_shape
 
 
 def _same_padding(size, k, s):

@@ -13,12 +13,15 @@ with respect to the input and stores the parameter gradients in ``layer.grads``.
 * ``layer.grads``: name -> ndarray, filled by ``backward``.
 * ``layer.buffers``: non-trainable state (batch-norm running statistics), saved in checkpoints.
 * ``layer.backend``: ``"native"`` (C++ kernels) or ``"reference"`` (NumPy oracle); settable.
+  ``layer.F`` is the backend's module itself (nnkern.functional or nnkern.reference): a layer
+  computes only through ``self.F.<op>(...)``, with functional's signatures, so a layer in
+  reference mode cannot reach the native kernels.
 * ``layer.need_input_grad``: models set it to False on their first layer, so the gradient of
   the data (never used) is not computed.
 """
 import numpy as np
 
-from ._backend import get_ops
+from .. import backend as _backend
 
 
 class Layer:
@@ -33,11 +36,11 @@ class Layer:
 
     @property
     def backend(self):
-        return self._ops.name
+        return _backend.name_of(self.F)
 
     @backend.setter
     def backend(self, name):
-        self._ops = get_ops(name)
+        self.F = _backend.module(name)
 
     def forward(self, x, train=True):
         raise NotImplementedError
