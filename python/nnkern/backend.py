@@ -32,3 +32,24 @@ def name_of(mod):
         if m is mod:
             return name
     raise ValueError(f"{mod!r} is not a backend module")
+
+
+class BackendSwitch:
+    """The ``backend`` property of layers, models and data loaders: ``obj.F`` is the backend's
+    module, ``obj.backend`` its name; setting the name (validated by :func:`module`) sets
+    ``F`` and then calls ``_backend_changed(name)``, where a model switches its layers."""
+
+    F = functional
+
+    @property
+    def backend(self):
+        """``"native"`` or ``"reference"``; settable."""
+        return name_of(self.F)
+
+    @backend.setter
+    def backend(self, name):
+        self.F = module(name)
+        self._backend_changed(name)
+
+    def _backend_changed(self, name):
+        pass

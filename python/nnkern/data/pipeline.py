@@ -121,14 +121,7 @@ def shuffle_indices(n, seed=0, epoch=0):
     return np.argsort(keys, kind="stable").astype(np.int64)
 
 
-def _loops(backend):
-    """Where the per-batch loops come from: nnkern.reference (NumPy) for "reference", else this
-    module's wrappers of the Cython loops (the same names and arguments, plus ``out``)."""
-    module = _backend.module(backend)
-    return module if module is reference else sys.modules[__name__]
-
-
-class BatchLoader:
+class BatchLoader(_backend.BackendSwitch):
     """Mini-batches ``(x_batch, t_batch)`` of an in-memory dataset, one epoch per iteration.
 
     x: (N, ...) uint8 pixels (converted to ``dtype`` as ``(x * scale - mean) / std``,
@@ -178,15 +171,10 @@ class BatchLoader:
         self.epoch = 0
         self._buffers = None
 
-    @property
-    def backend(self):
-        """"native" or "reference"; settable."""
-        return self._backend
-
-    @backend.setter
-    def backend(self, name):
-        self._loops = _loops(name)
-        self._backend = name
+    def _backend_changed(self, name):
+        # the per-batch loops: nnkern.reference's (NumPy), or this module's wrappers of the
+        # Cython loops (the same names and arguments, plus ``out``)
+        self._loops = self.F if self.F is reference else sys.modules[__name__]
 
     def __len__(self):
         n, b = len(self.x), self.batch_size

@@ -89,6 +89,11 @@ class KerasLayer:
         """(trainable, non-trainable) element counts."""
         return (int(sum(w.size for w in self.weights.values())), int(sum(w.size for w in self.state.values())))
 
+    def _head(self, activation, use_bias):
+        """Keep (and validate now) the ``activation`` and ``use_bias`` arguments of Conv2D / Dense."""
+        activation_layer(activation)
+        self.activation_name, self.use_bias = activation, bool(use_bias)
+
     def _with_activation(self, layer, name):
         """inner = [layer] plus the activation ``name`` (if any)."""
         self.activation = activation_layer(name)

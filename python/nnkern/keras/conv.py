@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import init
 from .. import layers as L
-from .base import KerasLayer, activation_layer, padding_mode, pair, to_keras_shape
+from .base import KerasLayer, padding_mode, pair, to_keras_shape
 
 
 def _same_padding(size, k, s):
@@ -52,9 +52,7 @@ class Conv2D(KerasLayer):
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.strides = pair(strides, "strides")
         self.padding = padding_mode(padding)
-        self.activation_name = activation
-        self.use_bias = bool(use_bias)
-        activation_layer(activation)  # validate early
+        self._head(activation, use_bias)
 
     def build(self, shape, dtype, rng):
         if len(shape) != 3:

@@ -34,9 +34,7 @@ class Dense(KerasLayer):
     def __init__(self, units, activation=None, use_bias=True, input_shape=None, name=None):
         super().__init__(name, input_shape)
         self.units = int(units)
-        self.activation_name = activation
-        self.use_bias = bool(use_bias)
-        activation_layer(activation)  # validate early
+        self._head(activation, use_bias)
 
     def build(self, shape, dtype, rng):
         if len(shape) != 1:

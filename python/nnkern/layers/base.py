@@ -24,7 +24,7 @@ import numpy as np
 from .. import backend as _backend
 
 
-class Layer:
+class Layer(_backend.BackendSwitch):
     """Base class: parameter/gradient bookkeeping and the backend switch."""
 
     def __init__(self, backend="native"):
@@ -33,14 +33,6 @@ class Layer:
         self.buffers = {}
         self.need_input_grad = True
         self.backend = backend
-
-    @property
-    def backend(self):
-        return _backend.name_of(self.F)
-
-    @backend.setter
-    def backend(self, name):
-        self.F = _backend.module(name)
 
     def forward(self, x, train=True):
         raise NotImplementedError

@@ -48,7 +48,7 @@ Dense = Affine
 
 
 class ReLU(Layer):
-    """max(x, 0); the gradient at 0 is 0 (the seed's ReLU'(x) = 0 for x <= 0)."""
+    """max(x, 0); the gradient at 0 is 0 (ReLU'(x) = 0 for x <= 0, as in the book)."""
 
     def forward(self, x, train=True):
         self.x = x

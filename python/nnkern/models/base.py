@@ -46,7 +46,7 @@ class Params(dict):
             self[k] = v
 
 
-class Model:
+class Model(_backend.BackendSwitch):
     """Base of every nnkern model: registered layers, named parameters and buffers, one backend."""
 
     def __init__(self, dtype=np.float32, backend="native", seed=None):
@@ -60,7 +60,7 @@ class Model:
         self._param_owners = {}     # model name -> (layer, key in layer.params)
         self._buffer_owners = {}    # model name -> (layer, key in layer.buffers)
         self._param_names = {}      # id(layer) -> the model names of its parameters
-        self._backend = _backend.module(backend)
+        self.backend = backend
 
     # -- registration --------------------------------------------------------------------
     def _register(self, layer, params=(), buffers=()):
@@ -86,15 +86,8 @@ class Model:
             layer.need_input_grad = seen
             seen = seen or bool(layer.params)
 
-    # -- the backend switch ----------------------------------------------------------------
-    @property
-    def backend(self):
-        """``"native"`` or ``"reference"``; setting it switches every layer."""
-        return _backend.name_of(self._backend)
-
-    @backend.setter
-    def backend(self, name):
-        self._backend = _backend.module(name)
+    # -- the backend switch: model.backend = "reference" switches every layer -------------
+    def _backend_changed(self, name):
         for layer in self._pipeline + [self.last_layer]:
             if layer is not None:
                 layer.backend = name

@@ -1,4 +1,4 @@
-"""Convolution workloads of issue 2: forward, and forward+backward."""
+"""Convolution workloads: forward, and forward+backward."""
 import numpy as np
 
 from nnkern import functional as F
