@@ -16,8 +16,9 @@ with respect to the input and stores the parameter gradients in ``layer.grads``.
   ``layer.F`` is the backend's module itself (nnkern.functional or nnkern.reference): a layer
   computes only through ``self.F.<op>(...)``, with functional's signatures, so a layer in
   reference mode cannot reach the native kernels.
-* ``layer.need_input_grad``: models set it to False on their first layer, so the gradient of
-  the data (never used) is not computed.
+* ``layer.need_input_grad``: a model sets it to False on every layer that has no layer with
+  parameters before it, so the gradient of the data (never used) is not computed; such a
+  layer's backward may return None.
 """
 import numpy as np
 
