@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from nnkern import _core
 
 ISAS = [i for i in ("avx512", "avx2", "generic") if _core.gemm_isa_supported(i)]
