@@ -30,7 +30,7 @@ from .collectives import (allreduce_sum, average_buffers, broadcast_object, broa
 from .optimizer import DistributedOptimizer
 from .reducer import GradientReducer, allreduce_gradients
 from .sharding import shard, shard_bounds
-from .world import (World, abort, barrier, default_threads, init, is_distributed, is_main, launched, local_rank,
+from .group import (World, abort, barrier, default_threads, init, is_distributed, is_main, launched, local_rank,
                     local_size, rank, world, world_size)
 
 __all__ = ["init", "world", "World", "rank", "world_size", "local_rank", "local_size", "is_main",

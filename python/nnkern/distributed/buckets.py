@@ -141,12 +141,12 @@ class MpiSum:
         np.divide(b.buf, self.n, out=b.buf)
 
     def run(self, b):
-        from .world import mpi
+        from .group import mpi
         self.comm.Allreduce(mpi().IN_PLACE, b.buf, op=mpi().SUM)
         self._mean(b)
 
     def start(self, b):
-        from .world import mpi
+        from .group import mpi
         b.request = self.comm.Iallreduce(mpi().IN_PLACE, b.buf, op=mpi().SUM)
         b.phase = 1
 

@@ -7,7 +7,7 @@ With one rank they return at once.
 import numpy as np
 
 from .reducer import check_same_on_all_ranks, signature_of
-from .world import mpi, world
+from .group import mpi, world
 
 
 def _comm():

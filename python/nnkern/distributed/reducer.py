@@ -21,7 +21,7 @@ import zlib
 import numpy as np
 
 from .buckets import ALGORITHMS, DEFAULT_BUCKET_BYTES, choose_algorithm, plan_buckets
-from .world import mpi, world
+from .group import mpi, world
 
 
 def check_same_on_all_ranks(comm, signature, what):
