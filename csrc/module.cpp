@@ -5,6 +5,7 @@ namespace py = pybind11;
 
 void bind_info(py::module_& m);
 void bind_conv2d(py::module_& m);
+void bind_conv2d_algo(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_pool2d(py::module_& m);
 void bind_batchnorm(py::module_& m);
@@ -18,6 +19,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "nnkern native kernels (C++17 + OpenMP, GEMM from scipy-openblas32).";
   bind_info(m);
   bind_conv2d(m);
+  bind_conv2d_algo(m);
   bind_optim(m);
   bind_pool2d(m);
   bind_batchnorm(m);

@@ -38,7 +38,7 @@ def _affine(shape, backward):
                 F.affine_backward(gy, x, w)
 
         def rfn():
-            R.affine_forward(x, w, b)
+            R.affine(x, w, b)
             if backward:
                 R.affine_backward(gy, x, w)
         flops = 2.0 * n * fan_in * out * (3 if backward else 1)

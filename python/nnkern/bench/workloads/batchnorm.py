@@ -42,8 +42,8 @@ def _train_step(name):
         rrm, rrv = rm.copy(), rv.copy()
 
         def rfn():
-            _, mean, invstd = R.batchnorm_forward(x, rrm, rrv, w, b, True)
-            R.batchnorm_backward(gy, x, w, mean, invstd)
+            _, mean, invstd = R.batch_norm_forward(x, rrm, rrv, w, b, True)
+            R.batch_norm_backward(gy, x, w, mean, invstd)
         return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": None, "bytes": float(5 * x.nbytes)}
     return make
 

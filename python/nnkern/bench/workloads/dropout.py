@@ -36,7 +36,7 @@ def _dropout(backward):
                 F.dropout_backward(gy, mask, P)
 
         def rfn():
-            _, mask = R.dropout_forward(x, P, 1)
+            _, mask = R.dropout(x, P, seed=1)
             if backward:
                 R.dropout_backward(gy, mask, P)
         # forward: x in, y + uint8 mask out; backward: gy + mask in, gx out

@@ -28,7 +28,7 @@ def _sce(shape):
             F.softmax_cross_entropy_backward(probs, labels)
 
         def rfn():
-            _, probs = R.softmax_cross_entropy_forward(logits, labels)
+            _, probs = R.softmax_cross_entropy(logits, labels)
             R.softmax_cross_entropy_backward(probs, labels)
         # logits in, probs out; probs in, grad out (labels are negligible)
         return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": None, "bytes": float(logits.nbytes * 4)}

@@ -21,7 +21,7 @@ def _forward():
         def tfn():
             with torch.no_grad():
                 torch.nn.functional.local_response_norm(tx, **ARGS)
-    return {"nnkern": lambda: F.local_response_norm(x, **ARGS), "reference": lambda: R.lrn_forward(x, **ARGS),
+    return {"nnkern": lambda: F.local_response_norm(x, **ARGS), "reference": lambda: R.local_response_norm(x, **ARGS),
             "torch": tfn, "flops": None, "bytes": float(2 * x.nbytes)}
 
 
@@ -42,8 +42,8 @@ def _train_step():
         F.local_response_norm_backward(gy, x, **ARGS)
 
     def rfn():
-        R.lrn_forward(x, **ARGS)
-        R.lrn_backward(gy, x, **ARGS)
+        R.local_response_norm(x, **ARGS)
+        R.local_response_norm_backward(gy, x, **ARGS)
     return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": None, "bytes": float(5 * x.nbytes)}
 
 
