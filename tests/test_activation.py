@@ -3,10 +3,9 @@ the reference backward vs finite differences, extreme inputs, inputs left untouc
 bad input, and 1 vs 2 threads."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from conftest import assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Named shape families: sizes around the SIMD widths (8 / 16 / 32 lanes), odd sizes,
 # N=1, higher rank, and one above the threading grain (2 * 16384 elements).
@@ -150,7 +149,7 @@ def test_native_float64_backward_matches_finite_differences(rng):
     r = rng.standard_normal(x.shape)
     for fwd, bwd, uses_y in ((F.sigmoid, F.sigmoid_backward, True), (F.tanh, F.tanh_backward, True),
                              (F.softmax, F.softmax_backward, True), (F.relu, F.relu_backward, False)):
-        loss = lambda: float(np.sum(fwd(x) * r))  # noqa: E731
+        loss = lambda fwd=fwd: float(np.sum(fwd(x) * r))  # noqa: E731
         g = bwd(r, fwd(x) if uses_y else x)
         assert_close(g, numerical_grad(loss, x), rtol=1e-6, atol=1e-8, what=f"native {fwd.__name__}")
 

@@ -3,10 +3,9 @@ reference, finite differences, inputs left untouched, bad input, and results tha
 bit-identical for 1, 2 and 3 threads (OpenBLAS's own threading is not: see src/gemm_tiled.h)."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from conftest import assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Named shape families: x shape (N, ...), out.
 CASES = {

@@ -2,10 +2,9 @@
 conventions), the reference vs a plain loop and finite differences, bad input, determinism."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from conftest import TOL, assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Named shape families: (N, C, H, W), kernel_size, stride, padding.
 CASES = {

@@ -1,13 +1,12 @@
 """batchnorm_forward / batchnorm_backward: native vs the NumPy reference for (N, D) and NCHW
 input in training and inference (running statistics updated in place), momentum conventions,
 the reference backward vs finite differences, bad input, 1 vs 2 threads bit-identical."""
+import nnkern
 import numpy as np
 import pytest
-
-import nnkern
-from nnkern import functional as F, reference as R
-
 from conftest import assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Named shape families. Planes of more than 256 elements exercise the blocked reductions.
 SHAPES = {
@@ -201,7 +200,8 @@ def test_bad_input_raises():
         F.batch_norm(x, ro, o.copy(), training=True)
     with pytest.raises(ValueError, match=r"running_var must be C-contiguous"):
         F.batch_norm(x, c.copy(), np.ones(6, np.float32)[::2], training=True)
-    with pytest.raises(TypeError, match=r"running_mean must be a numpy.ndarray or None \(it is updated in place\), got list"):
+    with pytest.raises(TypeError,
+                       match=r"running_mean must be a numpy.ndarray or None \(it is updated in place\), got list"):
         F.batch_norm(x, [0.0, 0.0, 0.0], o.copy(), training=True)
     with pytest.raises(ValueError, match=r"needs running_mean and running_var"):
         F.batch_norm(x, None, None, training=False)

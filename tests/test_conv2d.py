@@ -1,12 +1,11 @@
 """conv2d_forward / conv2d_backward / im2col / col2im: native vs the NumPy reference,
 the reference vs the seed's formula and finite differences, bad input, determinism."""
+import nnkern
 import numpy as np
 import pytest
-
-import nnkern
-from nnkern import functional as F, reference as R
-
 from conftest import assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Named shape families: (N, C, H, W), (OC, KH, KW), stride, padding, dilation, groups.
 CASES = {

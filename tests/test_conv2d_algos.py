@@ -5,16 +5,16 @@ import os
 import subprocess
 import sys
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
-
-import numpy as np
-import pytest
 
 import nnkern
-from nnkern import _core, functional as F, reference as R
-
+import numpy as np
+import pytest
 from conftest import assert_close, numerical_grad
+from nnkern import _core
+from nnkern import functional as F
+from nnkern import reference as R
 from test_conv2d import CASES, make_case, tol
 
 
@@ -133,7 +133,8 @@ THREAD_CASES = {  # big enough that every pass runs several work items on both t
 
 def thread_params():
     return [pytest.param(a, n, p, id=f"{a}-{n}-{p}") for a in ALGOS if a in BUILT for n, case in THREAD_CASES.items()
-            for p in PASSES if a in nnkern.conv_algo.conv2d_algo_candidates(*shapes(case)[:2], pass_=p, **shapes(case)[2])]
+            for p in PASSES
+            if a in nnkern.conv_algo.conv2d_algo_candidates(*shapes(case)[:2], pass_=p, **shapes(case)[2])]
 
 
 @pytest.mark.parametrize("algo,name,pass_", thread_params())

@@ -4,10 +4,9 @@ inference, finite differences, inputs left untouched, bad input, and masks that 
 depend on the thread count."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from conftest import assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 SHAPES = {
     "n1": (1,),

@@ -3,10 +3,9 @@
 reference vs the paper's formula and finite differences, bad input, determinism."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from conftest import assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 SHAPES = {
     "c1": (1, 1, 3, 3),
@@ -78,7 +77,8 @@ def test_reference_backward_matches_finite_differences(rng, params):
     x = rng.standard_normal((2, 6, 3, 2))
     r = rng.standard_normal(x.shape)
     loss = lambda: float(np.sum(R.local_response_norm(x, **kw) * r))  # noqa: E731
-    assert_close(R.local_response_norm_backward(r, x, **kw), numerical_grad(loss, x), rtol=1e-6, atol=1e-8, what="d loss/d x")
+    assert_close(R.local_response_norm_backward(r, x, **kw), numerical_grad(loss, x), rtol=1e-6, atol=1e-8,
+                 what="d loss/d x")
 
 
 def test_one_and_two_threads_bit_identical(rng, threads):
@@ -96,7 +96,8 @@ def test_inputs_not_modified_and_non_contiguous(rng):
     x = rng.standard_normal((2, 8, 5, 12))[:, :, :, ::2]
     gy = rng.standard_normal(x.shape)
     x0, gy0 = x.copy(), gy.copy()
-    assert_close(F.local_response_norm_backward(gy, x), R.local_response_norm_backward(gy, x), rtol=1e-12, atol=1e-14, what="gx")
+    assert_close(F.local_response_norm_backward(gy, x), R.local_response_norm_backward(gy, x), rtol=1e-12, atol=1e-14,
+                 what="gx")
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(gy, gy0)
 

@@ -3,10 +3,9 @@ exactly, ties and NaN included), the reference backward vs finite differences, b
 determinism."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from conftest import TOL, assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Named shape families: (N, C, H, W), kernel_size, stride, padding.
 CASES = {

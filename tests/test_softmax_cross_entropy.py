@@ -3,10 +3,9 @@ integer labels and one-hot targets, extreme logits, finite differences, inputs l
 untouched, bad input, and a loss that is bit-identical for 1 and 2 threads."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from conftest import assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 CASES = {  # (N, K)
     "n1": (1, 10),
@@ -95,7 +94,7 @@ def test_reference_backward_matches_finite_differences(rng):
     logits = rng.standard_normal((4, 5)) * 2
     labels = rng.integers(0, 5, 4)
     for target in (labels, onehot(labels, 5, np.float64)):
-        loss = lambda: 0.7 * R.softmax_cross_entropy(logits, target)[0]  # noqa: E731
+        loss = lambda target=target: 0.7 * R.softmax_cross_entropy(logits, target)[0]  # noqa: E731
         probs = R.softmax_cross_entropy(logits, target)[1]
         g = R.softmax_cross_entropy_backward(probs, target, grad_loss=0.7)
         assert_close(g, numerical_grad(loss, logits), rtol=1e-6, atol=1e-9, what="d loss/d logits")

@@ -1,5 +1,4 @@
 """Convolution, pooling and local response normalisation layers (NCHW)."""
-import numpy as np
 
 from ..functional._args import pair
 from .base import Layer, check_float

@@ -1,7 +1,8 @@
 """Convolution workloads of issue 2: forward, and forward+backward."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
