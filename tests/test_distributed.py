@@ -5,10 +5,9 @@ import os
 import subprocess
 import sys
 
+import nnkern.distributed as dist
 import numpy as np
 import pytest
-
-import nnkern.distributed as dist
 from nnkern.distributed.buckets import choose_algorithm, plan_buckets
 from nnkern.models import MultiLayerNet
 from nnkern.optimizers import SGD, Adam

@@ -7,10 +7,9 @@ line on rank 0 for the pytest side to read.
 import json
 import zlib
 
-import numpy as np
-
 import nnkern
 import nnkern.distributed as dist
+import numpy as np
 
 nnkern.set_num_threads(1)
 WORLD = dist.init()

@@ -1,10 +1,9 @@
 """broadcast_parameters, the first-update broadcast, average_buffers, a mismatched model
 (raises on every rank, no hang), and the overlapped reducer (begin / ready / finish) against
 the blocking one, bit for bit, with gradients reported in any order and an empty shard."""
+import nnkern.distributed as dist
 import numpy as np
 from _common import RANK, SIZE, WORLD, check, copy_params, digits, done, same_bits_on_all_ranks
-
-import nnkern.distributed as dist
 from nnkern.models import MultiLayerNet, MultiLayerNetExtend
 from nnkern.optimizers import SGD
 

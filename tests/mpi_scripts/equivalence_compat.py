@@ -1,11 +1,10 @@
 """The book's own network and optimizers (nnkern.compat, float64, np.random init) wrapped in
 DistributedOptimizer: n ranks with B/n each == 1 process with batch B, within the bound."""
+import nnkern.distributed as dist
 import numpy as np
 from _common import RANK, SIZE, check, copy_params, digits, done, equivalence_bound, max_diff, same_bits_on_all_ranks
-
-import nnkern.distributed as dist
 from nnkern.compat.multi_layer_net import MultiLayerNet
-from nnkern.compat.optimizer import Adam, Momentum, SGD
+from nnkern.compat.optimizer import SGD, Adam, Momentum
 
 B, K = 50, 10
 x, t = digits(flat=True, dtype=np.float64)

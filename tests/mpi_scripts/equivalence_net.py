@@ -7,10 +7,9 @@ parts of each batch (B odd, so the parts are unequal and the weights matter), an
 bits on every rank, (c) bit-identical to a second run (reproducible), (d) bit-identical
 whatever the bucket size (several buckets vs one) and the algorithm ('fixed' vs 'mpi').
 """
+import nnkern.distributed as dist
 import numpy as np
 from _common import RANK, SIZE, check, copy_params, digits, done, equivalence_bound, max_diff, same_bits_on_all_ranks
-
-import nnkern.distributed as dist
 from nnkern.models import MultiLayerNet, SimpleConvNet
 from nnkern.optimizers import SGD, Adam, Momentum
 

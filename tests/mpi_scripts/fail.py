@@ -2,10 +2,9 @@
 argv[1]: 'raise' (an exception) or 'exit' (sys.exit(3), as the CLI does on bad data)."""
 import sys
 
+import nnkern.distributed as dist
 import numpy as np
 from _common import RANK
-
-import nnkern.distributed as dist
 
 grads = {"W": np.ones((1000, 100), np.float32)}
 dist.allreduce_gradients(grads)  # both ranks are up and talking

@@ -1,9 +1,8 @@
 """The 'fixed' reduction on any world size: each element is ((g0 + g1) + g2 ...) / n, added in
 rank order, the same bits on every rank, whatever the bucket size; 'auto' picks it above 2 ranks."""
+import nnkern.distributed as dist
 import numpy as np
 from _common import RANK, SIZE, WORLD, check, done, same_bits_on_all_ranks
-
-import nnkern.distributed as dist
 
 shapes = {"W1": (37, 11), "b1": (11,), "W2": (11, 5), "b2": (5,)}
 mine = {k: np.random.default_rng(RANK * 100 + i).standard_normal(s).astype(np.float32)

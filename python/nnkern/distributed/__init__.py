@@ -25,13 +25,31 @@ their gradients is the single-process batch mean, so n ranks train the model one
 would (to float32 rounding; docs/distributed.md states the bound).
 """
 from .buckets import DEFAULT_BUCKET_BYTES
-from .collectives import (allreduce_sum, average_buffers, broadcast_object, broadcast_optimizer_state,
-                          broadcast_parameters)
+from .collectives import (
+    allreduce_sum,
+    average_buffers,
+    broadcast_object,
+    broadcast_optimizer_state,
+    broadcast_parameters,
+)
+from .group import (
+    World,
+    abort,
+    barrier,
+    default_threads,
+    init,
+    is_distributed,
+    is_main,
+    launched,
+    local_rank,
+    local_size,
+    rank,
+    world,
+    world_size,
+)
 from .optimizer import DistributedOptimizer
 from .reducer import GradientReducer, allreduce_gradients
 from .sharding import shard, shard_bounds
-from .group import (World, abort, barrier, default_threads, init, is_distributed, is_main, launched, local_rank,
-                    local_size, rank, world, world_size)
 
 __all__ = ["init", "world", "World", "rank", "world_size", "local_rank", "local_size", "is_main",
            "is_distributed", "launched", "barrier", "abort", "default_threads", "broadcast_parameters",

@@ -65,7 +65,7 @@ def allreduce_table(counts, reps):
             bucket.buf[:] = 1.0
             run = algo(w.comm).run if w.comm is not None else (lambda b: None)
             run(bucket)  # warm-up (allocations, first-touch)
-            t = timed(lambda: run(bucket), reps, w.comm)
+            t = timed(lambda run=run, bucket=bucket: run(bucket), reps, w.comm)
             row[f"{name}_ms"] = t * 1e3
             row[f"{name}_busbw_GBs"] = count * 4 / t / 1e9 * 2 * (w.size - 1) / w.size if w.size > 1 else 0.0
         rows.append(row)
@@ -80,7 +80,7 @@ def bucket_sweep(model_name, sizes, reps):
     for size in sizes:
         reducer = GradientReducer(model.params, bucket_bytes=int(size))
         reducer.allreduce(grads)
-        t = timed(lambda: reducer.allreduce(grads), reps, w.comm)
+        t = timed(lambda reducer=reducer: reducer.allreduce(grads), reps, w.comm)
         rows.append({"bucket_MiB": size / 2**20, "buckets": len(reducer.buckets), "ms": t * 1e3,
                      "algorithm": reducer.algorithm})
     return rows
@@ -103,7 +103,7 @@ def train_throughput(model_name, batch, steps, overlap_modes=(False, True)):
         if overlap and not hasattr(model, "gradient_hook_supported"):
             continue
 
-        def step():
+        def step(overlap=overlap):
             if overlap:
                 hook = opt.begin_step(model.params, weight=len(x))
                 grads = model.gradient(x, t, on_grad_ready=hook)
@@ -131,7 +131,8 @@ def _header():
     lines = [ln for ln in info.format_info().splitlines() if ln.startswith(("nnkern", "SIMD path", "BLAS  "))]
     try:
         with open("/proc/cpuinfo") as f:
-            lines.insert(1, "CPU            " + next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")))
+            cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+        lines.insert(1, f"CPU            {cpu}")
     except (OSError, StopIteration):
         pass
     w = _group.world()

@@ -6,8 +6,8 @@ With one rank they return at once.
 """
 import numpy as np
 
-from .reducer import check_same_on_all_ranks, signature_of
 from .group import mpi, world
+from .reducer import check_same_on_all_ranks, signature_of
 
 
 def _comm():

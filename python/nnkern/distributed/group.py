@@ -15,7 +15,7 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 #: Variables that launchers set in every rank: MPICH/Hydra, Intel MPI and Slurm's PMI-1/2
 #: (PMI_SIZE), PMIx (Open MPI 5, Slurm), Open MPI's own and MVAPICH2's.
@@ -32,7 +32,7 @@ class World:
     size: int = 1
     local_rank: int = 0
     local_size: int = 1
-    comm: Optional[Any] = None
+    comm: Any | None = None
 
     @property
     def is_main(self):
