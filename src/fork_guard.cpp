@@ -1,5 +1,6 @@
 // pthread_atfork handlers: see fork_guard.h.
 #include "fork_guard.h"
+#include <omp.h>
 #include <pthread.h>
 #include <atomic>
 #include "blas.h"
@@ -17,6 +18,7 @@ void child() {
   g_child.store(true);
   g_warned.store(false);
   blas_fork_child();
+  omp_set_num_threads(1);  // also for regions without a num_threads clause (other libgomp users)
 }
 
 // Registered when the module loads (this file is linked in through in_fork_child, which
