@@ -1,10 +1,9 @@
 """Shared test harness: seeded data, NaN-poisoned outputs, closeness checks, thread pinning."""
 import zlib
 
+import nnkern
 import numpy as np
 import pytest
-
-import nnkern
 from nnkern import _core
 
 

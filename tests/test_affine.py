@@ -3,10 +3,9 @@ reference, finite differences, inputs left untouched, bad input, and results tha
 bit-identical for 1, 2 and 3 threads (OpenBLAS's own threading is not: see src/gemm_tiled.h)."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from conftest import assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Named shape families: x shape (N, ...), out.
 CASES = {
@@ -47,11 +46,11 @@ def test_forward_matches_reference(rng, name, dtype):
     x, w, b = make(rng, name, dtype)
     y = F.affine(x, w, b)
     x64, w64, b64 = (a.astype(np.float64) for a in (x, w, b))
-    y_ref = R.affine_forward(x64, w64, b64)
+    y_ref = R.affine(x64, w64, b64)
     assert y.dtype == dtype and y.shape == (x.shape[0], w.shape[1])
     assert_close(y, y_ref, **tol(dtype, w.shape[0], y_ref), what="y")
     y_nob = F.affine(x, w)
-    assert_close(y_nob, R.affine_forward(x64, w64), **tol(dtype, w.shape[0], y_ref), what="y (no bias)")
+    assert_close(y_nob, R.affine(x64, w64), **tol(dtype, w.shape[0], y_ref), what="y (no bias)")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -76,7 +75,7 @@ def test_reference_matches_the_book_formula(rng):
     w = rng.standard_normal((6, 5))
     b = rng.standard_normal(5)
     y = np.array([[sum(x[n].ravel()[i] * w[i, o] for i in range(6)) + b[o] for o in range(5)] for n in range(4)])
-    assert_close(R.affine_forward(x, w, b), y, rtol=1e-12, atol=1e-12, what="reference")
+    assert_close(R.affine(x, w, b), y, rtol=1e-12, atol=1e-12, what="reference")
 
 
 def test_reference_backward_matches_finite_differences(rng):
@@ -84,7 +83,7 @@ def test_reference_backward_matches_finite_differences(rng):
     w = rng.standard_normal((6, 4))
     b = rng.standard_normal(4)
     r = rng.standard_normal((3, 4))
-    loss = lambda: float(np.sum(R.affine_forward(x, w, b) * r))  # noqa: E731
+    loss = lambda: float(np.sum(R.affine(x, w, b) * r))  # noqa: E731
     gx, gw, gb = R.affine_backward(r, x, w)
     for got, arr, what in ((gx, x, "x"), (gw, w, "weight"), (gb, b, "bias")):
         assert_close(got, numerical_grad(loss, arr), rtol=1e-6, atol=1e-8, what=f"d loss/d {what}")
@@ -124,7 +123,7 @@ def test_non_contiguous_input_is_copied_correctly(rng):
     x = rng.standard_normal((6, 20))[:, ::2]
     w = rng.standard_normal((4, 10)).T
     assert not x.flags.c_contiguous and not w.flags.c_contiguous
-    assert_close(F.affine(x, w), R.affine_forward(x, w), rtol=1e-12, atol=1e-12, what="views")
+    assert_close(F.affine(x, w), R.affine(x, w), rtol=1e-12, atol=1e-12, what="views")
 
 
 # Shapes where OpenBLAS's threaded GEMM differs from its single-threaded one (float32

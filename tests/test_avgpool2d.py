@@ -2,10 +2,9 @@
 conventions), the reference vs a plain loop and finite differences, bad input, determinism."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from conftest import TOL, assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Named shape families: (N, C, H, W), kernel_size, stride, padding.
 CASES = {
@@ -36,12 +35,12 @@ def test_forward_and_backward_match_reference(rng, name, dtype, count_include_pa
     kw = dict(count_include_pad=count_include_pad)
     x = rng.standard_normal(shape).astype(dtype)
     y = F.avg_pool2d(x, k, s, p, **kw)
-    y_ref = R.avgpool2d_forward(x.astype(np.float64), k, s, p, **kw)
+    y_ref = R.avg_pool2d(x.astype(np.float64), k, s, p, **kw)
     assert y.dtype == dtype
     assert_close(y, y_ref, **TOL[dtype], what=f"{name} y")  # means of <= KH*KW terms
     gy = rng.standard_normal(y.shape).astype(dtype)
     gx = F.avg_pool2d_backward(gy, x.shape, k, s, p, **kw)
-    gx_ref = R.avgpool2d_backward(gy.astype(np.float64), x.shape, k, s, p, **kw)
+    gx_ref = R.avg_pool2d_backward(gy.astype(np.float64), x.shape, k, s, p, **kw)
     assert gx.dtype == dtype
     assert_close(gx, gx_ref, **TOL[dtype], what=f"{name} grad_x")
 
@@ -63,7 +62,7 @@ def loop_avg_pool(x, k, s, p, count_include_pad):
 @pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 2, 1), (3, 1, 1), (4, 3, 2)])
 def test_reference_matches_loop_definition(rng, k, s, p, count_include_pad):
     x = rng.standard_normal((2, 3, 9, 8))
-    assert_close(R.avgpool2d_forward(x, k, s, p, count_include_pad), loop_avg_pool(x, k, s, p, count_include_pad),
+    assert_close(R.avg_pool2d(x, k, s, p, count_include_pad), loop_avg_pool(x, k, s, p, count_include_pad),
                  rtol=1e-12, atol=1e-12, what="reference")
 
 
@@ -73,9 +72,9 @@ def test_reference_backward_matches_finite_differences(rng, name, count_include_
     shape, k, s, p = CASES[name]
     x = rng.standard_normal(shape)
     kw = dict(count_include_pad=count_include_pad)
-    r = rng.standard_normal(R.avgpool2d_forward(x, k, s, p, **kw).shape)
-    loss = lambda: float(np.sum(R.avgpool2d_forward(x, k, s, p, **kw) * r))  # noqa: E731
-    assert_close(R.avgpool2d_backward(r, x.shape, k, s, p, **kw), numerical_grad(loss, x), rtol=1e-6, atol=1e-7,
+    r = rng.standard_normal(R.avg_pool2d(x, k, s, p, **kw).shape)
+    loss = lambda: float(np.sum(R.avg_pool2d(x, k, s, p, **kw) * r))  # noqa: E731
+    assert_close(R.avg_pool2d_backward(r, x.shape, k, s, p, **kw), numerical_grad(loss, x), rtol=1e-6, atol=1e-7,
                  what="d loss/d x")
 
 
@@ -96,7 +95,7 @@ def test_one_and_two_threads_bit_identical(rng, threads, name):
 def test_stride_defaults_to_kernel_size_and_non_contiguous_input(rng):
     x = rng.standard_normal((2, 3, 8, 18))[:, :, :, ::2]
     assert not x.flags.c_contiguous
-    assert_close(F.avg_pool2d(x, 3), R.avgpool2d_forward(x, 3, 3), rtol=1e-12, atol=1e-12, what="y")
+    assert_close(F.avg_pool2d(x, 3), R.avg_pool2d(x, 3, 3), rtol=1e-12, atol=1e-12, what="y")
 
 
 def test_zero_batch_returns_empty():

@@ -1,13 +1,12 @@
 """batchnorm_forward / batchnorm_backward: native vs the NumPy reference for (N, D) and NCHW
 input in training and inference (running statistics updated in place), momentum conventions,
 the reference backward vs finite differences, bad input, 1 vs 2 threads bit-identical."""
+import nnkern
 import numpy as np
 import pytest
-
-import nnkern
-from nnkern import functional as F, reference as R
-
 from conftest import assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Named shape families. Planes of more than 256 elements exercise the blocked reductions.
 SHAPES = {
@@ -70,7 +69,7 @@ def test_training_matches_reference(rng, name, dtype, affine):
     m = x.size // x.shape[1]
     rm_ref, rv_ref = f64(rm), f64(rv)
     y, mean, invstd = F.batch_norm_forward(x, rm, rv, w, b, True, momentum=0.3, eps=1e-5)
-    y_ref, mean_ref, invstd_ref = R.batchnorm_forward(f64(x), rm_ref, rv_ref, f64(w), f64(b), True, 0.3, 1e-5)
+    y_ref, mean_ref, invstd_ref = R.batch_norm_forward(f64(x), rm_ref, rv_ref, f64(w), f64(b), True, 0.3, 1e-5)
     t = tol(dtype, m)
     assert y.dtype == mean.dtype == invstd.dtype == dtype
     assert_close(y, y_ref, **t, what=f"{name} y")
@@ -83,7 +82,7 @@ def test_training_matches_reference(rng, name, dtype, affine):
     gx, gw, gb = F.batch_norm_backward(gy, x, w, mean, invstd, training=True)
     np.testing.assert_array_equal(x, x0)  # backward never modifies its inputs
     np.testing.assert_array_equal(gy, gy0)
-    gx_ref, gw_ref, gb_ref = R.batchnorm_backward(f64(gy), f64(x), f64(w), f64(mean), f64(invstd), True)
+    gx_ref, gw_ref, gb_ref = R.batch_norm_backward(f64(gy), f64(x), f64(w), f64(mean), f64(invstd), True)
     scale = dict(rtol=t["rtol"], atol=t["atol"] * max(1.0, np.sqrt(m)))  # gw, gb: sums of M terms
     assert_close(gx, gx_ref, **gx_tol(dtype, gy, w, mean, invstd, t), what=f"{name} grad_x")
     assert_close(gw, gw_ref, **scale, what="grad_weight")
@@ -98,7 +97,7 @@ def test_inference_matches_reference_and_leaves_running_stats(rng, name, dtype, 
     rm0, rv0 = rm.copy(), rv.copy()
     rm.flags.writeable = rv.flags.writeable = False  # inference only reads them
     y, mean, invstd = F.batch_norm_forward(x, rm, rv, w, b, False)
-    y_ref, mean_ref, invstd_ref = R.batchnorm_forward(f64(x), f64(rm), f64(rv), f64(w), f64(b), False)
+    y_ref, mean_ref, invstd_ref = R.batch_norm_forward(f64(x), f64(rm), f64(rv), f64(w), f64(b), False)
     t = tol(dtype, 1)
     assert_close(y, y_ref, **t, what=f"{name} y")
     np.testing.assert_array_equal(mean, rm0)
@@ -108,7 +107,7 @@ def test_inference_matches_reference_and_leaves_running_stats(rng, name, dtype, 
     np.testing.assert_array_equal(F.batch_norm(x, rm, rv, w, b), y)
     gy = rng.standard_normal(x.shape).astype(dtype)
     gx, gw, gb = F.batch_norm_backward(gy, x, w, mean, invstd, training=False)
-    gx_ref, gw_ref, gb_ref = R.batchnorm_backward(f64(gy), f64(x), f64(w), f64(mean), f64(invstd), False)
+    gx_ref, gw_ref, gb_ref = R.batch_norm_backward(f64(gy), f64(x), f64(w), f64(mean), f64(invstd), False)
     m = x.size // x.shape[1]
     scale = dict(rtol=t["rtol"], atol=t["atol"] * max(1.0, np.sqrt(m)))
     assert_close(gx, gx_ref, **t, what=f"{name} grad_x")
@@ -143,7 +142,7 @@ def test_reference_matches_seed_formula(rng):
     mu = x.mean(axis=0)
     xc = x - mu
     std = np.sqrt(np.mean(xc ** 2, axis=0) + 1e-7)
-    y, _, _ = R.batchnorm_forward(x, None, None, g, b, True, eps=1e-7)
+    y, _, _ = R.batch_norm_forward(x, None, None, g, b, True, eps=1e-7)
     assert_close(y, g * (xc / std) + b, rtol=1e-12, atol=1e-12, what="y")
 
 
@@ -155,10 +154,10 @@ def test_reference_backward_matches_finite_differences(rng, shape, training):
     w, b = rng.standard_normal(c), rng.standard_normal(c)
     rm, rv = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
     r = rng.standard_normal(shape)
-    fwd = lambda: R.batchnorm_forward(x, rm.copy(), rv.copy(), w, b, training)  # noqa: E731
+    fwd = lambda: R.batch_norm_forward(x, rm.copy(), rv.copy(), w, b, training)  # noqa: E731
     loss = lambda: float(np.sum(fwd()[0] * r))  # noqa: E731
     _, mean, invstd = fwd()
-    gx, gw, gb = R.batchnorm_backward(r, x, w, mean, invstd, training)
+    gx, gw, gb = R.batch_norm_backward(r, x, w, mean, invstd, training)
     for got, arr, what in ((gx, x, "x"), (gw, w, "weight"), (gb, b, "bias")):
         assert_close(got, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, what=f"d loss/d {what}")
 
@@ -201,7 +200,8 @@ def test_bad_input_raises():
         F.batch_norm(x, ro, o.copy(), training=True)
     with pytest.raises(ValueError, match=r"running_var must be C-contiguous"):
         F.batch_norm(x, c.copy(), np.ones(6, np.float32)[::2], training=True)
-    with pytest.raises(TypeError, match=r"running_mean must be a numpy.ndarray or None \(it is updated in place\), got list"):
+    with pytest.raises(TypeError,
+                       match=r"running_mean must be a numpy.ndarray or None \(it is updated in place\), got list"):
         F.batch_norm(x, [0.0, 0.0, 0.0], o.copy(), training=True)
     with pytest.raises(ValueError, match=r"needs running_mean and running_var"):
         F.batch_norm(x, None, None, training=False)

@@ -1,12 +1,11 @@
 """conv2d_forward / conv2d_backward / im2col / col2im: native vs the NumPy reference,
 the reference vs the seed's formula and finite differences, bad input, determinism."""
+import nnkern
 import numpy as np
 import pytest
-
-import nnkern
-from nnkern import functional as F, reference as R
-
 from conftest import assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Named shape families: (N, C, H, W), (OC, KH, KW), stride, padding, dilation, groups.
 CASES = {
@@ -65,7 +64,7 @@ def tol(dtype, reduction, ref):
 def test_conv2d_forward_matches_reference(rng, name, dtype):
     x, w, b, kw = make_case(rng, CASES[name], dtype)
     y = F.conv2d(x, w, b, **kw)
-    y_ref = R.conv2d_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **kw)
+    y_ref = R.conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **kw)
     assert y.dtype == dtype
     assert_close(y, y_ref, **tol(dtype, w[0].size, y_ref), what=f"{name} y")
     y_nobias = F.conv2d(x, w, None, **kw)
@@ -133,7 +132,7 @@ def test_reference_matches_seed_formula(rng, stride, pad, dil, groups):
     x = rng.standard_normal((2, 4, 7, 6))
     w = rng.standard_normal((6, 4 // groups, 3, 2))
     b = rng.standard_normal(6)
-    y = R.conv2d_forward(x, w, b, stride, pad, dil, groups)
+    y = R.conv2d(x, w, b, stride, pad, dil, groups)
     assert_close(y, direct_conv(x, w, b, stride, pad, dil, groups), rtol=1e-12, atol=1e-12, what="reference")
 
 
@@ -143,8 +142,8 @@ def test_reference_backward_matches_finite_differences(rng, stride, pad, dil, gr
     w = rng.standard_normal((4, 4 // groups, 3, 3))
     b = rng.standard_normal(4)
     kw = dict(stride=stride, padding=pad, dilation=dil, groups=groups)
-    r = rng.standard_normal(R.conv2d_forward(x, w, b, **kw).shape)
-    loss = lambda: float(np.sum(R.conv2d_forward(x, w, b, **kw) * r))  # noqa: E731
+    r = rng.standard_normal(R.conv2d(x, w, b, **kw).shape)
+    loss = lambda: float(np.sum(R.conv2d(x, w, b, **kw) * r))  # noqa: E731
     gx, gw, gb = R.conv2d_backward(r, x, w, **kw)
     for got, arr, what in ((gx, x, "x"), (gw, w, "weight"), (gb, b, "bias")):
         assert_close(got, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, what=f"d loss/d {what}")
@@ -188,7 +187,7 @@ def test_non_contiguous_input_is_copied_correctly(rng):
     x = rng.standard_normal((2, 3, 9, 20))[:, :, :, ::2]
     w = rng.standard_normal((4, 3, 3, 3)).transpose(0, 1, 3, 2)
     assert not x.flags.c_contiguous and not w.flags.c_contiguous
-    assert_close(F.conv2d(x, w), R.conv2d_forward(x, w), rtol=1e-12, atol=1e-12, what="non-contiguous")
+    assert_close(F.conv2d(x, w), R.conv2d(x, w), rtol=1e-12, atol=1e-12, what="non-contiguous")
 
 
 def test_module_info_reports_build():

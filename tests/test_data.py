@@ -6,13 +6,13 @@ import os
 import struct
 from importlib import resources
 
+import nnkern
 import numpy as np
 import pytest
-
-import nnkern
-from nnkern import _data, data as D, reference as R
-
 from conftest import TOL, assert_close
+from nnkern import _data
+from nnkern import data as D
+from nnkern import reference as R
 
 # ------------------------------------------------------------------ embedded digits
 
@@ -133,7 +133,7 @@ def test_load_npz(tmp_path, rng):
     seed_style = tmp_path / "seed.npz"
     np.savez_compressed(seed_style, x_train=xa, t_train=ta, x_test=xb, t_test=tb)
     for p in (keras, seed_style):
-        for (x, t), (xt, tt) in (D.load_npz(p), D.load_mnist(p), D.load_data(str(p))):
+        for (x, _t), (xt, tt) in (D.load_npz(p), D.load_mnist(p), D.load_data(str(p))):
             np.testing.assert_array_equal(x[:, 0], xa / np.float32(255))
             np.testing.assert_array_equal(tt, tb)
             assert xt.shape == (5, 1, 4, 3)

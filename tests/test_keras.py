@@ -2,11 +2,9 @@
 data with NCHW inside, fit/evaluate/predict, backends, gradients, and bad input."""
 import numpy as np
 import pytest
-
+from conftest import assert_close
 from nnkern import reference as R
 from nnkern.keras import layers, models
-
-from conftest import assert_close
 
 
 def seed_model(**kw):
@@ -83,7 +81,7 @@ def test_same_padding_output_size(rng, size, k, s, want):
     xp = np.pad(x.transpose(0, 3, 1, 2), [(0, 0), (0, 0), (tot_h // 2, tot_h - tot_h // 2),
                                           (tot_w // 2, tot_w - tot_w // 2)])
     W, b = model.params[f"{model.layers[0].name}/kernel"], model.params[f"{model.layers[0].name}/bias"]
-    want_y = R.conv2d_forward(xp, W, b, stride=s).transpose(0, 2, 3, 1)
+    want_y = R.conv2d(xp, W, b, stride=s).transpose(0, 2, 3, 1)
     assert_close(y, want_y, 1e-10, 1e-12, "same-padded conv")
 
 
@@ -97,8 +95,8 @@ def test_channels_last_io_matches_a_manual_nchw_computation(rng):
     x = rng.standard_normal((3, 8, 7, 3))
     c, d = model.layers[0].name, model.layers[3].name
     kernel, bias = model.params[f"{c}/kernel"], model.params[f"{c}/bias"]
-    h = R.relu_forward(R.conv2d_forward(x.transpose(0, 3, 1, 2), kernel, bias))
-    h = R.maxpool2d_forward(h, 2)
+    h = R.relu(R.conv2d(x.transpose(0, 3, 1, 2), kernel, bias))
+    h = R.max_pool2d(h, 2)
     want = np.tanh(h.reshape(3, -1) @ model.params[f"{d}/kernel"] + model.params[f"{d}/bias"])
     assert_close(model.predict(x), want, 1e-10, 1e-12, "predict")
     model.backend = "reference"

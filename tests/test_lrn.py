@@ -3,10 +3,9 @@
 reference vs the paper's formula and finite differences, bad input, determinism."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from conftest import assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 SHAPES = {
     "c1": (1, 1, 3, 3),
@@ -43,12 +42,12 @@ def test_forward_and_backward_match_reference(rng, name, params, dtype):
     kw = PARAMS[params]
     x = (rng.standard_normal(SHAPES[name]) * 3).astype(dtype)
     y = F.local_response_norm(x, **kw)
-    y_ref = R.lrn_forward(x.astype(np.float64), **kw)
+    y_ref = R.local_response_norm(x.astype(np.float64), **kw)
     assert y.dtype == dtype
     assert_close(y, y_ref, **tol(dtype, y_ref), what=f"{name}/{params} y")
     gy = rng.standard_normal(x.shape).astype(dtype)
     gx = F.local_response_norm_backward(gy, x, **kw)
-    gx_ref = R.lrn_backward(gy.astype(np.float64), x.astype(np.float64), **kw)
+    gx_ref = R.local_response_norm_backward(gy.astype(np.float64), x.astype(np.float64), **kw)
     assert_close(gx, gx_ref, **tol(dtype, gx_ref), what=f"{name}/{params} grad_x")
 
 
@@ -66,9 +65,9 @@ def paper_lrn(a, n, k, alpha, beta):
 def test_reference_matches_paper_formula_and_torch_convention(rng):
     a = rng.standard_normal((2, 9, 3, 4)) * 5
     expect = paper_lrn(a, 5, 2.0, 1e-4, 0.75)
-    assert_close(R.lrn_forward(a, 5, 1e-4, 0.75, 2.0, alpha_over_size=False), expect, rtol=1e-13, atol=1e-14,
+    assert_close(R.local_response_norm(a, 5, 1e-4, 0.75, 2.0, alpha_over_size=False), expect, rtol=1e-13, atol=1e-14,
                  what="paper")
-    assert_close(R.lrn_forward(a, 5, 5e-4, 0.75, 2.0), expect, rtol=1e-13, atol=1e-14, what="alpha/size")
+    assert_close(R.local_response_norm(a, 5, 5e-4, 0.75, 2.0), expect, rtol=1e-13, atol=1e-14, what="alpha/size")
     assert_close(F.local_response_norm(a, alpha_over_size=False), expect, rtol=1e-12, atol=1e-13, what="native")
 
 
@@ -77,8 +76,9 @@ def test_reference_backward_matches_finite_differences(rng, params):
     kw = PARAMS[params]
     x = rng.standard_normal((2, 6, 3, 2))
     r = rng.standard_normal(x.shape)
-    loss = lambda: float(np.sum(R.lrn_forward(x, **kw) * r))  # noqa: E731
-    assert_close(R.lrn_backward(r, x, **kw), numerical_grad(loss, x), rtol=1e-6, atol=1e-8, what="d loss/d x")
+    loss = lambda: float(np.sum(R.local_response_norm(x, **kw) * r))  # noqa: E731
+    assert_close(R.local_response_norm_backward(r, x, **kw), numerical_grad(loss, x), rtol=1e-6, atol=1e-8,
+                 what="d loss/d x")
 
 
 def test_one_and_two_threads_bit_identical(rng, threads):
@@ -96,7 +96,8 @@ def test_inputs_not_modified_and_non_contiguous(rng):
     x = rng.standard_normal((2, 8, 5, 12))[:, :, :, ::2]
     gy = rng.standard_normal(x.shape)
     x0, gy0 = x.copy(), gy.copy()
-    assert_close(F.local_response_norm_backward(gy, x), R.lrn_backward(gy, x), rtol=1e-12, atol=1e-14, what="gx")
+    assert_close(F.local_response_norm_backward(gy, x), R.local_response_norm_backward(gy, x), rtol=1e-12, atol=1e-14,
+                 what="gx")
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(gy, gy0)
 

@@ -3,10 +3,9 @@ exactly, ties and NaN included), the reference backward vs finite differences, b
 determinism."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from conftest import TOL, assert_close, numerical_grad
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Named shape families: (N, C, H, W), kernel_size, stride, padding.
 CASES = {
@@ -34,7 +33,7 @@ CASES = {
 def run(name, x):
     _, k, s, p = CASES[name]
     y, idx = F.max_pool2d(x, k, s, p, return_indices=True)
-    y_ref, idx_ref = R.maxpool2d_forward(x.astype(np.float64), k, s, p, return_indices=True)
+    y_ref, idx_ref = R.max_pool2d(x.astype(np.float64), k, s, p, return_indices=True)
     return y, idx, y_ref, idx_ref
 
 
@@ -65,14 +64,14 @@ def test_padding_never_wins_a_tie_with_minus_infinity():
     assert np.all(y == -np.inf)
     h, w = np.divmod(idx, 5)
     assert (h >= 0).all() and (h < 5).all() and (w >= 0).all() and (w < 5).all()
-    np.testing.assert_array_equal(idx, R.maxpool2d_forward(x, 3, 2, 1, return_indices=True)[1])
+    np.testing.assert_array_equal(idx, R.max_pool2d(x, 3, 2, 1, return_indices=True)[1])
 
 
 def test_nan_propagates_with_the_first_nan_index(rng):
     x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
     x[0, 0, 2, 3] = x[0, 0, 3, 2] = x[1, 2, 8, 8] = np.nan
     y, idx = F.max_pool2d(x, 3, 2, 1, return_indices=True)
-    y_ref, idx_ref = R.maxpool2d_forward(x, 3, 2, 1, return_indices=True)
+    y_ref, idx_ref = R.max_pool2d(x, 3, 2, 1, return_indices=True)
     np.testing.assert_array_equal(np.isnan(y), np.isnan(y_ref))
     assert np.isnan(y).sum() >= 3
     np.testing.assert_array_equal(idx, idx_ref)
@@ -86,7 +85,7 @@ def test_backward_matches_reference(rng, name, dtype):
     y, idx, _, _ = run(name, x)
     gy = rng.standard_normal(y.shape).astype(dtype)
     gx = F.max_pool2d_backward(gy, idx, x.shape)
-    gx_ref = R.maxpool2d_backward(gy.astype(np.float64), idx, x.shape)
+    gx_ref = R.max_pool2d_backward(gy.astype(np.float64), idx, x.shape)
     assert gx.dtype == dtype
     assert_close(gx, gx_ref, **TOL[dtype], what=f"{name} grad_x")  # sums of <= KH*KW terms
     gy_before = gy.copy()
@@ -98,10 +97,10 @@ def test_backward_matches_reference(rng, name, dtype):
 def test_reference_backward_matches_finite_differences(rng, name):
     shape, k, s, p = CASES[name]
     x = rng.permutation(np.prod(shape)).reshape(shape) * 0.01  # distinct values: no ties within eps
-    r = rng.standard_normal(R.maxpool2d_forward(x, k, s, p).shape)
-    loss = lambda: float(np.sum(R.maxpool2d_forward(x, k, s, p) * r))  # noqa: E731
-    _, idx = R.maxpool2d_forward(x, k, s, p, return_indices=True)
-    assert_close(R.maxpool2d_backward(r, idx, x.shape), numerical_grad(loss, x), rtol=1e-6, atol=1e-7,
+    r = rng.standard_normal(R.max_pool2d(x, k, s, p).shape)
+    loss = lambda: float(np.sum(R.max_pool2d(x, k, s, p) * r))  # noqa: E731
+    _, idx = R.max_pool2d(x, k, s, p, return_indices=True)
+    assert_close(R.max_pool2d_backward(r, idx, x.shape), numerical_grad(loss, x), rtol=1e-6, atol=1e-7,
                  what="d loss/d x")
 
 
@@ -122,7 +121,7 @@ def test_one_and_two_threads_bit_identical(rng, threads, name):
 def test_stride_defaults_to_kernel_size_and_non_contiguous_input(rng):
     x = rng.standard_normal((2, 3, 8, 18))[:, :, :, ::2]
     assert not x.flags.c_contiguous
-    np.testing.assert_array_equal(F.max_pool2d(x, 3), R.maxpool2d_forward(x, 3, 3))
+    np.testing.assert_array_equal(F.max_pool2d(x, 3), R.max_pool2d(x, 3, 3))
 
 
 def test_zero_batch_returns_empty():

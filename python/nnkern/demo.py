@@ -3,7 +3,9 @@ import time
 
 import numpy as np
 
-from . import _core, functional as F, reference as R
+from . import _core
+from . import functional as F
+from . import reference as R
 
 
 def _median_time(fn, repeat):
@@ -23,10 +25,10 @@ def run_demo(threads=None, repeat=5):
     w = rng.standard_normal((16, 16, 3, 3), dtype=np.float32) * 0.1
     b = rng.standard_normal(16, dtype=np.float32)
     y = F.conv2d(x, w, b, padding=1)
-    y_ref = R.conv2d_forward(x, w, b, padding=1)
+    y_ref = R.conv2d(x, w, b, padding=1)
     err = float(np.max(np.abs(y - y_ref)))
     t_nat = _median_time(lambda: F.conv2d(x, w, b, padding=1), repeat)
-    t_ref = _median_time(lambda: R.conv2d_forward(x, w, b, padding=1), repeat)
+    t_ref = _median_time(lambda: R.conv2d(x, w, b, padding=1), repeat)
     info = _core.build_info()
     print(f"conv2d 3x3 pad 1: x {x.shape} float32, weight {w.shape}, threads {info['num_threads']}, "
           f"BLAS core {info['blas_corename']}")

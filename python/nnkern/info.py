@@ -14,6 +14,7 @@ def blas_pools():
 
 def format_info():
     import os
+
     import numpy as np
     b = _core.build_info()
     lines = [
@@ -25,7 +26,7 @@ def format_info():
         f"BLAS           {b['blas']} core={b['blas_corename']} threads={b['blas_num_threads']}",
         f"BLAS config    {b['blas_config']}",
         f"numpy          {np.__version__}",
-        f"env            " + " ".join(f"{k}={os.environ[k]}" for k in
+        "env            " + " ".join(f"{k}={os.environ[k]}" for k in
                                       ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
                                        "OPENBLAS_L2_SIZE") if k in os.environ),
         "thread pools (threadpoolctl):",

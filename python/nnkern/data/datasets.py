@@ -91,7 +91,8 @@ def _gzip_errors(name):
     try:
         yield
     except EOFError:
-        raise DataError(f"{name}: corrupted gzip data (the compressed stream ends early; truncated download?)") from None
+        raise DataError(
+            f"{name}: corrupted gzip data (the compressed stream ends early; truncated download?)") from None
     except (OSError, zlib.error) as e:
         raise DataError(f"{name}: corrupted gzip data ({e})") from None
 

@@ -17,13 +17,13 @@ class NativeOps:
 
     # convolution
     @staticmethod
-    def conv2d(x, w, b, stride, padding, groups):
-        return _F.conv2d(x, w, b, stride=stride, padding=padding, groups=groups)
+    def conv2d(x, w, b, stride, padding, groups, algo="auto"):
+        return _F.conv2d(x, w, b, stride=stride, padding=padding, groups=groups, algo=algo)
 
     @staticmethod
-    def conv2d_backward(g, x, w, stride, padding, groups, need_grad_x=True, has_bias=True):
+    def conv2d_backward(g, x, w, stride, padding, groups, need_grad_x=True, has_bias=True, algo="auto"):
         return _F.conv2d_backward(g, x, w, stride=stride, padding=padding, groups=groups,
-                                  output_mask=(need_grad_x, True, has_bias))
+                                  output_mask=(need_grad_x, True, has_bias), algo=algo)
 
     # pooling
     @staticmethod
@@ -124,50 +124,51 @@ class ReferenceOps(NativeOps):
     name = "reference"
 
     @staticmethod
-    def conv2d(x, w, b, stride, padding, groups):
-        return _R.conv2d_forward(x, w, b, stride=stride, padding=padding, groups=groups)
+    def conv2d(x, w, b, stride, padding, groups, algo="auto"):  # one algorithm: algo is ignored
+        return _R.conv2d(x, w, b, stride=stride, padding=padding, groups=groups)
 
     @staticmethod
-    def conv2d_backward(g, x, w, stride, padding, groups, need_grad_x=True, has_bias=True):
+    def conv2d_backward(g, x, w, stride, padding, groups, need_grad_x=True, has_bias=True, algo="auto"):
         gx, gw, gb = _R.conv2d_backward(g, x, w, stride=stride, padding=padding, groups=groups)
         return (gx if need_grad_x else None), gw, (gb if has_bias else None)
 
     @staticmethod
     def max_pool2d(x, k, stride, padding):
-        return _R.maxpool2d_forward(x, k, stride, padding, return_indices=True)
+        return _R.max_pool2d(x, k, stride, padding, return_indices=True)
 
     @staticmethod
     def max_pool2d_backward(g, indices, input_shape):
-        return _R.maxpool2d_backward(g, indices, input_shape)
+        return _R.max_pool2d_backward(g, indices, input_shape)
 
     @staticmethod
     def avg_pool2d(x, k, stride, padding, count_include_pad=True):
-        return _R.avgpool2d_forward(x, k, stride, padding, count_include_pad=count_include_pad)
+        return _R.avg_pool2d(x, k, stride, padding, count_include_pad=count_include_pad)
 
     @staticmethod
     def avg_pool2d_backward(g, input_shape, k, stride, padding, count_include_pad=True):
-        return _R.avgpool2d_backward(g, input_shape, k, stride, padding, count_include_pad=count_include_pad)
+        return _R.avg_pool2d_backward(g, input_shape, k, stride, padding, count_include_pad=count_include_pad)
 
     @staticmethod
     def batch_norm_forward(x, running_mean, running_var, weight, bias, training, momentum, eps, unbiased):
-        return _R.batchnorm_forward(x, running_mean, running_var, weight, bias, training,
-                                    momentum=momentum, eps=eps, unbiased_running_var=unbiased)
+        return _R.batch_norm_forward(x, running_mean, running_var, weight, bias, training,
+                                     momentum=momentum, eps=eps, unbiased_running_var=unbiased)
 
     @staticmethod
     def batch_norm_backward(g, x, weight, save_mean, save_invstd, training):
-        return _R.batchnorm_backward(g, x, weight, save_mean, save_invstd, training=training)
+        return _R.batch_norm_backward(g, x, weight, save_mean, save_invstd, training=training)
 
     @staticmethod
     def lrn(x, size, alpha, beta, k, alpha_over_size):
-        return _R.lrn_forward(x, size=size, alpha=alpha, beta=beta, k=k, alpha_over_size=alpha_over_size)
+        return _R.local_response_norm(x, size=size, alpha=alpha, beta=beta, k=k, alpha_over_size=alpha_over_size)
 
     @staticmethod
     def lrn_backward(g, x, size, alpha, beta, k, alpha_over_size):
-        return _R.lrn_backward(g, x, size=size, alpha=alpha, beta=beta, k=k, alpha_over_size=alpha_over_size)
+        return _R.local_response_norm_backward(g, x, size=size, alpha=alpha, beta=beta, k=k,
+                                               alpha_over_size=alpha_over_size)
 
     @staticmethod
     def relu(x):
-        return _R.relu_forward(x)
+        return _R.relu(x)
 
     @staticmethod
     def relu_backward(g, x):
@@ -175,7 +176,7 @@ class ReferenceOps(NativeOps):
 
     @staticmethod
     def sigmoid(x):
-        return _R.sigmoid_forward(x)
+        return _R.sigmoid(x)
 
     @staticmethod
     def sigmoid_backward(g, y):
@@ -183,7 +184,7 @@ class ReferenceOps(NativeOps):
 
     @staticmethod
     def tanh(x):
-        return _R.tanh_forward(x)
+        return _R.tanh(x)
 
     @staticmethod
     def tanh_backward(g, y):
@@ -191,7 +192,7 @@ class ReferenceOps(NativeOps):
 
     @staticmethod
     def softmax(x):
-        return _R.softmax_forward(x, axis=-1)
+        return _R.softmax(x, axis=-1)
 
     @staticmethod
     def softmax_backward(g, y):
@@ -199,7 +200,7 @@ class ReferenceOps(NativeOps):
 
     @staticmethod
     def dropout(x, p, training, seed, inverted):
-        return _R.dropout_forward(x, p=p, seed=seed, training=training, inverted=inverted)
+        return _R.dropout(x, p=p, seed=seed, training=training, inverted=inverted)
 
     @staticmethod
     def dropout_backward(g, mask, p, inverted):
@@ -207,7 +208,7 @@ class ReferenceOps(NativeOps):
 
     @staticmethod
     def affine(x, w, b):
-        return _R.affine_forward(x, w, b)
+        return _R.affine(x, w, b)
 
     @staticmethod
     def affine_backward(g, x, w, need_grad_x=True):
@@ -216,7 +217,7 @@ class ReferenceOps(NativeOps):
 
     @staticmethod
     def softmax_cross_entropy(logits, target):
-        return _R.softmax_cross_entropy_forward(logits, target)
+        return _R.softmax_cross_entropy(logits, target)
 
     @staticmethod
     def softmax_cross_entropy_backward(probs, target, grad_loss=1.0):

@@ -5,7 +5,7 @@ inputs (the book's ``Relu.backward`` writes into ``dout``; these do not).
 import numpy as np
 
 
-def relu_forward(x):
+def relu(x):
     """y = max(x, 0)."""
     return np.maximum(x, x.dtype.type(0))
 
@@ -15,7 +15,7 @@ def relu_backward(grad_out, x):
     return np.where(x > 0, grad_out, grad_out.dtype.type(0))
 
 
-def sigmoid_forward(x):
+def sigmoid(x):
     """y = 1 / (1 + exp(-x)), written with exp(-|x|) so that no exp overflows."""
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
@@ -26,7 +26,7 @@ def sigmoid_backward(grad_out, y):
     return grad_out * (1 - y) * y
 
 
-def tanh_forward(x):
+def tanh(x):
     """y = tanh(x)."""
     return np.tanh(x)
 
@@ -36,7 +36,7 @@ def tanh_backward(grad_out, y):
     return grad_out * (1 - y * y)
 
 
-def softmax_forward(x, axis=-1):
+def softmax(x, axis=-1):
     """y = exp(x - max) / sum(exp(x - max)) along axis (the max shift avoids overflow)."""
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)

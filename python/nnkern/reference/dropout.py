@@ -25,9 +25,11 @@ def dropout_mask(shape, p, seed):
     return (u >= p).astype(np.uint8).reshape(shape)
 
 
-def dropout_forward(x, p=0.5, seed=0, training=True, inverted=True):
-    """(y, mask). Training: y = x * mask / (1 - p) (inverted) or x * mask (the book).
-    Inference: (x, None) inverted, (x * (1 - p), None) otherwise (the book)."""
+def dropout(x, p=0.5, training=True, seed=0, inverted=True):
+    """(y, mask), mask uint8 (1 = kept) of x's shape, None at inference.
+
+    Training: y = x * mask / (1 - p) (inverted) or x * mask (the book).
+    Inference: y = x (a copy) inverted, x * (1 - p) otherwise (the book)."""
     if not training:
         return (x.copy() if inverted else x * x.dtype.type(1 - p)), None
     mask = dropout_mask(x.shape, p, seed)

@@ -1,5 +1,6 @@
-"""Optimizer update rules in plain NumPy: the seed's listings (Momentum, AdaGrad, RMSprop,
-Adam) and DLFS's ``common/optimizer.py`` (SGD, Nesterov), one array at a time, in place.
+"""Optimizer update rules in plain NumPy: the JDLA E資格 study notes' listings (Momentum,
+AdaGrad, RMSprop, Adam) and DLFS's ``common/optimizer.py`` (SGD, Nesterov), one array at a
+time, in place.
 
 Each function updates ``param`` and its state arrays in place, exactly as the listing's
 ``params[key] -= ...`` lines do, and keeps the listing's order of operations: the native
@@ -9,7 +10,7 @@ array's dtype (NEP 50); the book's Adam step ``lr_t`` is a float64 NumPy scalar 
 listing, so its last line is computed in float64 even for float32 arrays.
 
 Weight decay (``weight_decay`` = lambda, zero means none):
-  ``decay="l2"``        grad + lambda * W          (the seed's MultiLayerNet, lambda/2 ||W||^2)
+  ``decay="l2"``        grad + lambda * W          (the book's MultiLayerNet, lambda/2 ||W||^2)
   ``decay="l1"``        grad + lambda * sign(W)    (lambda ||W||_1)
   ``decay="decoupled"`` W *= 1 - lr * lambda before the rule (AdamW, Loshchilov & Hutter 2019)
 
@@ -44,7 +45,7 @@ def sgd_update(param, grad, lr, weight_decay=0.0, decay="l2"):
 
 
 def momentum_update(param, grad, velocity, lr, momentum=0.9, weight_decay=0.0, decay="l2"):
-    """The seed's Momentum: v <- alpha v - eps grad;  W <- W + v."""
+    """Momentum (the study notes' listing): v <- alpha v - eps grad;  W <- W + v."""
     g = _decayed(param, grad, lr, weight_decay, decay)
     velocity[...] = momentum * velocity - lr * g
     param += velocity
@@ -60,14 +61,14 @@ def nesterov_update(param, grad, velocity, lr, momentum=0.9, weight_decay=0.0, d
 
 
 def adagrad_update(param, grad, h, lr, eps=1e-7, weight_decay=0.0, decay="l2"):
-    """The seed's AdaGrad: h <- h + g*g;  W <- W - lr g / (sqrt(h) + 1e-7)."""
+    """AdaGrad (the study notes' listing): h <- h + g*g;  W <- W - lr g / (sqrt(h) + 1e-7)."""
     g = _decayed(param, grad, lr, weight_decay, decay)
     h += g * g
     param -= lr * g / (np.sqrt(h) + eps)
 
 
 def rmsprop_update(param, grad, h, lr, decay_rate=0.99, eps=1e-7, weight_decay=0.0, decay="l2"):
-    """The seed's RMSprop: h <- rho h + (1 - rho) g*g;  W <- W - lr g / (sqrt(h) + 1e-7)."""
+    """RMSprop (the study notes' listing): h <- rho h + (1 - rho) g*g;  W <- W - lr g / (sqrt(h) + 1e-7)."""
     g = _decayed(param, grad, lr, weight_decay, decay)
     h *= decay_rate
     h += (1 - decay_rate) * g * g
@@ -80,7 +81,7 @@ def adam_update(param, grad, m, v, lr, beta1=0.9, beta2=0.999, eps=1e-8, step=1,
 
     ``variant="standard"``: Kingma & Ba (2015), Algorithm 1, as ``torch.optim.Adam``: eps is
     added to the square root of the bias-corrected second moment.
-    ``variant="book"``: the seed's listing (DLFS ``Adam``): the bias corrections are folded
+    ``variant="book"``: the book's listing (DLFS ``Adam``): the bias corrections are folded
     into lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) and eps (1e-7 there) is added to the square
     root of the uncorrected v. The two differ by about 1e-3 after 200 steps.
     """

@@ -28,7 +28,7 @@ def _windows(img, kh, kw, sh, sw, oh, ow):
                      for i in range(kh) for j in range(kw)], axis=-1)
 
 
-def maxpool2d_forward(x, kernel_size, stride=None, padding=0, return_indices=False):
+def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
     """y (N, C, OH, OW) = max over each window of x (N, C, H, W); padding acts as -inf.
 
     indices (int64): flat index ih*W + iw of the maximum inside its input plane, the first one
@@ -49,7 +49,7 @@ def maxpool2d_forward(x, kernel_size, stride=None, padding=0, return_indices=Fal
     return y, (ih * w + iw).astype(np.int64)
 
 
-def maxpool2d_backward(grad_out, indices, input_shape):
+def max_pool2d_backward(grad_out, indices, input_shape):
     """grad_x (N, C, H, W): grad_out scattered (added) to the input elements that were maxima."""
     n, c, h, w = input_shape
     gx = np.zeros((n * c, h * w), dtype=grad_out.dtype)
@@ -65,7 +65,7 @@ def _divisor(shape, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad):
     return _windows(ones, kh, kw, sh, sw, oh, ow).sum(axis=-1)
 
 
-def avgpool2d_forward(x, kernel_size, stride=None, padding=0, count_include_pad=True):
+def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     """y (N, C, OH, OW) = mean over each window; the divisor is KH*KW, or with
     count_include_pad=False the number of input (non-padding) elements in the window."""
     kh, kw, sh, sw, ph, pw, oh, ow = _params(x.shape, kernel_size, stride, padding)
@@ -74,7 +74,7 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0, count_include_pad=
     return (s / _divisor(x.shape, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad)).astype(x.dtype)
 
 
-def avgpool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0, count_include_pad=True):
+def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0, count_include_pad=True):
     """grad_x (N, C, H, W): each grad_out element divided by its window's divisor and added
     to every input element of that window."""
     n, c, h, w = input_shape
@@ -86,7 +86,3 @@ def avgpool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=
             img[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += g
     return img[:, :, ph:ph + h, pw:pw + w].astype(grad_out.dtype)
 
-
-# functional-style names (nnkern.functional.max_pool2d ...) for the same functions
-max_pool2d, max_pool2d_backward = maxpool2d_forward, maxpool2d_backward
-avg_pool2d, avg_pool2d_backward = avgpool2d_forward, avgpool2d_backward

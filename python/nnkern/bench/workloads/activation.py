@@ -1,7 +1,8 @@
 """Activation workloads of issue 3: relu / sigmoid / tanh on a large tensor, softmax rows."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
@@ -11,8 +12,8 @@ LARGE = (32, 64, 56, 56)  # 6.4M elements, 25.7 MB in float32
 def _elementwise(op, backward):
     fwd, bwd = {"relu": (F.relu, F.relu_backward), "sigmoid": (F.sigmoid, F.sigmoid_backward),
                 "tanh": (F.tanh, F.tanh_backward)}[op]
-    rfwd, rbwd = {"relu": (R.relu_forward, R.relu_backward), "sigmoid": (R.sigmoid_forward, R.sigmoid_backward),
-                  "tanh": (R.tanh_forward, R.tanh_backward)}[op]
+    rfwd, rbwd = {"relu": (R.relu, R.relu_backward), "sigmoid": (R.sigmoid, R.sigmoid_backward),
+                  "tanh": (R.tanh, R.tanh_backward)}[op]
     uses_y = op != "relu"
 
     def make():
@@ -69,7 +70,7 @@ def _softmax(shape):
             F.softmax_backward(gy, F.softmax(x))
 
         def rfn():
-            R.softmax_backward(gy, R.softmax_forward(x))
+            R.softmax_backward(gy, R.softmax(x))
         return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": None, "bytes": float(x.nbytes * 5)}
     return make
 

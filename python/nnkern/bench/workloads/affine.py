@@ -1,7 +1,8 @@
 """Affine (fully connected) workloads of issue 3: the book's MNIST MLP layer and AlexNet's fc6."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
@@ -38,7 +39,7 @@ def _affine(shape, backward):
                 F.affine_backward(gy, x, w)
 
         def rfn():
-            R.affine_forward(x, w, b)
+            R.affine(x, w, b)
             if backward:
                 R.affine_backward(gy, x, w)
         flops = 2.0 * n * fan_in * out * (3 if backward else 1)

@@ -3,7 +3,8 @@ seed MLP's (100, 50), and inference forward. ``bytes``: training step = x, y (fo
 gy, x, gx (backward) = 5 arrays; inference = x in, y out."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
@@ -42,8 +43,8 @@ def _train_step(name):
         rrm, rrv = rm.copy(), rv.copy()
 
         def rfn():
-            _, mean, invstd = R.batchnorm_forward(x, rrm, rrv, w, b, True)
-            R.batchnorm_backward(gy, x, w, mean, invstd)
+            _, mean, invstd = R.batch_norm_forward(x, rrm, rrv, w, b, True)
+            R.batch_norm_backward(gy, x, w, mean, invstd)
         return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": None, "bytes": float(5 * x.nbytes)}
     return make
 

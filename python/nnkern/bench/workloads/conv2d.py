@@ -1,7 +1,8 @@
 """Convolution workloads of issue 2: forward, and forward+backward."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
@@ -40,7 +41,7 @@ def _forward(name):
                 with torch.no_grad():
                     torch.nn.functional.conv2d(tx, tw, tb, **kw)
         return {"nnkern": lambda: F.conv2d(x, w, b, **kw),
-                "reference": lambda: R.conv2d_forward(x, w, b, **kw),
+                "reference": lambda: R.conv2d(x, w, b, **kw),
                 "torch": tfn, "flops": flops, "bytes": None}
     return make
 
@@ -66,7 +67,7 @@ def _train_step(name):
             F.conv2d_backward(gy, x, w, **kw)
 
         def rfn():
-            R.conv2d_forward(x, w, b, **kw)
+            R.conv2d(x, w, b, **kw)
             R.conv2d_backward(gy, x, w, **kw)
         return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": 3 * flops, "bytes": None}
     return make

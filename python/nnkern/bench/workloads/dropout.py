@@ -1,7 +1,8 @@
 """Dropout workloads of issue 3 (training: mask generation + scaling, and the backward)."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
@@ -36,7 +37,7 @@ def _dropout(backward):
                 F.dropout_backward(gy, mask, P)
 
         def rfn():
-            _, mask = R.dropout_forward(x, P, 1)
+            _, mask = R.dropout(x, P, seed=1)
             if backward:
                 R.dropout_backward(gy, mask, P)
         # forward: x in, y + uint8 mask out; backward: gy + mask in, gx out

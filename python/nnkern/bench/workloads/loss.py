@@ -1,7 +1,8 @@
 """Softmax cross-entropy workloads of issue 3 (forward + backward, integer labels)."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
@@ -28,7 +29,7 @@ def _sce(shape):
             F.softmax_cross_entropy_backward(probs, labels)
 
         def rfn():
-            _, probs = R.softmax_cross_entropy_forward(logits, labels)
+            _, probs = R.softmax_cross_entropy(logits, labels)
             R.softmax_cross_entropy_backward(probs, labels)
         # logits in, probs out; probs in, grad out (labels are negligible)
         return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": None, "bytes": float(logits.nbytes * 4)}

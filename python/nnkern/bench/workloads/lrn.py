@@ -3,7 +3,8 @@ k 2 on (32,96,55,55)): forward, and forward+backward. ``bytes``: forward x in, y
 backward gy, x in, gx out."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
@@ -21,7 +22,7 @@ def _forward():
         def tfn():
             with torch.no_grad():
                 torch.nn.functional.local_response_norm(tx, **ARGS)
-    return {"nnkern": lambda: F.local_response_norm(x, **ARGS), "reference": lambda: R.lrn_forward(x, **ARGS),
+    return {"nnkern": lambda: F.local_response_norm(x, **ARGS), "reference": lambda: R.local_response_norm(x, **ARGS),
             "torch": tfn, "flops": None, "bytes": float(2 * x.nbytes)}
 
 
@@ -42,8 +43,8 @@ def _train_step():
         F.local_response_norm_backward(gy, x, **ARGS)
 
     def rfn():
-        R.lrn_forward(x, **ARGS)
-        R.lrn_backward(gy, x, **ARGS)
+        R.local_response_norm(x, **ARGS)
+        R.local_response_norm_backward(gy, x, **ARGS)
     return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": None, "bytes": float(5 * x.nbytes)}
 
 

@@ -5,7 +5,8 @@ for the training step), so GB/s = bytes / seconds is comparable with the copy ba
 """
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
@@ -28,7 +29,7 @@ def _forward(name):
         op, x, k, s = _inputs(name)
         torch = torch_or_none()
         fn = F.max_pool2d if op == "max" else F.avg_pool2d
-        ref = R.maxpool2d_forward if op == "max" else R.avgpool2d_forward
+        ref = R.max_pool2d if op == "max" else R.avg_pool2d
         y = fn(x, k, s)
         tfn = None
         if torch is not None:
@@ -56,8 +57,8 @@ def _train_step(name):
                 F.max_pool2d_backward(gy, i, x.shape)
 
             def rfn():
-                _, i = R.maxpool2d_forward(x, k, s, return_indices=True)
-                R.maxpool2d_backward(gy, i, x.shape)
+                _, i = R.max_pool2d(x, k, s, return_indices=True)
+                R.max_pool2d_backward(gy, i, x.shape)
             # forward: x in, y + indices out; backward: gy + indices in, gx out
             nbytes = 2 * x.nbytes + 2 * y.nbytes + 2 * idx.nbytes
         else:
@@ -69,8 +70,8 @@ def _train_step(name):
                 F.avg_pool2d_backward(gy, x.shape, k, s)
 
             def rfn():
-                R.avgpool2d_forward(x, k, s)
-                R.avgpool2d_backward(gy, x.shape, k, s)
+                R.avg_pool2d(x, k, s)
+                R.avg_pool2d_backward(gy, x.shape, k, s)
             nbytes = 2 * x.nbytes + 2 * y.nbytes
         tfn = None
         if torch is not None:

@@ -17,8 +17,13 @@ def _bc(v, x):
     return np.asarray(v).reshape((1, -1) + (1,) * (x.ndim - 2))
 
 
-def batchnorm_forward(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
-                      eps=1e-5, unbiased_running_var=True):
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """y only, as ``torch.nn.functional.batch_norm``."""
+    return batch_norm_forward(x, running_mean, running_var, weight, bias, training, momentum, eps)[0]
+
+
+def batch_norm_forward(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5,
+                       unbiased_running_var=True):
     """(y, save_mean, save_invstd).
 
     Training: batch mean and biased variance; running stats (if not None) updated in place as
@@ -44,8 +49,8 @@ def batchnorm_forward(x, running_mean, running_var, weight=None, bias=None, trai
     return y.astype(x.dtype), mean.astype(x.dtype), (1.0 / std).astype(x.dtype)
 
 
-def batchnorm_backward(grad_out, x, weight, save_mean, save_invstd, training=True):
-    """(grad_x, grad_weight, grad_bias) of batchnorm_forward (weight None: gamma = 1)."""
+def batch_norm_backward(grad_out, x, weight, save_mean, save_invstd, training=True):
+    """(grad_x, grad_weight, grad_bias) of batch_norm_forward (weight None: gamma = 1)."""
     axes = _axes(x)
     m = x.size // x.shape[1]
     gamma = 1.0 if weight is None else _bc(weight, x)
@@ -65,12 +70,3 @@ def batchnorm_backward(grad_out, x, weight, save_mean, save_invstd, training=Tru
     else:
         dx = dxc
     return dx.astype(x.dtype), dgamma.astype(x.dtype), dbeta.astype(x.dtype)
-
-
-# functional-style names
-batch_norm_forward, batch_norm_backward = batchnorm_forward, batchnorm_backward
-
-
-def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    """y only, as ``torch.nn.functional.batch_norm``."""
-    return batchnorm_forward(x, running_mean, running_var, weight, bias, training, momentum, eps)[0]

@@ -8,7 +8,7 @@ def _is_labels(target):
     return np.asarray(target).dtype.kind in "iu" and np.ndim(target) == 1
 
 
-def softmax_cross_entropy_forward(logits, target):
+def softmax_cross_entropy(logits, target):
     """(loss, probs): loss = mean_i (logsumexp(logits_i) - sum_k t_ik logits_ik), probs = softmax rows.
 
     target: integer labels (N,) or one-hot / distribution rows (N, K)."""

@@ -51,8 +51,9 @@ def _group_views(cols, weight, groups):
     return [(cols[:, g * kg:(g + 1) * kg], wmat[g * og:(g + 1) * og]) for g in range(groups)]
 
 
-def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """y (N, OC, OH, OW) = conv(x (N, C, H, W), weight (OC, C/groups, KH, KW)) + bias."""
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto"):
+    """y (N, OC, OH, OW) = conv(x (N, C, H, W), weight (OC, C/groups, KH, KW)) + bias.
+    ``algo`` is accepted for parity with nnkern.functional and ignored (one algorithm here)."""
     n, _, h, w = x.shape
     oc, _, kh, kw = weight.shape
     (sh, sw), (ph, pw), (dh, dw) = map(_pair, (stride, padding, dilation))
@@ -64,18 +65,24 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups
     return out.reshape(n, oh, ow, oc).transpose(0, 3, 1, 2).astype(x.dtype, copy=False)
 
 
-def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1):
-    """(grad_x, grad_weight, grad_bias) of conv2d_forward for grad_out (N, OC, OH, OW)."""
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    output_mask=(True, True, True), algo="auto"):
+    """(grad_x, grad_weight, grad_bias) of conv2d for grad_out (N, OC, OH, OW); the gradients
+    that ``output_mask`` does not select are None (torch's ``convolution_backward``).
+    ``algo`` is ignored, as in :func:`conv2d`."""
+    need_x, need_w, need_b = output_mask
     oc, _, kh, kw = weight.shape
     og = oc // groups
     cols = im2col(x, (kh, kw), stride, padding, dilation)
     dout = grad_out.transpose(0, 2, 3, 1).reshape(-1, oc)
-    grad_bias = grad_out.sum(axis=(0, 2, 3))
+    grad_bias = grad_out.sum(axis=(0, 2, 3)) if need_b else None
     gws, dcols = [], []
     for g, (cg, wg) in enumerate(_group_views(cols, weight, groups)):
         dg = dout[:, g * og:(g + 1) * og]
-        gws.append(dg.T @ cg)
-        dcols.append(dg @ wg)
-    grad_weight = np.concatenate(gws, axis=0).reshape(weight.shape)
-    grad_x = col2im(np.concatenate(dcols, axis=1), x.shape, (kh, kw), stride, padding, dilation)
+        if need_w:
+            gws.append(dg.T @ cg)
+        if need_x:
+            dcols.append(dg @ wg)
+    grad_weight = np.concatenate(gws, axis=0).reshape(weight.shape) if need_w else None
+    grad_x = col2im(np.concatenate(dcols, axis=1), x.shape, (kh, kw), stride, padding, dilation) if need_x else None
     return grad_x, grad_weight, grad_bias

@@ -18,20 +18,18 @@ def _denominator(x, size, alpha, k, alpha_over_size):
     return k + a * _window_sum(x.astype(np.float64) ** 2, size // 2, (size - 1) // 2), a
 
 
-def lrn_forward(x, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size=True):
+def local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size=True):
     """y (N, C, H, W) = x / d^beta with d = k + alpha' * window sum of x^2 across channels."""
     d, _ = _denominator(x, size, alpha, k, alpha_over_size)
     return (x * d ** -beta).astype(x.dtype)
 
 
-def lrn_backward(grad_out, x, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size=True):
-    """grad_x of lrn_forward: dL/dx_j = g_j d_j^-beta - 2 alpha' beta x_j sum_{c: j in window(c)} g_c x_c d_c^(-beta-1)."""
+def local_response_norm_backward(grad_out, x, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size=True):
+    """grad_x of local_response_norm:
+    dL/dx_j = g_j d_j^-beta - 2 alpha' beta x_j sum_{c: j in window(c)} g_c x_c d_c^(-beta-1)."""
     d, a = _denominator(x, size, alpha, k, alpha_over_size)
     r = grad_out * x * d ** (-beta - 1)
     # channel j lies in the window of the channels c in [j - (size-1)//2, j + size//2]
     t = _window_sum(r, (size - 1) // 2, size // 2)
     return (grad_out * d ** -beta - 2.0 * a * beta * x * t).astype(x.dtype)
 
-
-# functional-style names
-local_response_norm, local_response_norm_backward = lrn_forward, lrn_backward
