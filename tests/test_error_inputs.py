@@ -8,9 +8,8 @@ import signal
 import subprocess
 import sys
 
-import pytest
-
 import nnkern.functional as F
+import pytest
 from error_inputs import ERROR_INPUTS, KINDS, case, case_ids
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -10,10 +10,9 @@ import sys
 import tracemalloc
 import zipfile
 
+import nnkern
 import numpy as np
 import pytest
-
-import nnkern
 from nnkern import _safe_pickle
 from nnkern.checkpoint import CheckpointError, UnsafePickleError, load, load_params, load_pickle_params, save
 from nnkern.data import datasets as D

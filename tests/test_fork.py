@@ -10,11 +10,10 @@ import signal
 import time
 import warnings
 
-import numpy as np
-import pytest
-
 import nnkern
 import nnkern.functional as F
+import numpy as np
+import pytest
 from nnkern import _core
 from nnkern.models import SimpleConvNet
 from nnkern.optimizers import Adam
@@ -42,8 +41,9 @@ def _workload():
     net = SimpleConvNet((1, 12, 12), {"filter_num": 6, "filter_size": 3, "pad": 1, "stride": 1}, 20, 4, seed=0)
     xb, tb = rng.standard_normal((16, 1, 12, 12)).astype(np.float32), rng.integers(0, 4, 16)
     nnkern.optimizers.SGD(lr=0.1).update(net.params, net.gradient(xb, tb))
-    return {"conv": y, "conv_gx": gx, "conv_gw": gw, "max_pool": F.max_pool2d(x, 2), "avg_pool": F.avg_pool2d(x, 3, 1, 1),
-            "bn": bn, "bn_rm": rm, "bn_rv": rv, "adam": params["W"], "train_W1": net.params["W1"],
+    return {"conv": y, "conv_gx": gx, "conv_gw": gw, "max_pool": F.max_pool2d(x, 2),
+            "avg_pool": F.avg_pool2d(x, 3, 1, 1), "bn": bn, "bn_rm": rm, "bn_rv": rv, "adam": params["W"],
+            "train_W1": net.params["W1"],
             "loss": np.asarray(net.loss(xb, tb))}
 
 

@@ -6,14 +6,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
-import pytest
-from threadpoolctl import threadpool_info
-
 import nnkern
 import nnkern.functional as F
+import numpy as np
+import pytest
 from nnkern import _core
 from nnkern.optimizers import Adam
+from threadpoolctl import threadpool_info
 
 RUN_SECONDS = 2.0  # of mixed concurrent calls
 
