@@ -14,7 +14,7 @@ namespace nnk {
 // error messages), and its kernels for float32 and float64 ({} = not for that dtype, null =
 // pass not implemented). Im2col first: it applies to every shape and is the fallback.
 static const ConvAlgoEntry kConvAlgos[] = {
-    {ConvAlgo::Im2col, conv2d_im2col_applies, "nothing (it applies to every convolution)",
+    {ConvAlgo::Im2col, conv2d_im2col_applies, "any shape",
      {conv2d_im2col_forward<float>, conv2d_im2col_backward_input<float>, conv2d_im2col_backward_weight<float>},
      {conv2d_im2col_forward<double>, conv2d_im2col_backward_input<double>, conv2d_im2col_backward_weight<double>}},
 };

@@ -55,7 +55,7 @@ def _cmd_bench(args):
     args.out = args.out or os.path.join(args.out_dir, "bench.md")
     args.chart = args.chart or os.path.join(args.out_dir, "bench.png")
     code = compare.execute(args)
-    print(f"wrote {args.out} and {args.chart}")
+    print("wrote " + " and ".join(p for p in (args.out, args.chart) if p))
     return code
 
 
