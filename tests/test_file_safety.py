@@ -114,16 +114,28 @@ ALL_OR_NOTHING = {  # fault: (file maker, message pattern)
 }
 
 
-@pytest.mark.parametrize("fault", ALL_OR_NOTHING)
-def test_load_writes_nothing_unless_everything_fits(trained, tmp_path, fault):
-    make, pattern = ALL_OR_NOTHING[fault]
+def _failing_load(trained, tmp_path, make, pattern):
+    """Load the faulty file made from the good one into a fresh model and optimizer: the
+    CheckpointError names the file, nothing was written; returns (model, opt, snapshot, peak
+    bytes allocated during the load)."""
     path = make(trained, tmp_path / "bad.npz")
     model, opt = _fresh()
     snap = _snapshot(model, opt)
-    with pytest.raises(CheckpointError, match=pattern) as info:
-        load(path, model, opt)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=pattern) as info:
+            load(path, model, opt)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
     assert "bad.npz" in str(info.value)
     assert _unchanged(model, snap, opt), "a failed load wrote into the model or the optimizer"
+    return model, opt, snap, peak
+
+
+@pytest.mark.parametrize("fault", ALL_OR_NOTHING)
+def test_load_writes_nothing_unless_everything_fits(trained, tmp_path, fault):
+    model, opt, snap, _ = _failing_load(trained, tmp_path, *ALL_OR_NOTHING[fault])
     load(trained, model, opt)  # the good file still loads into the same objects
     assert not _unchanged(model, snap, opt)
 
@@ -243,19 +255,7 @@ UNREADABLE = {  # fault: (file maker, message pattern); every one a CheckpointEr
 
 @pytest.mark.parametrize("fault", UNREADABLE)
 def test_unreadable_checkpoints_raise_checkpoint_error(trained, tmp_path, fault):
-    make, pattern = UNREADABLE[fault]
-    path = make(trained, tmp_path / "bad.npz")
-    model, opt = _fresh()
-    snap = _snapshot(model, opt)
-    tracemalloc.start()
-    try:
-        with pytest.raises(CheckpointError, match=pattern) as info:
-            load(path, model, opt)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert "bad.npz" in str(info.value)
-    assert _unchanged(model, snap, opt)
+    *_, peak = _failing_load(trained, tmp_path, *UNREADABLE[fault])
     assert peak < 64 * MiB, f"{peak / MiB:.0f} MiB allocated before the error"
 
 
