@@ -162,7 +162,7 @@ def test_reference_backward_matches_finite_differences(rng, shape, training):
         assert_close(got, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, what=f"d loss/d {what}")
 
 
-@pytest.mark.parametrize("shape", [(400, 100), (8, 5, 30, 30), (40, 3, 17, 19)])  # >= 2^15: really parallel
+@pytest.mark.parametrize("shape", [(1100, 100), (8, 5, 45, 46), (110, 3, 17, 19)])  # two grains: really parallel
 def test_one_and_two_threads_bit_identical(rng, threads, shape):
     x, w, b, rm, rv = make(rng, shape, np.float32)
     gy = rng.standard_normal(shape).astype(np.float32)

@@ -108,7 +108,7 @@ def test_reference_backward_matches_finite_differences(rng, name):
 def test_one_and_two_threads_bit_identical(rng, threads, name):
     shape, k, s, p = CASES[name]
     x = rng.standard_normal(shape).astype(np.float32)
-    x = np.concatenate([x] * -(-2**15 // x.size))  # past the kernels' serial threshold (2^15 elements)
+    x = np.concatenate([x] * -(-2**16 // x.size))  # two grains (2^15 elements each): really parallel
     results = []
     for n in (1, 2):
         threads(n)
