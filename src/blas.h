@@ -5,7 +5,9 @@
 namespace nnk {
 
 // C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X^T when trans_x.
-// Must be called outside OpenMP parallel regions: OpenBLAS threads itself.
+// Outside an OpenMP parallel region OpenBLAS threads the call itself; inside one (conv2d's work
+// items, gemm_tiled's tiles) call it under a BlasSerialScope, so that it runs on the calling
+// thread only.
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
           int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
