@@ -173,15 +173,11 @@ std::vector<nnk::OptimTensor<T>> tensors(const Lists& L) {
 // Runs kern(tensors) for the list's dtype with the GIL released.
 template <class K>
 void launch(const Lists& L, K kern) {
-  if (L.dt == DType::f32) {
-    auto ts = tensors<float>(L);
+  dispatch_float(L.dt, [&](auto t) {
+    auto ts = tensors<decltype(t)>(L);
     py::gil_scoped_release release;
     kern(ts);
-  } else {
-    auto ts = tensors<double>(L);
-    py::gil_scoped_release release;
-    kern(ts);
-  }
+  });
 }
 
 void sgd_update(py::object params, py::object grads, py::object lr, py::object wd, py::object decay) {
@@ -261,6 +257,6 @@ void bind_optim(py::module_& m) {
         py::arg("beta1") = 0.9, py::arg("beta2") = 0.999, py::arg("eps") = 1e-8, py::arg("step") = 1,
         py::arg("variant") = "standard", py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
         (std::string("Adam, step t >= 1 counting this update; variant 'standard' (Kingma & Ba, torch) or 'book' "
-                     "(the seed's listing, lr_t = lr*sqrt(1-b2^t)/(1-b1^t), eps outside sqrt(v)). ") + common)
+                     "(the book's listing, lr_t = lr*sqrt(1-b2^t)/(1-b1^t), eps outside sqrt(v)). ") + common)
             .c_str());
 }
