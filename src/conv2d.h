@@ -1,12 +1,17 @@
 // 2-D convolution (NCHW): the shape, the algorithms and the passes, and the one dispatch.
 //
 // Each pass (forward, grad_x = backward_input, grad_weight = backward_weight) picks its own
-// algorithm in conv2d.cpp. An algorithm module (conv2d_<algo>.cpp) exposes
-//   bool conv2d_<algo>_applies(const Conv2dShape&, ConvPass, ConvDtype);
-// and, for the passes it supports, kernels with the signatures of ConvKernels<T> below:
-//   conv2d_<algo>_forward, conv2d_<algo>_backward_input, conv2d_<algo>_backward_weight,
-// declared in its own header conv2d_<algo>.h. The dispatch table in conv2d.cpp has one line
-// per algorithm; the selection (heuristic, measured autotune) lives in conv2d_algo.{h,cpp}.
+// algorithm in conv2d.cpp; the selection (heuristic, measured autotune, forced) lives in
+// conv2d_algo.{h,cpp}. To add an algorithm <algo>:
+//  1. src/conv2d_<algo>.{h,cpp}: bool conv2d_<algo>_applies(const Conv2dShape&, ConvPass,
+//     ConvDtype) and, for the passes it supports, kernels with the signatures of ConvKernels<T>:
+//     conv2d_<algo>_forward, conv2d_<algo>_backward_input, conv2d_<algo>_backward_weight.
+//     The dispatch never calls a kernel with N = 0 or for a shape where applies() is false.
+//  2. One line in kConvAlgos (conv2d.cpp): applies, what it needs (error text), the kernels
+//     per dtype ({} for a dtype it lacks, nullptr for a pass it lacks).
+//  3. One line in ALGOS of tests/test_conv2d_algos.py (its float32 tolerance and why), and an
+//     INAPPLICABLE example there.
+//  4. Once measured, a rule in kRules (conv2d_algo.cpp) with the measurement in a comment.
 #pragma once
 #include <cstdint>
 

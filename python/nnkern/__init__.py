@@ -7,6 +7,9 @@ oracle that every native kernel is tested against.
 """
 import scipy_openblas32 as _sob  # noqa: F401  # dlopens libscipy_openblas.so before _core needs it
 
+from . import _threads  # noqa: F401  # sets libgomp's wait policy, then loads _core (read once, at load)
+
+# isort: split
 from . import _core, checkpoint, conv_algo, data, functional, init, keras, layers, models, optimizers, reference
 from ._core import get_num_threads, set_num_threads
 from .checkpoint import load, load_pickle_params, save
