@@ -14,16 +14,7 @@ py::array unary(const char* fn, const py::array& x, K kernel) {
   const auto dt = float_dtype(fn, "x", x);
   const int64_t n = numel_of(fn, x);
   require_contiguous(fn, "x", x);
-  return dispatch_float(dt, [&](auto t) -> py::array {
-    using T = decltype(t);
-    auto y = new_array<T>(shape_of(x));
-    T* yp = y.mutable_data();
-    {
-      py::gil_scoped_release release;
-      kernel(data_of<T>(x), yp, n);
-    }
-    return std::move(y);
-  });
+  return float_output(dt, shape_of(x), [&](auto* y) { kernel(data_of<elem_t<decltype(y)>>(x), y, n); });
 }
 
 // gx = kernel(grad_out, a) elementwise; a is x or y (named a_name), grad_out has its shape.
@@ -36,15 +27,9 @@ py::array binary(const char* fn, const py::array& gy, const char* a_name, const 
   const int64_t n = numel_of(fn, a);
   require_contiguous(fn, "grad_out", gy);
   require_contiguous(fn, a_name, a);
-  return dispatch_float(dt, [&](auto t) -> py::array {
-    using T = decltype(t);
-    auto gx = new_array<T>(shape_of(a));
-    T* gp = gx.mutable_data();
-    {
-      py::gil_scoped_release release;
-      kernel(data_of<T>(gy), data_of<T>(a), gp, n);
-    }
-    return std::move(gx);
+  return float_output(dt, shape_of(a), [&](auto* gx) {
+    using T = elem_t<decltype(gx)>;
+    kernel(data_of<T>(gy), data_of<T>(a), gx, n);
   });
 }
 
@@ -76,15 +61,9 @@ py::array softmax_forward(const py::array& x, int64_t axis) {
   const auto dt = float_dtype(fn, "x", x);
   const auto s = split_axis(fn, x, axis);
   require_contiguous(fn, "x", x);
-  return dispatch_float(dt, [&](auto t) -> py::array {
-    using T = decltype(t);
-    auto y = new_array<T>(shape_of(x));
-    T* yp = y.mutable_data();
-    if (s.outer * s.k * s.inner > 0) {
-      py::gil_scoped_release release;
-      nnk::softmax_forward<T>(data_of<T>(x), yp, s.outer, s.k, s.inner);
-    }
-    return std::move(y);
+  return float_output(dt, shape_of(x), [&](auto* y) {
+    using T = elem_t<decltype(y)>;
+    if (s.outer * s.k * s.inner > 0) nnk::softmax_forward<T>(data_of<T>(x), y, s.outer, s.k, s.inner);
   });
 }
 
@@ -97,15 +76,9 @@ py::array softmax_backward(const py::array& gy, const py::array& y, int64_t axis
   require_shape(fn, "grad_out", gy, shape_of(y));
   require_contiguous(fn, "grad_out", gy);
   require_contiguous(fn, "y", y);
-  return dispatch_float(dt, [&](auto t) -> py::array {
-    using T = decltype(t);
-    auto gx = new_array<T>(shape_of(y));
-    T* gp = gx.mutable_data();
-    if (s.outer * s.k * s.inner > 0) {
-      py::gil_scoped_release release;
-      nnk::softmax_backward<T>(data_of<T>(gy), data_of<T>(y), gp, s.outer, s.k, s.inner);
-    }
-    return std::move(gx);
+  return float_output(dt, shape_of(y), [&](auto* gx) {
+    using T = elem_t<decltype(gx)>;
+    if (s.outer * s.k * s.inner > 0) nnk::softmax_backward<T>(data_of<T>(gy), data_of<T>(y), gx, s.outer, s.k, s.inner);
   });
 }
 

@@ -42,16 +42,9 @@ py::array affine_forward(const py::array& x, const py::array& w, const std::opti
     require_shape(fn, "bias", *b, {s.out});
     require_contiguous(fn, "bias", *b);
   }
-  return dispatch_float(float_dtype(fn, "x", x), [&](auto t) -> py::array {
-    using T = decltype(t);
-    auto y = new_array<T>({s.n, s.out});
-    const T* bp = b ? data_of<T>(*b) : nullptr;
-    T* yp = y.mutable_data();
-    {
-      py::gil_scoped_release release;
-      nnk::affine_forward<T>(data_of<T>(x), data_of<T>(w), bp, yp, s.n, s.in, s.out);
-    }
-    return std::move(y);
+  return float_output(float_dtype(fn, "x", x), {s.n, s.out}, [&](auto* y) {
+    using T = elem_t<decltype(y)>;
+    nnk::affine_forward<T>(data_of<T>(x), data_of<T>(w), b ? data_of<T>(*b) : nullptr, y, s.n, s.in, s.out);
   });
 }
 

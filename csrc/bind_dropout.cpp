@@ -59,16 +59,10 @@ py::array dropout_backward(const py::array& gy, const py::array& mask, double p,
   const int64_t n = numel_of(fn, gy);
   require_contiguous(fn, "grad_out", gy);
   require_contiguous(fn, "mask", mask);
-  return dispatch_float(dt, [&](auto t) -> py::array {
-    using T = decltype(t);
-    auto gx = new_array<T>(shape_of(gy));
-    T* gp = gx.mutable_data();
-    const T scale = T(train_scale(p, inverted));
-    {
-      py::gil_scoped_release release;
-      nnk::dropout_backward<T>(data_of<T>(gy), static_cast<const uint8_t*>(mask.data()), gp, n, scale);
-    }
-    return std::move(gx);
+  const double scale = train_scale(p, inverted);
+  return float_output(dt, shape_of(gy), [&](auto* gx) {
+    using T = elem_t<decltype(gx)>;
+    nnk::dropout_backward<T>(data_of<T>(gy), static_cast<const uint8_t*>(mask.data()), gx, n, T(scale));
   });
 }
 

@@ -25,15 +25,8 @@ py::array local_response_norm_forward(const py::array& x, int64_t size, double a
   const char* fn = "local_response_norm_forward";
   const auto s = lrn_shape(fn, x, size, alpha, beta, k);
   const nnk::LrnParams p{size, alpha, beta, k, alpha_over_size};
-  return dispatch_float(float_dtype(fn, "x", x), [&](auto t) -> py::array {
-    using T = decltype(t);
-    auto y = new_array<T>(shape_of(x));
-    T* yp = y.mutable_data();
-    {
-      py::gil_scoped_release release;
-      nnk::local_response_norm_forward<T>(data_of<T>(x), yp, s, p);
-    }
-    return std::move(y);
+  return float_output(float_dtype(fn, "x", x), shape_of(x), [&](auto* y) {
+    nnk::local_response_norm_forward(data_of<elem_t<decltype(y)>>(x), y, s, p);
   });
 }
 
@@ -45,15 +38,9 @@ py::array local_response_norm_backward(const py::array& gy, const py::array& x, 
   require_shape(fn, "grad_out", gy, shape_of(x));
   require_contiguous(fn, "grad_out", gy);
   const nnk::LrnParams p{size, alpha, beta, k, alpha_over_size};
-  return dispatch_float(float_dtype(fn, "x", x), [&](auto t) -> py::array {
-    using T = decltype(t);
-    auto gx = new_array<T>(shape_of(x));
-    T* gp = gx.mutable_data();
-    {
-      py::gil_scoped_release release;
-      nnk::local_response_norm_backward<T>(data_of<T>(gy), data_of<T>(x), gp, s, p);
-    }
-    return std::move(gx);
+  return float_output(float_dtype(fn, "x", x), shape_of(x), [&](auto* gx) {
+    using T = elem_t<decltype(gx)>;
+    nnk::local_response_norm_backward<T>(data_of<T>(gy), data_of<T>(x), gx, s, p);
   });
 }
 

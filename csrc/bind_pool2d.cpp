@@ -93,34 +93,21 @@ py::array max_pool2d_backward(const py::array& gy, const py::array& idx, const s
   require_contiguous(fn, "grad_out", gy);
   require_contiguous(fn, "indices", idx);
   const nnk::Pool2dShape s{in[0], in[1], in[2], in[3], 1, 1, 1, 1, 0, 0, gy.shape(2), gy.shape(3)};
-  return dispatch_float(dt, [&](auto t) -> py::array {
-    using T = decltype(t);
-    auto gx = new_array<T>({s.n, s.c, s.h, s.w});
-    T* gp = gx.mutable_data();
-    int64_t bad;
-    {
-      py::gil_scoped_release release;
-      bad = nnk::max_pool2d_backward<T>(data_of<T>(gy), data_of<int64_t>(idx), gp, s);
-    }
-    if (bad)
-      throw py::value_error(std::string(fn) + ": " + std::to_string(bad) +
-                            " of the indices lie outside [0, H*W) = [0, " + std::to_string(s.h * s.w) + ")");
-    return std::move(gx);
+  int64_t bad = 0;
+  auto gx = float_output(dt, {s.n, s.c, s.h, s.w}, [&](auto* g) {
+    bad = nnk::max_pool2d_backward(data_of<elem_t<decltype(g)>>(gy), data_of<int64_t>(idx), g, s);
   });
+  if (bad)
+    throw py::value_error(std::string(fn) + ": " + std::to_string(bad) + " of the indices lie outside [0, H*W) = [0, " +
+                          std::to_string(s.h * s.w) + ")");
+  return gx;
 }
 
 py::array avg_pool2d_forward(const py::array& x, Pair k, Pair stride, Pair pad, bool include_pad) {
   const char* fn = "avg_pool2d_forward";
   const auto s = input_pool_shape(fn, x, k, stride, pad);
-  return dispatch_float(float_dtype(fn, "x", x), [&](auto t) -> py::array {
-    using T = decltype(t);
-    auto y = new_array<T>({s.n, s.c, s.oh, s.ow});
-    T* yp = y.mutable_data();
-    {
-      py::gil_scoped_release release;
-      nnk::avg_pool2d_forward<T>(data_of<T>(x), yp, s, include_pad);
-    }
-    return std::move(y);
+  return float_output(float_dtype(fn, "x", x), {s.n, s.c, s.oh, s.ow}, [&](auto* y) {
+    nnk::avg_pool2d_forward(data_of<elem_t<decltype(y)>>(x), y, s, include_pad);
   });
 }
 
@@ -133,15 +120,8 @@ py::array avg_pool2d_backward(const py::array& gy, const std::vector<int64_t>& i
   const auto s = pool_shape(fn, in[0], in[1], in[2], in[3], k, stride, pad);
   require_shape(fn, "grad_out", gy, {s.n, s.c, s.oh, s.ow});
   require_contiguous(fn, "grad_out", gy);
-  return dispatch_float(dt, [&](auto t) -> py::array {
-    using T = decltype(t);
-    auto gx = new_array<T>({s.n, s.c, s.h, s.w});
-    T* gp = gx.mutable_data();
-    {
-      py::gil_scoped_release release;
-      nnk::avg_pool2d_backward<T>(data_of<T>(gy), gp, s, include_pad);
-    }
-    return std::move(gx);
+  return float_output(dt, {s.n, s.c, s.h, s.w}, [&](auto* gx) {
+    nnk::avg_pool2d_backward(data_of<elem_t<decltype(gx)>>(gy), gx, s, include_pad);
   });
 }
 

@@ -61,19 +61,12 @@ py::tuple softmax_cross_entropy_forward(const py::array& logits, const py::array
 py::array softmax_cross_entropy_backward(const py::array& probs, const py::array& target, double grad_loss) {
   const char* fn = "softmax_cross_entropy_backward";
   const bool labels = check_target(fn, "probs", probs, target);
-  return dispatch_float(float_dtype(fn, "probs", probs), [&](auto t) -> py::array {
-    using T = decltype(t);
-    const int64_t n = probs.shape(0), k = probs.shape(1);
-    auto g = new_array<T>({n, k});
-    T* gp = g.mutable_data();
-    const int64_t* lp = labels ? static_cast<const int64_t*>(target.data()) : nullptr;
+  const int64_t n = probs.shape(0), k = probs.shape(1);
+  const int64_t* lp = labels ? static_cast<const int64_t*>(target.data()) : nullptr;
+  return float_output(float_dtype(fn, "probs", probs), {n, k}, [&](auto* g) {
+    using T = elem_t<decltype(g)>;
     const T* tp = labels ? nullptr : data_of<T>(target);
-    const T scale = T(grad_loss / double(n));
-    {
-      py::gil_scoped_release release;
-      nnk::softmax_cross_entropy_backward<T>(data_of<T>(probs), lp, tp, gp, n, k, scale);
-    }
-    return std::move(g);
+    nnk::softmax_cross_entropy_backward<T>(data_of<T>(probs), lp, tp, g, n, k, T(grad_loss / double(n)));
   });
 }
 

@@ -11,6 +11,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace nnk_py {
@@ -127,6 +128,25 @@ py::array_t<T> new_array(const std::vector<int64_t>& shape) {
 template <class T>
 T* data_of(const py::array& a) {
   return static_cast<T*>(const_cast<void*>(a.data()));
+}
+
+// The element type of a T* (in the generic kernel lambdas of float_output).
+template <class P>
+using elem_t = std::remove_pointer_t<P>;
+
+// The common shape of a binding with one output: a fresh output of `shape` and dtype dt (poisoned
+// in tests), filled by kernel(T* out) with the GIL released, returned.
+template <class K>
+py::array float_output(DType dt, const std::vector<int64_t>& shape, K&& kernel) {
+  return dispatch_float(dt, [&](auto t) -> py::array {
+    auto out = new_array<decltype(t)>(shape);
+    auto* p = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      kernel(p);
+    }
+    return std::move(out);
+  });
 }
 
 }  // namespace nnk_py
