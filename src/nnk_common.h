@@ -100,7 +100,7 @@ inline void thread_range(int64_t n, int t, int nt, int64_t& begin, int64_t& end)
 // for any thread count. An exception thrown by `body` (std::bad_alloc of a scratch buffer)
 // never crosses the parallel region: the first one is rethrown on the calling thread after
 // the region has ended. Not on it yet: the convolution work items (conv2d_im2col.cpp,
-// im2col.cpp) are scheduled by their own `omp parallel for`, without the small-call rule.
+// im2col.cpp) are scheduled by their own OpenMP loops, without the small-call rule.
 template <class F>
 void parallel_ranges(int64_t n, int64_t grain_items, F&& body) {
   if (n <= 0) return;
