@@ -7,8 +7,11 @@ reductions); float64: rtol 1e-12, atol 1e-13. Exceptions (the functions <op>_tol
   local_response_norm  grad_x subtracts two terms of similar size: atol relative to max|ref|
   dropout              one rounding apart: tighter than the default
   max_pool2d, im2col, dropout's mask: values selected or copied, not computed: bit for bit
-Finite differences (float64, central, step 1e-6): rtol 1e-6, atol 1e-8, or 1e-7 for the
-ops with sums over windows (conv2d, pooling, batch_norm) and 1e-9 for dropout and the loss.
+Finite differences (float64, central, step 1e-6, of sum(output * upstream gradient) as a sum
+of elementwise differences): rtol 1e-6, atol 1e-8, or 1e-7 for the ops with sums over windows
+(conv2d, pooling, batch_norm) and 1e-9 for dropout (linear). softmax_cross_entropy's loss is one
+rounded scalar: each row's term logsumexp - <t, logits> (about 5 here) carries a few eps64 of
+rounding, which the difference divides by 2e-6, about 1e-9: atol 1e-8.
 """
 from dataclasses import dataclass
 
@@ -34,10 +37,13 @@ def assert_close(actual, expected, rtol, atol, what=""):
 
 
 def assert_equal(actual, expected, what=""):
-    """Bit-for-bit equality (dtype and shape included) with a message naming the first difference."""
+    """Equality (dtype and shape included; NaN equals NaN, as in np.testing.assert_array_equal) with a
+    message naming the first difference."""
     actual, expected = np.asarray(actual), np.asarray(expected)
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    if actual.tobytes() == expected.tobytes():  # the fast path: identical bits
+        return
     same = (actual == expected) | (np.isnan(actual) & np.isnan(expected) if actual.dtype.kind == "f" else False)
     if not np.all(same):
         i = tuple(int(v[0]) for v in np.nonzero(~same))
@@ -120,3 +126,4 @@ def local_response_norm_tol(c):
 def dropout_tol(c):
     """One multiplication (and one division) per element on both sides: one rounding apart."""
     return dict(rtol=1e-6, atol=0) if c.dtype == np.float32 else dict(rtol=1e-15, atol=0)
+
