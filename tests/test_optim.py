@@ -533,34 +533,47 @@ def test_hyper_parameters_changed_later_are_checked_before_writing():
         opt.update(params, grads)
 
 
-def test_native_checks_every_tensor_before_writing():
-    ps = [np.ones(5, np.float32), np.ones(3, np.float32)]
-    gs = [np.ones(5, np.float32), np.ones(3, np.float32)]
-    ms, vs = [np.zeros(5, np.float32), np.zeros(3, np.float32)], [np.zeros(5, np.float32), np.zeros(3, np.float32)]
-    bad = [
-        (dict(v=[vs[0], np.zeros(4, np.float32)]), ValueError, r"v\[1\] must have shape \(3,\)"),
-        (dict(v=[vs[0], _readonly(vs[1])]), ValueError, r"v\[1\] is read-only"),
-        (dict(v=[vs[0], vs[1].astype(np.float64)]), TypeError, r"v\[1\] has dtype float64"),
-        (dict(m=[ms[0]]), ValueError, r"m has 1 arrays but params has 2"),
-        (dict(grads=[gs[0], [1.0, 1.0, 1.0]]), TypeError, r"grads\[1\] must be a numpy.ndarray, got list"),
-        (dict(params=ps[0]), TypeError, r"params must be a list of numpy arrays"),
-        (dict(params=[ps[0], ps[1].astype(np.float64)], grads=[gs[0], gs[1].astype(np.float64)]), TypeError,
-         r"params\[1\] has dtype float64 but params\[0\] has dtype float32"),
-        (dict(m=[ms[0], gs[1]]), ValueError, r"grads\[1\] and m\[1\] share memory|m\[1\] and grads\[1\]"),
-        (dict(lr=[0.1, -0.1]), ValueError, r"lr must be positive"),
-        (dict(lr=[0.1]), ValueError, r"lr has 1 values but there are 2 tensors"),
-        (dict(step=0), ValueError, r"step must be >= 1"),
-        (dict(beta2=1.5), ValueError, r"beta2 must be in \[0, 1\)"),
-        (dict(variant="x"), ValueError, r"variant must be"),
-        (dict(decay="l3", weight_decay=0.1), ValueError, r"decay must be"),
-        (dict(decay=3), TypeError, r"decay must be a string or a list of strings, got int"),
-        (dict(lr="fast"), TypeError, r"lr must be a float or a list of floats, got str"),
-    ]
-    for kw, exc, msg in bad:
-        args = dict(params=ps, grads=gs, m=ms, v=vs, lr=0.1, step=1)
-        args.update(kw)
-        with pytest.raises(exc, match=msg):
-            _core.adam_update(**args)
-        assert all((p == 1).all() for p in ps) and not any(m.any() for m in ms) and not any(v.any() for v in vs)
+def _adam_tensors():
+    """params, grads, m, v: two tensors each (5 and 3 elements)."""
+    return ([np.ones(5, np.float32), np.ones(3, np.float32)], [np.ones(5, np.float32), np.ones(3, np.float32)],
+            [np.zeros(5, np.float32), np.zeros(3, np.float32)], [np.zeros(5, np.float32), np.zeros(3, np.float32)])
+
+
+BAD_NATIVE = [  # (the arguments that differ, given (ps, gs, ms, vs)), exception, message
+    (lambda ps, gs, ms, vs: dict(v=[vs[0], np.zeros(4, np.float32)]), ValueError, r"v\[1\] must have shape \(3,\)"),
+    (lambda ps, gs, ms, vs: dict(v=[vs[0], _readonly(vs[1])]), ValueError, r"v\[1\] is read-only"),
+    (lambda ps, gs, ms, vs: dict(v=[vs[0], vs[1].astype(np.float64)]), TypeError, r"v\[1\] has dtype float64"),
+    (lambda ps, gs, ms, vs: dict(m=[ms[0]]), ValueError, r"m has 1 arrays but params has 2"),
+    (lambda ps, gs, ms, vs: dict(grads=[gs[0], [1.0, 1.0, 1.0]]), TypeError,
+     r"grads\[1\] must be a numpy.ndarray, got list"),
+    (lambda ps, gs, ms, vs: dict(params=ps[0]), TypeError, r"params must be a list of numpy arrays"),
+    (lambda ps, gs, ms, vs: dict(params=[ps[0], ps[1].astype(np.float64)], grads=[gs[0], gs[1].astype(np.float64)]),
+     TypeError, r"params\[1\] has dtype float64 but params\[0\] has dtype float32"),
+    (lambda ps, gs, ms, vs: dict(m=[ms[0], gs[1]]), ValueError, r"grads\[1\] and m\[1\] share memory|m\[1\] and grads\[1\]"),
+    (lambda ps, gs, ms, vs: dict(lr=[0.1, -0.1]), ValueError, r"lr must be positive"),
+    (lambda ps, gs, ms, vs: dict(lr=[0.1]), ValueError, r"lr has 1 values but there are 2 tensors"),
+    (lambda ps, gs, ms, vs: dict(step=0), ValueError, r"step must be >= 1"),
+    (lambda ps, gs, ms, vs: dict(beta2=1.5), ValueError, r"beta2 must be in \[0, 1\)"),
+    (lambda ps, gs, ms, vs: dict(variant="x"), ValueError, r"variant must be"),
+    (lambda ps, gs, ms, vs: dict(decay="l3", weight_decay=0.1), ValueError, r"decay must be"),
+    (lambda ps, gs, ms, vs: dict(decay=3), TypeError, r"decay must be a string or a list of strings, got int"),
+    (lambda ps, gs, ms, vs: dict(lr="fast"), TypeError, r"lr must be a float or a list of floats, got str"),
+]
+
+
+@pytest.mark.parametrize("change,exc,msg", BAD_NATIVE, ids=[
+    "v-shape", "v-read-only", "v-dtype", "m-count", "grads-list", "params-not-a-list", "params-mixed-dtypes",
+    "m-aliases-grads", "lr-negative", "lr-count", "step-0", "beta2", "variant", "decay-name", "decay-type", "lr-type"])
+def test_native_checks_every_tensor_before_writing(change, exc, msg):
+    ps, gs, ms, vs = _adam_tensors()
+    args = dict(params=ps, grads=gs, m=ms, v=vs, lr=0.1, step=1)
+    args.update(change(ps, gs, ms, vs))
+    with pytest.raises(exc, match=msg):
+        _core.adam_update(**args)
+    assert all((p == 1).all() for p in ps) and not any(m.any() for m in ms) and not any(v.any() for v in vs)
+
+
+def test_native_update_after_the_checks_writes():
+    ps, gs, ms, vs = _adam_tensors()
     _core.adam_update(ps, gs, ms, vs, lr=0.1)
     assert (ps[0] < 1).all() and (ps[1] < 1).all()

@@ -45,16 +45,26 @@ def onehot(labels, k, dtype):
     return t
 
 
-def test_labels_and_onehot_agree_and_label_dtypes_are_accepted(rng):
+TARGETS = {  # other spellings of the same integer labels
+    "onehot-float32": lambda t: onehot(t, 10, np.float32),
+    "onehot-int64": lambda t: onehot(t, 10, np.int64),
+    "onehot-bool": lambda t: onehot(t, 10, bool),
+    "labels-int32": lambda t: t.astype(np.int32),
+    "labels-uint8": lambda t: t.astype(np.uint8),
+    "labels-list": list,
+}
+
+
+@pytest.mark.parametrize("spelling", TARGETS)
+def test_labels_and_onehot_agree_and_label_dtypes_are_accepted(rng, spelling):
     logits, labels = make(rng, (100, 10), np.float32)
     loss, probs = F.softmax_cross_entropy(logits, labels)
     g = F.softmax_cross_entropy_backward(probs, labels)
-    for target in (onehot(labels, 10, np.float32), onehot(labels, 10, np.int64), onehot(labels, 10, bool),
-                   labels.astype(np.int32), labels.astype(np.uint8), list(labels)):
-        loss2, probs2 = F.softmax_cross_entropy(logits, target)
-        assert loss2 == pytest.approx(loss, rel=1e-6)
-        np.testing.assert_array_equal(probs2, probs)
-        assert_close(F.softmax_cross_entropy_backward(probs, target), g, rtol=1e-6, atol=1e-9, what="grad")
+    target = TARGETS[spelling](labels)
+    loss2, probs2 = F.softmax_cross_entropy(logits, target)
+    assert loss2 == pytest.approx(loss, rel=1e-6)
+    np.testing.assert_array_equal(probs2, probs)
+    assert_close(F.softmax_cross_entropy_backward(probs, target), g, rtol=1e-6, atol=1e-9, what="grad")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
