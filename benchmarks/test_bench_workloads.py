@@ -7,7 +7,6 @@ Each workload is timed for nnkern and the reference (and torch when installed); 
 prints the same numbers side by side as one table.
 """
 import pytest
-
 from nnkern.bench.workloads import all_workloads
 
 CASES = [(wl, impl) for wl in all_workloads() for impl in ("nnkern", "reference", "torch")]

@@ -1,4 +1,4 @@
-// Bindings of maxpool2d_forward / maxpool2d_backward / avgpool2d_forward / avgpool2d_backward.
+// Bindings of max_pool2d_forward / max_pool2d_backward / avg_pool2d_forward / avg_pool2d_backward.
 #include <limits>
 #include <utility>
 #include "checks.h"
@@ -66,14 +66,14 @@ py::object maxpool_forward_t(const py::array& x, const nnk::Pool2dShape& s, bool
   T* yp = y.mutable_data();
   {
     py::gil_scoped_release release;
-    nnk::maxpool2d_forward<T>(data_of<T>(x), yp, ip, s);
+    nnk::max_pool2d_forward<T>(data_of<T>(x), yp, ip, s);
   }
   if (return_indices) return py::make_tuple(y, io);
   return std::move(y);
 }
 
-py::object maxpool2d_forward(const py::array& x, Pair k, Pair stride, Pair pad, bool return_indices) {
-  const char* fn = "maxpool2d_forward";
+py::object max_pool2d_forward(const py::array& x, Pair k, Pair stride, Pair pad, bool return_indices) {
+  const char* fn = "max_pool2d_forward";
   auto s = input_pool_shape(fn, x, k, stride, pad);
   if (float_dtype(fn, "x", x) == DType::f32) return maxpool_forward_t<float>(x, s, return_indices);
   return maxpool_forward_t<double>(x, s, return_indices);
@@ -86,16 +86,16 @@ py::array maxpool_backward_t(const py::array& gy, const py::array& idx, const nn
   int64_t bad;
   {
     py::gil_scoped_release release;
-    bad = nnk::maxpool2d_backward<T>(data_of<T>(gy), data_of<int64_t>(idx), gp, s);
+    bad = nnk::max_pool2d_backward<T>(data_of<T>(gy), data_of<int64_t>(idx), gp, s);
   }
   if (bad)
-    throw py::value_error("maxpool2d_backward: " + std::to_string(bad) + " of the indices lie outside [0, H*W) = [0, " +
+    throw py::value_error("max_pool2d_backward: " + std::to_string(bad) + " of the indices lie outside [0, H*W) = [0, " +
                           std::to_string(s.h * s.w) + ")");
   return std::move(gx);
 }
 
-py::array maxpool2d_backward(const py::array& gy, const py::array& idx, const std::vector<int64_t>& input_shape) {
-  const char* fn = "maxpool2d_backward";
+py::array max_pool2d_backward(const py::array& gy, const py::array& idx, const std::vector<int64_t>& input_shape) {
+  const char* fn = "max_pool2d_backward";
   auto dt = float_dtype(fn, "grad_out", gy);
   require_ndim(fn, "grad_out", gy, 4, "(N, C, OH, OW)");
   auto in = input_shape4(fn, input_shape);
@@ -120,13 +120,13 @@ py::array avgpool_forward_t(const py::array& x, const nnk::Pool2dShape& s, bool 
   T* yp = y.mutable_data();
   {
     py::gil_scoped_release release;
-    nnk::avgpool2d_forward<T>(data_of<T>(x), yp, s, include_pad);
+    nnk::avg_pool2d_forward<T>(data_of<T>(x), yp, s, include_pad);
   }
   return std::move(y);
 }
 
-py::array avgpool2d_forward(const py::array& x, Pair k, Pair stride, Pair pad, bool include_pad) {
-  const char* fn = "avgpool2d_forward";
+py::array avg_pool2d_forward(const py::array& x, Pair k, Pair stride, Pair pad, bool include_pad) {
+  const char* fn = "avg_pool2d_forward";
   auto s = input_pool_shape(fn, x, k, stride, pad);
   if (float_dtype(fn, "x", x) == DType::f32) return avgpool_forward_t<float>(x, s, include_pad);
   return avgpool_forward_t<double>(x, s, include_pad);
@@ -138,14 +138,14 @@ py::array avgpool_backward_t(const py::array& gy, const nnk::Pool2dShape& s, boo
   T* gp = gx.mutable_data();
   {
     py::gil_scoped_release release;
-    nnk::avgpool2d_backward<T>(data_of<T>(gy), gp, s, include_pad);
+    nnk::avg_pool2d_backward<T>(data_of<T>(gy), gp, s, include_pad);
   }
   return std::move(gx);
 }
 
-py::array avgpool2d_backward(const py::array& gy, const std::vector<int64_t>& input_shape, Pair k, Pair stride,
+py::array avg_pool2d_backward(const py::array& gy, const std::vector<int64_t>& input_shape, Pair k, Pair stride,
                              Pair pad, bool include_pad) {
-  const char* fn = "avgpool2d_backward";
+  const char* fn = "avg_pool2d_backward";
   auto dt = float_dtype(fn, "grad_out", gy);
   require_ndim(fn, "grad_out", gy, 4, "(N, C, OH, OW)");
   auto in = input_shape4(fn, input_shape);
@@ -159,16 +159,16 @@ py::array avgpool2d_backward(const py::array& gy, const std::vector<int64_t>& in
 }  // namespace
 
 void bind_pool2d(py::module_& m) {
-  m.def("maxpool2d_forward", &maxpool2d_forward, py::arg("x"), py::arg("kernel_size"), py::arg("stride"),
+  m.def("max_pool2d_forward", &max_pool2d_forward, py::arg("x"), py::arg("kernel_size"), py::arg("stride"),
         py::arg("padding"), py::arg("return_indices") = false,
         "y (N, C, OH, OW) = max over each window of x (N, C, H, W), padding as -inf; with return_indices, "
         "(y, indices) where indices (int64) is the flat index ih*W + iw of the first maximum in its input plane.");
-  m.def("maxpool2d_backward", &maxpool2d_backward, py::arg("grad_out"), py::arg("indices"), py::arg("input_shape"),
+  m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("grad_out"), py::arg("indices"), py::arg("input_shape"),
         "grad_x (input_shape) = scatter-add of grad_out (N, C, OH, OW) through indices.");
-  m.def("avgpool2d_forward", &avgpool2d_forward, py::arg("x"), py::arg("kernel_size"), py::arg("stride"),
+  m.def("avg_pool2d_forward", &avg_pool2d_forward, py::arg("x"), py::arg("kernel_size"), py::arg("stride"),
         py::arg("padding"), py::arg("count_include_pad") = true,
         "y (N, C, OH, OW) = mean over each window of x (N, C, H, W).");
-  m.def("avgpool2d_backward", &avgpool2d_backward, py::arg("grad_out"), py::arg("input_shape"),
+  m.def("avg_pool2d_backward", &avg_pool2d_backward, py::arg("grad_out"), py::arg("input_shape"),
         py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("count_include_pad") = true,
-        "grad_x (input_shape) of avgpool2d_forward for grad_out (N, C, OH, OW).");
+        "grad_x (input_shape) of avg_pool2d_forward for grad_out (N, C, OH, OW).");
 }

@@ -357,7 +357,7 @@ void check_shape(const Pool2dShape& s) {
 }  // namespace
 
 template <class T>
-void maxpool2d_forward(const T* x, T* y, int64_t* idx, const Pool2dShape& s) {
+void max_pool2d_forward(const T* x, T* y, int64_t* idx, const Pool2dShape& s) {
   check_shape(s);
   const int64_t planes = s.n * s.c;
 #pragma omp parallel num_threads(threads_for(s.n * s.c * s.h * s.w))
@@ -369,7 +369,7 @@ void maxpool2d_forward(const T* x, T* y, int64_t* idx, const Pool2dShape& s) {
 }
 
 template <class T>
-int64_t maxpool2d_backward(const T* gy, const int64_t* idx, T* gx, const Pool2dShape& s) {
+int64_t max_pool2d_backward(const T* gy, const int64_t* idx, T* gx, const Pool2dShape& s) {
   const int64_t planes = s.n * s.c;
   int64_t bad = 0;
 #pragma omp parallel num_threads(threads_for(s.n * s.c * s.h * s.w)) reduction(+ : bad)
@@ -382,7 +382,7 @@ int64_t maxpool2d_backward(const T* gy, const int64_t* idx, T* gx, const Pool2dS
 }
 
 template <class T>
-void avgpool2d_forward(const T* x, T* y, const Pool2dShape& s, bool count_include_pad) {
+void avg_pool2d_forward(const T* x, T* y, const Pool2dShape& s, bool count_include_pad) {
   check_shape(s);
   const int64_t planes = s.n * s.c;
 #pragma omp parallel num_threads(threads_for(s.n * s.c * s.h * s.w))
@@ -394,7 +394,7 @@ void avgpool2d_forward(const T* x, T* y, const Pool2dShape& s, bool count_includ
 }
 
 template <class T>
-void avgpool2d_backward(const T* gy, T* gx, const Pool2dShape& s, bool count_include_pad) {
+void avg_pool2d_backward(const T* gy, T* gx, const Pool2dShape& s, bool count_include_pad) {
   check_shape(s);
   const int64_t planes = s.n * s.c;
 #pragma omp parallel num_threads(threads_for(s.n * s.c * s.h * s.w))
@@ -405,13 +405,13 @@ void avgpool2d_backward(const T* gy, T* gx, const Pool2dShape& s, bool count_inc
   }
 }
 
-template void maxpool2d_forward<float>(const float*, float*, int64_t*, const Pool2dShape&);
-template void maxpool2d_forward<double>(const double*, double*, int64_t*, const Pool2dShape&);
-template int64_t maxpool2d_backward<float>(const float*, const int64_t*, float*, const Pool2dShape&);
-template int64_t maxpool2d_backward<double>(const double*, const int64_t*, double*, const Pool2dShape&);
-template void avgpool2d_forward<float>(const float*, float*, const Pool2dShape&, bool);
-template void avgpool2d_forward<double>(const double*, double*, const Pool2dShape&, bool);
-template void avgpool2d_backward<float>(const float*, float*, const Pool2dShape&, bool);
-template void avgpool2d_backward<double>(const double*, double*, const Pool2dShape&, bool);
+template void max_pool2d_forward<float>(const float*, float*, int64_t*, const Pool2dShape&);
+template void max_pool2d_forward<double>(const double*, double*, int64_t*, const Pool2dShape&);
+template int64_t max_pool2d_backward<float>(const float*, const int64_t*, float*, const Pool2dShape&);
+template int64_t max_pool2d_backward<double>(const double*, const int64_t*, double*, const Pool2dShape&);
+template void avg_pool2d_forward<float>(const float*, float*, const Pool2dShape&, bool);
+template void avg_pool2d_forward<double>(const double*, double*, const Pool2dShape&, bool);
+template void avg_pool2d_backward<float>(const float*, float*, const Pool2dShape&, bool);
+template void avg_pool2d_backward<double>(const double*, double*, const Pool2dShape&, bool);
 
 }  // namespace nnk

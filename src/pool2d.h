@@ -20,13 +20,13 @@ inline int64_t pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p) { retu
 // the flat index ih*W + iw of the maximum inside its input plane: the first maximum in
 // row-major window order (as np.argmax), and the first NaN if the window holds one (NaN
 // propagates).
-template <class T> void maxpool2d_forward(const T* x, T* y, int64_t* idx, const Pool2dShape& s);
+template <class T> void max_pool2d_forward(const T* x, T* y, int64_t* idx, const Pool2dShape& s);
 // gx (N, C, H, W) = scatter-add of gy through idx. Returns the number of indices outside
 // [0, H*W) (skipped); the caller reports them as an error.
-template <class T> int64_t maxpool2d_backward(const T* gy, const int64_t* idx, T* gx, const Pool2dShape& s);
+template <class T> int64_t max_pool2d_backward(const T* gy, const int64_t* idx, T* gx, const Pool2dShape& s);
 // y = mean over each window; the divisor is KH*KW with count_include_pad, else the number of
 // input elements inside the window.
-template <class T> void avgpool2d_forward(const T* x, T* y, const Pool2dShape& s, bool count_include_pad);
-template <class T> void avgpool2d_backward(const T* gy, T* gx, const Pool2dShape& s, bool count_include_pad);
+template <class T> void avg_pool2d_forward(const T* x, T* y, const Pool2dShape& s, bool count_include_pad);
+template <class T> void avg_pool2d_backward(const T* gy, T* gx, const Pool2dShape& s, bool count_include_pad);
 
 }  // namespace nnk

@@ -24,10 +24,9 @@ Tests marked ``slow`` (end-to-end training and experiments) run by default, as i
 """
 import zlib
 
+import nnkern
 import numpy as np
 import pytest
-
-import nnkern
 from nnkern import _core
 
 from harness import assert_close, numerical_grad  # noqa: F401  (shared by the test files)

@@ -3,15 +3,13 @@ clear errors for mismatched checkpoints, and the allow-list unpickler for the bo
 import os
 import pickle
 
+import nnkern
 import numpy as np
 import pytest
-
-import nnkern
+from conftest import assert_close
 from nnkern.checkpoint import CheckpointError, UnsafePickleError, load, load_pickle_params, save
 from nnkern.keras import layers, models
 from nnkern.models import MultiLayerNet, MultiLayerNetExtend, SimpleConvNet
-
-from conftest import assert_close
 
 
 def _train(model, opt, x, t, steps=3):

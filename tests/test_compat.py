@@ -5,15 +5,13 @@ import pickle
 
 import numpy as np
 import pytest
-
+from conftest import assert_close
 from nnkern.compat import functions, gradient, layers, optimizer, util
 from nnkern.compat.deep_convnet import DeepConvNet
 from nnkern.compat.multi_layer_net import MultiLayerNet
 from nnkern.compat.multi_layer_net_extend import MultiLayerNetExtend
 from nnkern.compat.simple_convnet import SimpleConvNet
 from nnkern.compat.trainer import Trainer
-
-from conftest import assert_close
 
 
 def test_batch_normalization_is_per_activation_on_4d_input(rng):

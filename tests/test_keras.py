@@ -2,11 +2,9 @@
 data with NCHW inside, fit/evaluate/predict, backends, gradients, and bad input."""
 import numpy as np
 import pytest
-
+from conftest import assert_close
 from nnkern import reference as R
 from nnkern.keras import layers, models
-
-from conftest import assert_close
 
 
 def seed_model(**kw):

@@ -3,10 +3,8 @@ reference layers against finite differences (float64), the aliasing contract wit
 optimizer updates, the book's attribute names, and bad input."""
 import numpy as np
 import pytest
-
-from nnkern import layers as L
-
 from conftest import assert_close, numerical_grad
+from nnkern import layers as L
 
 
 def _make(name, rng, dtype):

@@ -1,13 +1,11 @@
 """nnkern.models: backprop vs numerical gradients (float64, both backends), native float32 vs
 the float64 reference, learning small synthetic tasks, parameter counts, AlexNet at batch 2,
 and clear errors for bad input."""
+import nnkern
 import numpy as np
 import pytest
-
-import nnkern
-from nnkern.models import AlexNet, DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet
-
 from conftest import assert_close
+from nnkern.models import AlexNet, DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet
 
 SMALL_DEEP = [{"filter_num": n, "filter_size": 3, "pad": p, "stride": 1}
               for n, p in ((2, 1), (3, 1), (3, 1), (4, 2), (4, 1), (3, 1))]

@@ -6,10 +6,10 @@ from functools import partial
 
 import numpy as np
 import pytest
-
-from nnkern import _core, optimizers as O, reference as R
-
 from conftest import assert_close
+from nnkern import _core
+from nnkern import optimizers as O
+from nnkern import reference as R
 
 # rule: (optimizer factory, normal hyper-parameters, large-lr hyper-parameters)
 RULES = {

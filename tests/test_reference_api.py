@@ -3,8 +3,8 @@ same signature (parameter names, kinds and defaults), so a layer's backend can b
 import inspect
 
 import pytest
-
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 OLD_NAMES = ["conv2d_forward", "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
              "avgpool2d_backward", "batchnorm_forward", "batchnorm_backward", "lrn_forward", "lrn_backward",

@@ -3,10 +3,9 @@ import os
 import subprocess
 import sys
 
+import nnkern
 import pytest
 from threadpoolctl import threadpool_info
-
-import nnkern
 
 
 def pools():

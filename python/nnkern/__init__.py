@@ -7,16 +7,20 @@ oracle that every native kernel is tested against.
 """
 import scipy_openblas32 as _sob  # noqa: F401  # dlopens libscipy_openblas.so before _core needs it
 
-from . import _core
+from . import _threads  # noqa: F401  # sets libgomp's wait policy, then loads _core (read once, at load)
+
+# isort: split
+from . import _core, checkpoint, conv_algo, data, functional, init, keras, layers, models, optimizers, reference
 from ._core import get_num_threads, set_num_threads
-from . import data, functional, optimizers, reference
-from . import init, layers, models, checkpoint, keras
 from .checkpoint import load, load_pickle_params, save
+from .conv_algo import conv_algorithms, get_conv_algo, set_conv_algo
 from .keras import Sequential
 from .models import AlexNet, DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet
 
 __version__ = _core.build_info()["version"]
+conv_algo._apply_env()
 
 __all__ = ["data", "functional", "optimizers", "reference", "set_num_threads", "get_num_threads", "__version__", "init",
+           "set_conv_algo", "get_conv_algo", "conv_algorithms",
            "layers", "models", "checkpoint", "keras", "Sequential", "save", "load", "load_pickle_params",
            "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "AlexNet"]

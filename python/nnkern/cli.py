@@ -1,7 +1,7 @@
 """The ``nnkern`` command (also ``python -m nnkern``).
 
-Subcommands: ``train`` (the main job), ``experiment``, ``bench``, ``info``, ``demo``. Bad arguments or data end in a one-line error
-on stderr and exit code 2, never a traceback.
+Subcommands: ``train`` (the main job), ``experiment``, ``bench``, ``info``, ``demo``. Bad arguments or data end in a
+one-line error on stderr and exit code 2, never a traceback.
 """
 import argparse
 import sys
@@ -48,13 +48,14 @@ def _cmd_experiment(args):
 
 
 def _cmd_bench(args):
-    from .bench import compare
     import os
+
+    from .bench import compare
     os.makedirs(args.out_dir, exist_ok=True)
     args.out = args.out or os.path.join(args.out_dir, "bench.md")
     args.chart = args.chart or os.path.join(args.out_dir, "bench.png")
     code = compare.execute(args)
-    print(f"wrote {args.out} and {args.chart}")
+    print("wrote " + " and ".join(p for p in (args.out, args.chart) if p))
     return code
 
 

@@ -3,7 +3,9 @@ import time
 
 import numpy as np
 
-from . import _core, functional as F, reference as R
+from . import _core
+from . import functional as F
+from . import reference as R
 
 
 def _median_time(fn, repeat):

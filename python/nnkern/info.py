@@ -12,8 +12,28 @@ def blas_pools():
     ]
 
 
+def wait_policy():
+    from ._threads import describe
+    return describe()
+
+
+def conv_algorithms_line():
+    """The convolution algorithms of this build and what each needs."""
+    return "; ".join(f"{a['name']} ({'float32+float64' if a['float64'] else 'float32'}; needs {a['needs']})"
+                     for a in _core.conv2d_algorithms())
+
+
+def conv_select_line():
+    from .conv_algo import ENV, get_conv_algo
+    mode = get_conv_algo()
+    how = {"heuristic": "heuristic (shape, dtype and CPU rules; reproducible)",
+           "benchmark": "benchmark (measured once per shape, pass, dtype and thread count; cached)"}
+    return f"{how.get(mode, f'forced {mode!r} where it applies')}; set by nnkern.set_conv_algo or {ENV}"
+
+
 def format_info():
     import os
+
     import numpy as np
     b = _core.build_info()
     lines = [
@@ -22,12 +42,17 @@ def format_info():
         f"flags          {b['cxx_flags']}",
         f"SIMD path      {b['simd_path']}",
         f"OpenMP         {b['openmp']} (threads {b['num_threads']}, omp_max_threads {b['omp_max_threads']})",
+        f"OpenMP wait    {wait_policy()}",
         f"BLAS           {b['blas']} core={b['blas_corename']} threads={b['blas_num_threads']}",
         f"BLAS config    {b['blas_config']}",
+        f"GEMM kernels   {b.get('gemm_isa', 'OpenBLAS only (no own micro-kernels in this build)')}",
+        f"conv2d algos   {conv_algorithms_line()}",
+        f"conv2d select  {conv_select_line()}",
         f"numpy          {np.__version__}",
-        f"env            " + " ".join(f"{k}={os.environ[k]}" for k in
-                                      ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
-                                       "OPENBLAS_L2_SIZE") if k in os.environ),
+        "env            " + " ".join(f"{k}={os.environ[k]}" for k in
+                                      ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+                                       "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                                      if k in os.environ),
         "thread pools (threadpoolctl):",
     ]
     for p in blas_pools():

@@ -5,23 +5,26 @@
 (also ``nnkern bench``, which adds a bar chart of the speed-ups).
 
 All three run in one process, interleaved per workload, so the ratios are comparable on a
-noisy machine. Prints a markdown table (median times, GFLOP/s or GB/s of nnkern, speed-ups)
-headed by the BLAS core type and thread counts, and optionally writes it to --out.
+noisy machine. Prints a markdown table (median times, GFLOP/s or GB/s of nnkern, speed-ups;
+for convolutions the algorithm each pass used and the share of a large sgemm's rate) headed
+by the SIMD path, GEMM kernels, BLAS core and thread counts, and optionally writes it to --out.
 """
 import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 import nnkern
 
+from .ceiling import sgemm_ceiling
 from .workloads import all_workloads, torch_or_none
 
 
 def median_time(fn, repeat, budget_s):
-    fn()  # warm-up (allocations, page faults, lazy init)
+    fn()  # warm-up (allocations, page faults, lazy init, benchmark-mode measurement)
     times = []
     start = time.perf_counter()
     for _ in range(repeat):
@@ -33,14 +36,43 @@ def median_time(fn, repeat, budget_s):
     return float(np.median(times))
 
 
+@dataclass
+class Row:
+    family: str
+    name: str
+    t_nn: float
+    t_ref: float = None
+    t_th: float = None
+    flops: float = None
+    bytes: float = None
+    algo: str = None  # convolutions: the algorithm of each pass, "fwd / grad_x / grad_weight"
+
+    def rate(self):
+        if self.flops:
+            return f"{self.flops / self.t_nn / 1e9:.1f} GFLOP/s"
+        if self.bytes:
+            return f"{self.bytes / self.t_nn / 1e9:.1f} GB/s"
+        return ""
+
+
 def header(threads):
     info = nnkern._core.build_info()
     torch = torch_or_none()
     tv = f"torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else "torch not installed"
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    return (f"nnkern {info['version']}, {threads} threads, SIMD {info['simd_path']}, BLAS core "
+    gemm = info.get("gemm_isa", "OpenBLAS")
+    return (f"nnkern {info['version']}, {threads} threads, SIMD {info['simd_path']}, GEMM kernels {gemm}, BLAS core "
             f"{info['blas_corename']} (OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
-            f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}), numpy {np.__version__}, {tv}")
+            f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}), conv2d selection {nnkern.get_conv_algo()}, "
+            f"{nnkern._threads.describe()}, numpy {np.__version__}, {tv}")
+
+
+def conv_algos(spec):
+    """'im2col' when every pass of a conv workload used one algorithm, else 'fwd / grad_x / grad_weight'."""
+    from nnkern.conv_algo import conv2d_algo_for
+    xs, ws, kw, passes = spec
+    picks = [conv2d_algo_for(xs, ws, pass_=p, dtype="float32", **kw) for p in passes]
+    return picks[0] if len(set(picks)) == 1 else " / ".join(picks)
 
 
 def run(families, threads, repeat, budget_s, with_reference=True):
@@ -56,26 +88,38 @@ def run(families, threads, repeat, budget_s, with_reference=True):
         t_nn = median_time(fns["nnkern"], repeat, budget_s)
         t_ref = median_time(fns["reference"], max(3, repeat // 3), budget_s) if with_reference else None
         t_th = median_time(fns["torch"], repeat, budget_s) if fns.get("torch") else None
-        rate = ""
-        if fns.get("flops"):
-            rate = f"{fns['flops'] / t_nn / 1e9:.1f} GFLOP/s"
-        elif fns.get("bytes"):
-            rate = f"{fns['bytes'] / t_nn / 1e9:.1f} GB/s"
-        rows.append((wl.family, wl.name, t_nn, t_ref, t_th, rate))
+        algo = conv_algos(fns["conv"]) if fns.get("conv") else None
+        rows.append(Row(wl.family, wl.name, t_nn, t_ref, t_th, fns.get("flops"), fns.get("bytes"), algo))
         print(f"  {wl.family:24} {wl.name:28} done", file=sys.stderr)
     return rows
 
 
-def table(rows):
-    out = ["| family | workload | nnkern ms | rate | reference ms | torch ms | vs reference | vs torch |",
-           "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for fam, name, t_nn, t_ref, t_th, rate in rows:
-        ref = f"{t_ref * 1e3:.2f}" if t_ref else "-"
-        th = f"{t_th * 1e3:.2f}" if t_th else "-"
-        vs_ref = f"{t_ref / t_nn:.1f}x" if t_ref else "-"
-        vs_th = f"{t_th / t_nn:.2f}x" if t_th else "-"
-        out.append(f"| {fam} | {name} | {t_nn * 1e3:.2f} | {rate} | {ref} | {th} | {vs_ref} | {vs_th} |")
+def table(rows, ceiling=None):
+    """Markdown table; with a ceiling (sgemm GFLOP/s), convolutions show their share of it."""
+    convs = any(r.algo for r in rows)
+    share = convs and ceiling and ceiling.get("nnkern OpenBLAS")
+    out = ["| family | workload |" + (" algo |" if convs else "") + " nnkern ms | rate |" +
+           (" % of sgemm |" if share else "") + " reference ms | torch ms | vs reference | vs torch |",
+           "|---|---|" + ("---|" if convs else "") + "---:|---:|" + ("---:|" if share else "") + "---:|---:|---:|---:|"]
+    for r in rows:
+        ref = f"{r.t_ref * 1e3:.2f}" if r.t_ref else "-"
+        th = f"{r.t_th * 1e3:.2f}" if r.t_th else "-"
+        vs_ref = f"{r.t_ref / r.t_nn:.1f}x" if r.t_ref else "-"
+        vs_th = f"{r.t_th / r.t_nn:.2f}x" if r.t_th else "-"
+        algo = f" {r.algo or '-'} |" if convs else ""
+        pct = ""
+        if share:
+            pct = f" {100 * r.flops / r.t_nn / 1e9 / share:.0f}% |" if r.algo and r.flops else " - |"
+        out.append(f"| {r.family} | {r.name} |{algo} {r.t_nn * 1e3:.2f} | {r.rate()} |{pct} {ref} | {th} | {vs_ref} "
+                   f"| {vs_th} |")
     return "\n".join(out)
+
+
+def ceiling_note(ceiling):
+    parts = [f"{k} {v:.0f} GFLOP/s" for k, v in ceiling.items() if k != "size" and v]
+    return ("Ceiling (same run): large sgemm " + f"{ceiling['size']}^3, " + ", ".join(parts) + ". "
+            "'% of sgemm' = a convolution's effective rate (direct-method FLOPs, 2*N*OC*OH*OW*C/groups*KH*KW per "
+            "pass) over nnkern's OpenBLAS sgemm rate; Winograd does fewer multiplies, so it may exceed 100%.")
 
 
 def add_arguments(ap):
@@ -85,16 +129,34 @@ def add_arguments(ap):
     ap.add_argument("--budget", type=float, default=5.0, help="seconds per timing at most")
     ap.add_argument("--out", help="write the markdown table to this file too")
     ap.add_argument("--chart", help="write a bar chart (PNG) of the speed-ups to this file")
+    ap.add_argument("--busy", type=int, default=None, metavar="N",
+                    help="instead: default threads vs 1 thread for the model steps, big conv layers and nnkern "
+                         "train, with N competing busy processes (0 = idle machine)")
+    ap.add_argument("--algos", action="store_true",
+                    help="instead: every applicable conv algorithm per pass on the conv workloads and a sweep of "
+                         "shapes (--family filters shape names)")
 
 
 def execute(args):
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if args.busy is not None:
+        if args.busy < 0:
+            raise ValueError(f"--busy must be >= 0, got {args.busy}")
+        from . import busy
+        return busy.execute(args)
+    if args.algos:
+        from . import conv_sweep
+        args.chart = None  # a table only
+        return conv_sweep.execute(args)
     rows = run(args.family, args.threads, args.repeat, args.budget)
     if not rows:
         raise ValueError(f"no workload matches --family {args.family}")
+    ceiling = sgemm_ceiling(args.threads) if any(r.algo for r in rows) else None
     head = header(args.threads)
-    text = head + "\n\n" + table(rows) + "\n"
+    text = head + "\n\n" + table(rows, ceiling) + "\n"
+    if ceiling:
+        text += "\n" + ceiling_note(ceiling) + "\n"
     print(text)
     if args.out:
         with open(args.out, "w") as f:

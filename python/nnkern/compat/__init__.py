@@ -29,8 +29,18 @@ Where nnkern's own API (``nnkern.layers`` / ``nnkern.models``) differs from comp
 * checkpoints are .npz (``nnkern.save``/``nnkern.load``) rather than pickle;
 * nnkern's layers use the book's Affine layout (W is (in, out)) and NCHW, like compat.
 """
-from . import functions, gradient, layers, multi_layer_net, multi_layer_net_extend, optimizer, trainer, util
-from . import deep_convnet, simple_convnet
+from . import (
+    deep_convnet,
+    functions,
+    gradient,
+    layers,
+    multi_layer_net,
+    multi_layer_net_extend,
+    optimizer,
+    simple_convnet,
+    trainer,
+    util,
+)
 
 __all__ = ["functions", "gradient", "layers", "multi_layer_net", "multi_layer_net_extend", "optimizer",
            "trainer", "util", "simple_convnet", "deep_convnet"]

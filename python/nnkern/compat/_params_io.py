@@ -5,7 +5,8 @@ through nnkern's allow-list unpickler (arrays and dicts only) and also nnkern's 
 ``save_params`` writes .npz (never pickle), whatever the file name says. This is the one
 place where compat deliberately differs from the book's file format.
 """
-from ..checkpoint import load_params as _load, save_params as _save
+from ..checkpoint import load_params as _load
+from ..checkpoint import save_params as _save
 
 
 def save_params(params, file_name):

@@ -50,7 +50,8 @@ def _read_bytes(file):
     try:
         return gzip.decompress(raw)
     except EOFError:
-        raise DataError(f"{file}: corrupted gzip data (the compressed stream ends early; truncated download?)") from None
+        raise DataError(
+            f"{file}: corrupted gzip data (the compressed stream ends early; truncated download?)") from None
     except (OSError, zlib.error) as e:
         raise DataError(f"{file}: corrupted gzip data ({e})") from None
 

@@ -22,7 +22,6 @@ count. The functions below are thin wrappers that allocate ``out`` when it is no
 """
 import numbers
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
 
 import numpy as np
 
@@ -103,8 +102,8 @@ class Augment:
     e.g. ``Augment(padding=4)`` for 32x32); AlexNet: ``Augment(crop=(224, 224))`` of
     256x256 images. flip: mirror half of the samples left-right.
     """
-    padding: Union[int, Tuple[int, int]] = 0
-    crop: Optional[Tuple[int, int]] = None
+    padding: int | tuple[int, int] = 0
+    crop: tuple[int, int] | None = None
     flip: bool = True
     fill: float = 0.0
 

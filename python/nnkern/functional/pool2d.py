@@ -17,8 +17,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=False):
     first maximum in row-major window order (as ``np.argmax``); NaN propagates.
     AlexNet (Krizhevsky et al. 2012) uses overlapping 3x3 windows with stride 2.
     """
-    return _core.maxpool2d_forward(contiguous(x), pair(kernel_size, "kernel_size"), _stride(stride, kernel_size),
-                                   pair(padding, "padding"), bool(return_indices))
+    return _core.max_pool2d_forward(contiguous(x), pair(kernel_size, "kernel_size"), _stride(stride, kernel_size),
+                                    pair(padding, "padding"), bool(return_indices))
 
 
 def max_pool2d_backward(grad_out, indices, input_shape):
@@ -27,7 +27,7 @@ def max_pool2d_backward(grad_out, indices, input_shape):
     grad_out (N, C, OH, OW) is added to the input elements named by ``indices`` (from
     ``max_pool2d(..., return_indices=True)``); ValueError for an index outside [0, H*W).
     """
-    return _core.maxpool2d_backward(contiguous(grad_out), contiguous(indices), [int(s) for s in input_shape])
+    return _core.max_pool2d_backward(contiguous(grad_out), contiguous(indices), [int(s) for s in input_shape])
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
@@ -36,12 +36,12 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     x: (N, C, H, W) -> y (N, C, OH, OW). Padding counts as zeros; the divisor is KH*KW, or with
     count_include_pad=False the number of input elements inside the window.
     """
-    return _core.avgpool2d_forward(contiguous(x), pair(kernel_size, "kernel_size"), _stride(stride, kernel_size),
-                                   pair(padding, "padding"), bool(count_include_pad))
+    return _core.avg_pool2d_forward(contiguous(x), pair(kernel_size, "kernel_size"), _stride(stride, kernel_size),
+                                    pair(padding, "padding"), bool(count_include_pad))
 
 
 def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0, count_include_pad=True):
     """Gradient of :func:`avg_pool2d`: grad_x of shape ``input_shape`` for grad_out (N, C, OH, OW)."""
-    return _core.avgpool2d_backward(contiguous(grad_out), [int(s) for s in input_shape],
-                                    pair(kernel_size, "kernel_size"), _stride(stride, kernel_size),
-                                    pair(padding, "padding"), bool(count_include_pad))
+    return _core.avg_pool2d_backward(contiguous(grad_out), [int(s) for s in input_shape],
+                                     pair(kernel_size, "kernel_size"), _stride(stride, kernel_size),
+                                     pair(padding, "padding"), bool(count_include_pad))

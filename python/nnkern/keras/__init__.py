@@ -9,8 +9,7 @@ The seed's example ports by changing the import::
     model.summary()
 """
 from . import layers, models
-from .layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
-                     MaxPooling2D)
+from .layers import Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from .models import History, Sequential, SummaryCounts
 
 __all__ = ["layers", "models", "Sequential", "History", "SummaryCounts", "Conv2D", "MaxPooling2D",

@@ -91,7 +91,8 @@ class KerasLayer:
 
 class Conv2D(KerasLayer):
     """Conv2D(filters, kernel_size, strides=1, padding='valid'|'same', activation=None,
-    use_bias=True, input_shape=(H, W, C)). Kernel init glorot_uniform, bias zeros (Keras').
+    use_bias=True, input_shape=(H, W, C), algo="auto"). Kernel init glorot_uniform, bias zeros
+    (Keras'). ``algo``: nnkern's convolution algorithm (see ``nnkern.set_conv_algo``).
 
     'same' pads (k-1)//2 on each side when the total padding is even; an odd total (even
     kernel, or strides > 1) is padded like TensorFlow, the extra row/column at the bottom/right.
@@ -99,9 +100,10 @@ class Conv2D(KerasLayer):
     _base = "conv2d"
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None, use_bias=True,
-                 input_shape=None, name=None):
+                 input_shape=None, name=None, algo="auto"):
         super().__init__(name, input_shape)
         self.filters = int(filters)
+        self.algo = str(algo)
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
         self.padding = _padding(padding)
@@ -122,7 +124,7 @@ class Conv2D(KerasLayer):
             self.extra = (tot[0] % 2, tot[1] % 2)
         W = init.glorot_uniform((self.filters, c, kh, kw), c * kh * kw, self.filters * kh * kw, rng, dtype)
         b = np.zeros(self.filters, dtype) if self.use_bias else None
-        self.conv = L.Conv2D(W, b, self.strides, pads)
+        self.conv = L.Conv2D(W, b, self.strides, pads, algo=self.algo)
         self.inner = [self.conv]
         self.weights = {"kernel": W}
         if b is not None:

@@ -6,9 +6,21 @@ See :mod:`nnkern.layers.base` for the protocol (params/grads by name, aliasing).
 from ._backend import BACKENDS, get_ops
 from .base import Layer
 from .conv import LRN, AvgPool2D, Conv2D, Convolution, MaxPool2D
+from .core import (
+    Affine,
+    Dense,
+    Dropout,
+    Flatten,
+    Identity,
+    ReLU,
+    Relu,
+    Sigmoid,
+    SigmoidWithLoss,
+    Softmax,
+    SoftmaxWithLoss,
+    Tanh,
+)
 from .norm import BatchNorm, BatchNorm1D, BatchNorm2D, BatchNormalization
-from .core import (Affine, Dense, Dropout, Flatten, Identity, ReLU, Relu, Sigmoid, SigmoidWithLoss,
-                   Softmax, SoftmaxWithLoss, Tanh)
 
 __all__ = ["Layer", "Affine", "Dense", "Conv2D", "Convolution", "MaxPool2D", "AvgPool2D", "BatchNorm",
            "BatchNorm1D", "BatchNorm2D", "BatchNormalization", "LRN", "ReLU", "Relu", "Sigmoid", "Tanh",

@@ -17,13 +17,13 @@ class NativeOps:
 
     # convolution
     @staticmethod
-    def conv2d(x, w, b, stride, padding, groups):
-        return _F.conv2d(x, w, b, stride=stride, padding=padding, groups=groups)
+    def conv2d(x, w, b, stride, padding, groups, algo="auto"):
+        return _F.conv2d(x, w, b, stride=stride, padding=padding, groups=groups, algo=algo)
 
     @staticmethod
-    def conv2d_backward(g, x, w, stride, padding, groups, need_grad_x=True, has_bias=True):
+    def conv2d_backward(g, x, w, stride, padding, groups, need_grad_x=True, has_bias=True, algo="auto"):
         return _F.conv2d_backward(g, x, w, stride=stride, padding=padding, groups=groups,
-                                  output_mask=(need_grad_x, True, has_bias))
+                                  output_mask=(need_grad_x, True, has_bias), algo=algo)
 
     # pooling
     @staticmethod
@@ -124,11 +124,11 @@ class ReferenceOps(NativeOps):
     name = "reference"
 
     @staticmethod
-    def conv2d(x, w, b, stride, padding, groups):
+    def conv2d(x, w, b, stride, padding, groups, algo="auto"):  # one algorithm: algo is ignored
         return _R.conv2d(x, w, b, stride=stride, padding=padding, groups=groups)
 
     @staticmethod
-    def conv2d_backward(g, x, w, stride, padding, groups, need_grad_x=True, has_bias=True):
+    def conv2d_backward(g, x, w, stride, padding, groups, need_grad_x=True, has_bias=True, algo="auto"):
         gx, gw, gb = _R.conv2d_backward(g, x, w, stride=stride, padding=padding, groups=groups)
         return (gx if need_grad_x else None), gw, (gb if has_bias else None)
 

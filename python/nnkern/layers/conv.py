@@ -1,5 +1,4 @@
 """Convolution, pooling and local response normalisation layers (NCHW)."""
-import numpy as np
 
 from ..functional._args import pair
 from .base import Layer, check_float
@@ -14,10 +13,11 @@ class Conv2D(Layer):
 
     ``stride``/``pad`` are ints or pairs; ``groups`` splits channels as in Krizhevsky et al.
     (2012) and torch. Input (N, C, H, W), output (N, OC, OH, OW),
-    OH = (H + 2*pad - KH) // stride + 1.
+    OH = (H + 2*pad - KH) // stride + 1. ``algo`` is the native backend's convolution
+    algorithm for every pass (``"auto"``, or a name from ``nnkern.conv_algorithms()``).
     """
 
-    def __init__(self, W, b=None, stride=1, pad=0, groups=1, backend="native"):
+    def __init__(self, W, b=None, stride=1, pad=0, groups=1, backend="native", algo="auto"):
         super().__init__(backend)
         W = check_float(W, "W")
         if W.ndim != 4:
@@ -32,6 +32,7 @@ class Conv2D(Layer):
         self.stride = pair(stride, "stride")
         self.pad = pair(pad, "pad")
         self.groups = int(groups)
+        self.algo = str(algo)
         self.x = None
 
     def forward(self, x, train=True):
@@ -40,11 +41,11 @@ class Conv2D(Layer):
         if x.ndim != 4 or x.shape[1] != W.shape[1] * self.groups:
             raise ValueError(f"Conv2D expects (N, {W.shape[1] * self.groups}, H, W), got {x.shape}")
         self.x = x
-        return self._ops.conv2d(x, W, self.params.get("b"), self.stride, self.pad, self.groups)
+        return self._ops.conv2d(x, W, self.params.get("b"), self.stride, self.pad, self.groups, self.algo)
 
     def backward(self, dout):
         gx, gw, gb = self._ops.conv2d_backward(dout, self.x, self.params["W"], self.stride, self.pad,
-                                               self.groups, self.need_input_grad, "b" in self.params)
+                                               self.groups, self.need_input_grad, "b" in self.params, self.algo)
         self.grads["W"] = gw
         if "b" in self.params:
             self.grads["b"] = gb

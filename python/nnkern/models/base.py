@@ -8,8 +8,6 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..layers.base import Layer
-
 _FLOATS = (np.float32, np.float64)
 
 

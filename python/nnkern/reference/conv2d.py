@@ -51,8 +51,9 @@ def _group_views(cols, weight, groups):
     return [(cols[:, g * kg:(g + 1) * kg], wmat[g * og:(g + 1) * og]) for g in range(groups)]
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """y (N, OC, OH, OW) = conv(x (N, C, H, W), weight (OC, C/groups, KH, KW)) + bias."""
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto"):
+    """y (N, OC, OH, OW) = conv(x (N, C, H, W), weight (OC, C/groups, KH, KW)) + bias.
+    ``algo`` is accepted for parity with nnkern.functional and ignored (one algorithm here)."""
     n, _, h, w = x.shape
     oc, _, kh, kw = weight.shape
     (sh, sw), (ph, pw), (dh, dw) = map(_pair, (stride, padding, dilation))
@@ -65,9 +66,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
-                    output_mask=(True, True, True)):
+                    output_mask=(True, True, True), algo="auto"):
     """(grad_x, grad_weight, grad_bias) of conv2d for grad_out (N, OC, OH, OW); the gradients
-    that ``output_mask`` does not select are None (torch's ``convolution_backward``)."""
+    that ``output_mask`` does not select are None (torch's ``convolution_backward``).
+    ``algo`` is ignored, as in :func:`conv2d`."""
     need_x, need_w, need_b = output_mask
     oc, _, kh, kw = weight.shape
     og = oc // groups

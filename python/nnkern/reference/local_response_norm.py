@@ -25,7 +25,8 @@ def local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size
 
 
 def local_response_norm_backward(grad_out, x, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size=True):
-    """grad_x of local_response_norm: dL/dx_j = g_j d_j^-beta - 2 alpha' beta x_j sum_{c: j in window(c)} g_c x_c d_c^(-beta-1)."""
+    """grad_x of local_response_norm:
+    dL/dx_j = g_j d_j^-beta - 2 alpha' beta x_j sum_{c: j in window(c)} g_c x_c d_c^(-beta-1)."""
     d, a = _denominator(x, size, alpha, k, alpha_over_size)
     r = grad_out * x * d ** (-beta - 1)
     # channel j lies in the window of the channels c in [j - (size-1)//2, j + size//2]

@@ -10,8 +10,8 @@ inputs and returns the callables to time side by side in one process:
 """
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Activation workloads of issue 3: relu / sigmoid / tanh on a large tensor, softmax rows."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 

@@ -1,7 +1,8 @@
 """Affine (fully connected) workloads of issue 3: the book's MNIST MLP layer and AlexNet's fc6."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 

@@ -3,7 +3,8 @@ seed MLP's (100, 50), and inference forward. ``bytes``: training step = x, y (fo
 gy, x, gx (backward) = 5 arrays; inference = x in, y out."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 

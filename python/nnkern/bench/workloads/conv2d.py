@@ -1,7 +1,12 @@
-"""Convolution workloads of issue 2: forward, and forward+backward."""
+"""Convolution workloads: forward, and forward+backward (grad_x, grad_weight, grad_bias).
+
+``make()`` also returns ``"conv"``: (x shape, weight shape, conv kwargs, passes), from which
+the bench reports the algorithm each pass used.
+"""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
@@ -28,6 +33,10 @@ def _inputs(name):
     return x, w, b, kwargs, y, flops
 
 
+def _spec(x, w, kw, passes):
+    return (x.shape, w.shape, kw, passes)
+
+
 def _forward(name):
     def make():
         x, w, b, kw, y, flops = _inputs(name)
@@ -41,7 +50,7 @@ def _forward(name):
                     torch.nn.functional.conv2d(tx, tw, tb, **kw)
         return {"nnkern": lambda: F.conv2d(x, w, b, **kw),
                 "reference": lambda: R.conv2d(x, w, b, **kw),
-                "torch": tfn, "flops": flops, "bytes": None}
+                "torch": tfn, "flops": flops, "bytes": None, "conv": _spec(x, w, kw, ("forward",))}
     return make
 
 
@@ -68,7 +77,8 @@ def _train_step(name):
         def rfn():
             R.conv2d(x, w, b, **kw)
             R.conv2d_backward(gy, x, w, **kw)
-        return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": 3 * flops, "bytes": None}
+        return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": 3 * flops, "bytes": None,
+                "conv": _spec(x, w, kw, ("forward", "backward_input", "backward_weight"))}
     return make
 
 

@@ -6,7 +6,8 @@ tensor indexing (no torchvision needed).
 """
 import numpy as np
 
-from nnkern import data as D, reference as R
+from nnkern import data as D
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 

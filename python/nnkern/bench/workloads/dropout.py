@@ -1,7 +1,8 @@
 """Dropout workloads of issue 3 (training: mask generation + scaling, and the backward)."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 

@@ -1,7 +1,8 @@
 """Softmax cross-entropy workloads of issue 3 (forward + backward, integer labels)."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 

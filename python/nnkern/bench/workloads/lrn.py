@@ -3,7 +3,8 @@ k 2 on (32,96,55,55)): forward, and forward+backward. ``bytes``: forward x in, y
 backward gy, x in, gx out."""
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 

@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 import nnkern
-from nnkern import optimizers as O, reference as R
+from nnkern import optimizers as O
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 

@@ -5,7 +5,8 @@ for the training step), so GB/s = bytes / seconds is comparable with the copy ba
 """
 import numpy as np
 
-from nnkern import functional as F, reference as R
+from nnkern import functional as F
+from nnkern import reference as R
 
 from . import Workload, torch_or_none
 

@@ -15,10 +15,11 @@ def local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size
     ``torch.nn.functional.local_response_norm``. The paper's formula uses alpha itself:
     pass ``alpha_over_size=False`` (equivalently alpha=size*1e-4 with the default).
     """
-    return _core.lrn_forward(contiguous(x), int(size), float(alpha), float(beta), float(k), bool(alpha_over_size))
+    return _core.local_response_norm_forward(contiguous(x), int(size), float(alpha), float(beta), float(k),
+                                             bool(alpha_over_size))
 
 
 def local_response_norm_backward(grad_out, x, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size=True):
     """Gradient of :func:`local_response_norm` w.r.t. x for grad_out (N, C, H, W)."""
-    return _core.lrn_backward(contiguous(grad_out), contiguous(x), int(size), float(alpha), float(beta), float(k),
-                              bool(alpha_over_size))
+    return _core.local_response_norm_backward(contiguous(grad_out), contiguous(x), int(size), float(alpha), float(beta),
+                                              float(k), bool(alpha_over_size))

@@ -3,7 +3,7 @@
 // bit-identical for any thread count.
 #include <cassert>
 #include <cmath>
-#include "loss.h"
+#include "softmax_cross_entropy.h"
 #include "nnk_common.h"
 #include "nnk_vmath.h"
 

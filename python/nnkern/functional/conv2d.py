@@ -5,30 +5,37 @@ from .. import _core
 from ._args import contiguous, pair
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto"):
     """2-D convolution, as ``torch.nn.functional.conv2d``.
 
     x: (N, C, H, W); weight: (OC, C/groups, KH, KW); bias: (OC,) or None.
     Returns y: (N, OC, OH, OW) with OH = (H + 2*pad - dil*(KH-1) - 1) // stride + 1.
     The seed's formula u_ijm = sum_k sum_p sum_q x[i+p, j+q, k] h[p, q, k, m] + b_m
     (cross-correlation, as in every DL framework). float32 or float64, not mixed.
+
+    ``algo``: ``"auto"`` (the selection of :func:`nnkern.set_conv_algo`) or one of
+    ``nnkern.conv_algorithms()`` (``"im2col"``, ...); a forced algorithm that does not apply
+    to the shape or dtype raises ValueError.
     """
     return _core.conv2d_forward(
         contiguous(x), contiguous(weight), contiguous(bias), pair(stride, "stride"),
-        pair(padding, "padding"), pair(dilation, "dilation"), int(groups))
+        pair(padding, "padding"), pair(dilation, "dilation"), int(groups), algo)
 
 
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
-                    output_mask=(True, True, True)):
+                    output_mask=(True, True, True), algo="auto"):
     """Gradients of :func:`conv2d`: ``(grad_x, grad_weight, grad_bias)``.
 
     grad_out: (N, OC, OH, OW). ``output_mask`` selects which gradients to compute
     (the others are returned as None), as in torch's ``convolution_backward``.
+    ``algo``: as in :func:`conv2d`, one name for both passes or a pair
+    ``(algo for grad_x, algo for grad_weight)``.
     """
     gx, gw, gb = output_mask
     return _core.conv2d_backward(
         contiguous(grad_out), contiguous(x), contiguous(weight), pair(stride, "stride"),
-        pair(padding, "padding"), pair(dilation, "dilation"), int(groups), bool(gx), bool(gw), bool(gb))
+        pair(padding, "padding"), pair(dilation, "dilation"), int(groups), bool(gx), bool(gw), bool(gb),
+        algo if isinstance(algo, str) else tuple(algo))
 
 
 def im2col(x, kernel_size, stride=1, padding=0, dilation=1):

@@ -18,8 +18,9 @@ struct LrnParams {
   bool alpha_over_size;
 };
 
-template <class T> void lrn_forward(const T* x, T* y, const LrnShape& s, const LrnParams& p);
+template <class T> void local_response_norm_forward(const T* x, T* y, const LrnShape& s, const LrnParams& p);
 // gx_j = gy_j * d_j^(-beta) - 2 a beta x_j * sum_{c: j in window(c)} gy_c * x_c * d_c^(-beta-1).
-template <class T> void lrn_backward(const T* gy, const T* x, T* gx, const LrnShape& s, const LrnParams& p);
+template <class T>
+void local_response_norm_backward(const T* gy, const T* x, T* gx, const LrnShape& s, const LrnParams& p);
 
 }  // namespace nnk

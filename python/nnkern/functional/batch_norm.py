@@ -31,8 +31,8 @@ def batch_norm_forward(x, running_mean, running_var, weight, bias, training, mom
     running mean and 1/sqrt(running_var + eps) in inference. Reductions are deterministic
     (bit-identical for any thread count).
     """
-    return _core.batchnorm_forward(contiguous(x), running_mean, running_var, contiguous(weight), contiguous(bias),
-                                   bool(training), float(momentum), float(eps), bool(unbiased_running_var))
+    return _core.batch_norm_forward(contiguous(x), running_mean, running_var, contiguous(weight), contiguous(bias),
+                                    bool(training), float(momentum), float(eps), bool(unbiased_running_var))
 
 
 def batch_norm_backward(grad_out, x, weight, save_mean, save_invstd, training=True):
@@ -42,5 +42,5 @@ def batch_norm_backward(grad_out, x, weight, save_mean, save_invstd, training=Tr
     training=True the gradient flows through the batch statistics; with training=False
     (frozen statistics) grad_x = grad_out * weight * save_invstd. weight None means gamma = 1.
     """
-    return _core.batchnorm_backward(contiguous(grad_out), contiguous(x), contiguous(weight), contiguous(save_mean),
-                                    contiguous(save_invstd), bool(training))
+    return _core.batch_norm_backward(contiguous(grad_out), contiguous(x), contiguous(weight), contiguous(save_mean),
+                                     contiguous(save_invstd), bool(training))

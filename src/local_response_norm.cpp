@@ -12,7 +12,7 @@
 #include <cassert>
 #include <cmath>
 #include <omp.h>
-#include "lrn.h"
+#include "local_response_norm.h"
 #include "nnk_common.h"
 
 namespace nnk {
@@ -199,7 +199,7 @@ inline void lrn_bwd(const double* g, const double* x, double* gx, const LrnShape
 }  // namespace
 
 template <class T>
-void lrn_forward(const T* x, T* y, const LrnShape& s, const LrnParams& p) {
+void local_response_norm_forward(const T* x, T* y, const LrnShape& s, const LrnParams& p) {
   assert(p.size >= 1 && p.k > 0);
   const int64_t items = s.n * ((s.s + kBlock - 1) / kBlock);
   if (s.c == 0) return;
@@ -212,7 +212,7 @@ void lrn_forward(const T* x, T* y, const LrnShape& s, const LrnParams& p) {
 }
 
 template <class T>
-void lrn_backward(const T* gy, const T* x, T* gx, const LrnShape& s, const LrnParams& p) {
+void local_response_norm_backward(const T* gy, const T* x, T* gx, const LrnShape& s, const LrnParams& p) {
   assert(p.size >= 1 && p.k > 0);
   const int64_t items = s.n * ((s.s + kBlock - 1) / kBlock);
   if (s.c == 0) return;
@@ -224,9 +224,11 @@ void lrn_backward(const T* gy, const T* x, T* gx, const LrnShape& s, const LrnPa
   }
 }
 
-template void lrn_forward<float>(const float*, float*, const LrnShape&, const LrnParams&);
-template void lrn_forward<double>(const double*, double*, const LrnShape&, const LrnParams&);
-template void lrn_backward<float>(const float*, const float*, float*, const LrnShape&, const LrnParams&);
-template void lrn_backward<double>(const double*, const double*, double*, const LrnShape&, const LrnParams&);
+template void local_response_norm_forward<float>(const float*, float*, const LrnShape&, const LrnParams&);
+template void local_response_norm_forward<double>(const double*, double*, const LrnShape&, const LrnParams&);
+template void local_response_norm_backward<float>(const float*, const float*, float*, const LrnShape&,
+                                                  const LrnParams&);
+template void local_response_norm_backward<double>(const double*, const double*, double*, const LrnShape&,
+                                                   const LrnParams&);
 
 }  // namespace nnk

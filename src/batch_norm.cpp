@@ -13,7 +13,7 @@
 #include <cassert>
 #include <cmath>
 #include <omp.h>
-#include "batchnorm.h"
+#include "batch_norm.h"
 #include "nnk_common.h"
 
 namespace nnk {
@@ -335,7 +335,7 @@ inline void feature_range(int64_t D, int t, int nt, int64_t& b, int64_t& e) {
 }  // namespace
 
 template <class T>
-void batchnorm_forward_train(const T* x, const T* gamma, const T* beta, T* y, T* save_mean, T* save_invstd,
+void batch_norm_forward_train(const T* x, const T* gamma, const T* beta, T* y, T* save_mean, T* save_invstd,
                              T* running_mean, T* running_var, const BatchNormShape& s, double momentum, double eps,
                              bool unbiased) {
   assert(s.n * s.s >= 2 && (running_mean == nullptr) == (running_var == nullptr));
@@ -352,7 +352,7 @@ void batchnorm_forward_train(const T* x, const T* gamma, const T* beta, T* y, T*
 }
 
 template <class T>
-void batchnorm_forward_infer(const T* x, const T* gamma, const T* beta, const T* running_mean,
+void batch_norm_forward_infer(const T* x, const T* gamma, const T* beta, const T* running_mean,
                              const T* running_var, T* y, T* save_mean, T* save_invstd, const BatchNormShape& s,
                              double eps) {
   auto coef = scratch<T>(2 * s.c);
@@ -379,7 +379,7 @@ void batchnorm_forward_infer(const T* x, const T* gamma, const T* beta, const T*
 }
 
 template <class T>
-void batchnorm_backward(const T* gy, const T* x, const T* gamma, const T* mean, const T* invstd, T* gx,
+void batch_norm_backward(const T* gy, const T* x, const T* gamma, const T* mean, const T* invstd, T* gx,
                         T* ggamma, T* gbeta, const BatchNormShape& s, bool training) {
   BnArgs<T> a{x, gy, gamma, nullptr, nullptr, nullptr, mean, invstd,
               nullptr, gx, nullptr, nullptr, nullptr, nullptr, ggamma, gbeta,
@@ -394,11 +394,11 @@ void batchnorm_backward(const T* gy, const T* x, const T* gamma, const T* mean, 
 }
 
 #define NNK_BN_INSTANTIATE(T)                                                                                   \
-  template void batchnorm_forward_train<T>(const T*, const T*, const T*, T*, T*, T*, T*, T*,                    \
+  template void batch_norm_forward_train<T>(const T*, const T*, const T*, T*, T*, T*, T*, T*,                    \
                                            const BatchNormShape&, double, double, bool);                        \
-  template void batchnorm_forward_infer<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \
+  template void batch_norm_forward_infer<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \
                                            const BatchNormShape&, double);                                      \
-  template void batchnorm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,             \
+  template void batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,             \
                                       const BatchNormShape&, bool);
 NNK_BN_INSTANTIATE(float)
 NNK_BN_INSTANTIATE(double)

@@ -1,8 +1,8 @@
-// Bindings of batchnorm_forward / batchnorm_backward. Running statistics are updated in
+// Bindings of batch_norm_forward / batch_norm_backward. Running statistics are updated in
 // place, so they are checked (dtype, shape, contiguity, writability) and never copied.
 #include <cmath>
 #include <optional>
-#include "batchnorm.h"
+#include "batch_norm.h"
 #include "checks.h"
 
 namespace py = pybind11;
@@ -49,8 +49,8 @@ py::tuple forward_t(const py::array& x, const OptArray& rm, const OptArray& rv, 
   T* rvp = rv ? data_of<T>(*rv) : nullptr;
   {
     py::gil_scoped_release release;
-    if (training) nnk::batchnorm_forward_train<T>(xp, wp, bp, yp, mp, ip, rmp, rvp, s, momentum, eps, unbiased);
-    else nnk::batchnorm_forward_infer<T>(xp, wp, bp, rmp, rvp, yp, mp, ip, s, eps);
+    if (training) nnk::batch_norm_forward_train<T>(xp, wp, bp, yp, mp, ip, rmp, rvp, s, momentum, eps, unbiased);
+    else nnk::batch_norm_forward_infer<T>(xp, wp, bp, rmp, rvp, yp, mp, ip, s, eps);
   }
   return py::make_tuple(y, mean, invstd);
 }
@@ -65,9 +65,9 @@ OptArray running_arg(const char* fn, const char* name, const py::object& o) {
   return o.cast<py::array>();
 }
 
-py::tuple batchnorm_forward(const py::array& x, const py::object& rm_o, const py::object& rv_o, const OptArray& w,
+py::tuple batch_norm_forward(const py::array& x, const py::object& rm_o, const py::object& rv_o, const OptArray& w,
                             const OptArray& b, bool training, double momentum, double eps, bool unbiased) {
-  const char* fn = "batchnorm_forward";
+  const char* fn = "batch_norm_forward";
   const OptArray rm = running_arg(fn, "running_mean", rm_o), rv = running_arg(fn, "running_var", rv_o);
   auto dt = float_dtype(fn, "x", x);
   auto s = bn_shape(fn, x);
@@ -99,14 +99,14 @@ py::tuple backward_t(const py::array& gy, const py::array& x, const OptArray& w,
           *ip = data_of<T>(invstd);
   {
     py::gil_scoped_release release;
-    nnk::batchnorm_backward<T>(gyp, xp, wp, mp, ip, gxp, gwp, gbp, s, training);
+    nnk::batch_norm_backward<T>(gyp, xp, wp, mp, ip, gxp, gwp, gbp, s, training);
   }
   return py::make_tuple(gx, gw, gb);
 }
 
-py::tuple batchnorm_backward(const py::array& gy, const py::array& x, const OptArray& w, const py::array& mean,
+py::tuple batch_norm_backward(const py::array& gy, const py::array& x, const OptArray& w, const py::array& mean,
                              const py::array& invstd, bool training) {
-  const char* fn = "batchnorm_backward";
+  const char* fn = "batch_norm_backward";
   auto dt = float_dtype(fn, "x", x);
   auto s = bn_shape(fn, x);
   same_dtype(fn, "grad_out", gy, "x", x);
@@ -122,13 +122,13 @@ py::tuple batchnorm_backward(const py::array& gy, const py::array& x, const OptA
 
 }  // namespace
 
-void bind_batchnorm(py::module_& m) {
-  m.def("batchnorm_forward", &batchnorm_forward, py::arg("x"), py::arg("running_mean").none(true),
+void bind_batch_norm(py::module_& m) {
+  m.def("batch_norm_forward", &batch_norm_forward, py::arg("x"), py::arg("running_mean").none(true),
         py::arg("running_var").none(true), py::arg("weight").none(true), py::arg("bias").none(true),
         py::arg("training"), py::arg("momentum") = 0.1, py::arg("eps") = 1e-5, py::arg("unbiased_running_var") = true,
         "(y, save_mean, save_invstd) of batch normalization over x (N, C, H, W) per channel or (N, D) per "
         "feature; in training the running statistics (if given) are updated in place.");
-  m.def("batchnorm_backward", &batchnorm_backward, py::arg("grad_out"), py::arg("x"), py::arg("weight").none(true),
+  m.def("batch_norm_backward", &batch_norm_backward, py::arg("grad_out"), py::arg("x"), py::arg("weight").none(true),
         py::arg("save_mean"), py::arg("save_invstd"), py::arg("training") = true,
-        "(grad_x, grad_weight, grad_bias) of batchnorm_forward with its saved statistics.");
+        "(grad_x, grad_weight, grad_bias) of batch_norm_forward with its saved statistics.");
 }

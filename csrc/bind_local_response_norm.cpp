@@ -1,7 +1,7 @@
-// Bindings of lrn_forward / lrn_backward.
+// Bindings of local_response_norm_forward / local_response_norm_backward.
 #include <cmath>
 #include "checks.h"
-#include "lrn.h"
+#include "local_response_norm.h"
 
 namespace py = pybind11;
 using namespace nnk_py;
@@ -27,13 +27,14 @@ py::array forward_t(const py::array& x, const nnk::LrnShape& s, const nnk::LrnPa
   T* yp = y.mutable_data();
   {
     py::gil_scoped_release release;
-    nnk::lrn_forward<T>(data_of<T>(x), yp, s, p);
+    nnk::local_response_norm_forward<T>(data_of<T>(x), yp, s, p);
   }
   return std::move(y);
 }
 
-py::array lrn_forward(const py::array& x, int64_t size, double alpha, double beta, double k, bool alpha_over_size) {
-  const char* fn = "lrn_forward";
+py::array local_response_norm_forward(const py::array& x, int64_t size, double alpha, double beta, double k,
+                                      bool alpha_over_size) {
+  const char* fn = "local_response_norm_forward";
   auto s = lrn_shape(fn, x, size, alpha, beta, k);
   nnk::LrnParams p{size, alpha, beta, k, alpha_over_size};
   if (float_dtype(fn, "x", x) == DType::f32) return forward_t<float>(x, s, p);
@@ -46,14 +47,14 @@ py::array backward_t(const py::array& gy, const py::array& x, const nnk::LrnShap
   T* gp = gx.mutable_data();
   {
     py::gil_scoped_release release;
-    nnk::lrn_backward<T>(data_of<T>(gy), data_of<T>(x), gp, s, p);
+    nnk::local_response_norm_backward<T>(data_of<T>(gy), data_of<T>(x), gp, s, p);
   }
   return std::move(gx);
 }
 
-py::array lrn_backward(const py::array& gy, const py::array& x, int64_t size, double alpha, double beta, double k,
-                       bool alpha_over_size) {
-  const char* fn = "lrn_backward";
+py::array local_response_norm_backward(const py::array& gy, const py::array& x, int64_t size, double alpha, double beta,
+                                       double k, bool alpha_over_size) {
+  const char* fn = "local_response_norm_backward";
   auto s = lrn_shape(fn, x, size, alpha, beta, k);
   same_dtype(fn, "grad_out", gy, "x", x);
   require_shape(fn, "grad_out", gy, shape_of(x));
@@ -65,12 +66,12 @@ py::array lrn_backward(const py::array& gy, const py::array& x, int64_t size, do
 
 }  // namespace
 
-void bind_lrn(py::module_& m) {
-  m.def("lrn_forward", &lrn_forward, py::arg("x"), py::arg("size") = 5, py::arg("alpha") = 1e-4,
-        py::arg("beta") = 0.75, py::arg("k") = 2.0, py::arg("alpha_over_size") = true,
+void bind_local_response_norm(py::module_& m) {
+  m.def("local_response_norm_forward", &local_response_norm_forward, py::arg("x"), py::arg("size") = 5,
+        py::arg("alpha") = 1e-4, py::arg("beta") = 0.75, py::arg("k") = 2.0, py::arg("alpha_over_size") = true,
         "y = x * (k + a * window sum of x^2 across channels)^(-beta) for x (N, C, H, W); a = alpha/size "
         "when alpha_over_size (torch), else alpha (Krizhevsky et al. 2012).");
-  m.def("lrn_backward", &lrn_backward, py::arg("grad_out"), py::arg("x"), py::arg("size") = 5,
-        py::arg("alpha") = 1e-4, py::arg("beta") = 0.75, py::arg("k") = 2.0, py::arg("alpha_over_size") = true,
-        "grad_x of lrn_forward for grad_out (N, C, H, W).");
+  m.def("local_response_norm_backward", &local_response_norm_backward, py::arg("grad_out"), py::arg("x"),
+        py::arg("size") = 5, py::arg("alpha") = 1e-4, py::arg("beta") = 0.75, py::arg("k") = 2.0, py::arg("alpha_over_size") = true,
+        "grad_x of local_response_norm_forward for grad_out (N, C, H, W).");
 }

@@ -1,7 +1,7 @@
 // Bindings of softmax_cross_entropy_forward / softmax_cross_entropy_backward.
 #include <utility>
 #include "checks.h"
-#include "loss.h"
+#include "softmax_cross_entropy.h"
 
 namespace py = pybind11;
 using namespace nnk_py;
@@ -85,7 +85,7 @@ py::array sce_backward(const py::array& probs, const py::array& target, double g
 
 }  // namespace
 
-void bind_loss(py::module_& m) {
+void bind_softmax_cross_entropy(py::module_& m) {
   m.def("softmax_cross_entropy_forward", &sce_forward, py::arg("logits"), py::arg("target"),
         "(loss, probs): mean over rows of logsumexp(logits) - <target, logits>; target int64 labels (N,) or "
         "one-hot (N, K); probs = softmax(logits) per row.");

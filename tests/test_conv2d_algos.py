@@ -1,0 +1,305 @@
+"""Every convolution algorithm of this build, forced per pass, against the NumPy reference on
+the conv case table of test_conv2d.py; float64 gradient checks; 1 vs 2 threads bit-identical;
+the `algo` argument's errors; the selection modes and the benchmark-mode cache."""
+import os
+import subprocess
+import sys
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import nnkern
+import numpy as np
+import pytest
+from conftest import assert_close, numerical_grad
+from nnkern import _core
+from nnkern import functional as F
+from nnkern import reference as R
+from test_conv2d import CASES, make_case, tol
+
+
+@dataclass
+class Algo:
+    tol: Callable  # tol(dtype, reduction, ref) -> dict(rtol=, atol=), as test_conv2d.tol
+    why: str       # the error analysis behind the float32 tolerance
+
+
+# One line per algorithm (its author adds it with the kernels).
+ALGOS = {
+    "im2col": Algo(tol, "GEMM sums of products: the dot-product bound of test_conv2d.tol"),
+}
+
+PASSES = ("forward", "backward_input", "backward_weight")
+BUILT = nnkern.conv_algorithms()
+
+
+def shapes(case):
+    xshape, (oc, *k), stride, pad, dil, groups = case
+    kh, kw = k if len(k) == 2 else k[0]
+    return xshape, (oc, xshape[1] // groups, kh, kw), dict(stride=stride, padding=pad, dilation=dil, groups=groups)
+
+
+def applies(algo, name, pass_, dtype):
+    xs, ws, kw = shapes(CASES[name])
+    return algo in nnkern.conv_algo.conv2d_algo_candidates(xs, ws, pass_=pass_, dtype=dtype, **kw)
+
+
+def table_params():
+    """(algo, case, dtype, pass) for every algorithm of the build where it applies: nothing skips."""
+    return [pytest.param(a, n, d, p, id=f"{a}-{n}-{d.__name__}-{p}") for a in ALGOS if a in BUILT
+            for n in CASES for d in (np.float32, np.float64) for p in PASSES if applies(a, n, p, d)]
+
+
+_cache = {}
+
+
+def case_data(name, dtype):
+    """Inputs and float64 reference results of a case (computed once per module run)."""
+    key = (name, dtype)
+    if key not in _cache:
+        rng = np.random.default_rng(zlib.crc32(name.encode()))
+        x, w, b, kw = make_case(rng, CASES[name], dtype)
+        y_ref = R.conv2d(*(a.astype(np.float64) for a in (x, w, b)), **kw)
+        gy = rng.standard_normal(y_ref.shape).astype(dtype)
+        gx_ref, gw_ref, _ = R.conv2d_backward(*(a.astype(np.float64) for a in (gy, x, w)), **kw)
+        _cache[key] = (x, w, b, gy, kw, y_ref, gx_ref, gw_ref)
+    return _cache[key]
+
+
+def run_pass(pass_, algo, x, w, b, gy, kw):
+    if pass_ == "forward":
+        return F.conv2d(x, w, b, **kw, algo=algo)
+    if pass_ == "backward_input":
+        gx, gw, gb = F.conv2d_backward(gy, x, w, **kw, output_mask=(True, False, False), algo=algo)
+        assert gw is None and gb is None
+        return gx
+    gx, gw, gb = F.conv2d_backward(gy, x, w, **kw, output_mask=(False, True, False), algo=algo)
+    assert gx is None and gb is None
+    return gw
+
+
+def test_every_built_algorithm_has_a_line_in_this_table():
+    assert BUILT[0] == "im2col"
+    assert set(BUILT) <= set(ALGOS), f"add {set(BUILT) - set(ALGOS)} to ALGOS with its tolerance"
+
+
+@pytest.mark.parametrize("algo,name,dtype,pass_", table_params())
+def test_algo_matches_reference(algo, name, dtype, pass_):
+    x, w, b, gy, kw, y_ref, gx_ref, gw_ref = case_data(name, dtype)
+    got = run_pass(pass_, algo, x, w, b, gy, kw)
+    assert got.dtype == dtype
+    ref, reduction = {"forward": (y_ref, w[0].size), "backward_input": (gx_ref, w.size),
+                      "backward_weight": (gw_ref, gy.size // gy.shape[1])}[pass_]
+    t = ALGOS[algo].tol(dtype, reduction, ref) if dtype == np.float32 else tol(dtype, reduction, ref)
+    assert_close(got, ref, **t, what=f"{algo} {name} {pass_}")
+
+
+GRAD_CASES = {  # small float64 shapes for finite differences
+    "odd-pad": ((1, 3, 5, 6), (4, 3, 3), 1, 1, 1, 1),
+    "stride2-k5": ((2, 2, 9, 8), (3, 5, 5), 2, 2, 1, 1),
+    "groups2-k3": ((1, 4, 6, 5), (4, 3, 3), 1, 1, 1, 2),
+    "k1": ((2, 3, 4, 3), (5, 1, 1), 1, 0, 1, 1),
+}
+
+
+def grad_params():
+    out = []
+    for a in ALGOS:
+        for n, case in GRAD_CASES.items():
+            xs, ws, kw = shapes(case)
+            ok = [a in nnkern.conv_algo.conv2d_algo_candidates(xs, ws, pass_=p, dtype="float64", **kw) for p in PASSES]
+            if all(ok) and a in BUILT:
+                out.append(pytest.param(a, n, id=f"{a}-{n}"))
+    return out
+
+
+@pytest.mark.parametrize("algo,name", grad_params())
+def test_algo_gradients_match_finite_differences(rng, algo, name):
+    x, w, b, kw = make_case(rng, GRAD_CASES[name], np.float64)
+    r = rng.standard_normal(F.conv2d(x, w, b, **kw, algo=algo).shape)
+    loss = lambda: float(np.sum(F.conv2d(x, w, b, **kw, algo=algo) * r))  # noqa: E731
+    gx, gw, gb = F.conv2d_backward(r, x, w, **kw, algo=algo)
+    for got, arr, what in ((gx, x, "x"), (gw, w, "weight"), (gb, b, "bias")):
+        assert_close(got, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, what=f"{algo} d loss/d {what}")
+
+
+THREAD_CASES = {  # big enough that every pass runs several work items on both threads
+    "3x3-pad": ((6, 16, 30, 29), (24, 3, 3), 1, 1, 1, 1),
+    "5x5-groups2": ((4, 12, 19, 21), (16, 5, 5), 1, 2, 1, 2),
+    "11x11-s4": ((3, 3, 67, 65), (8, 11, 11), 4, 2, 1, 1),
+    "1x1": ((4, 24, 33, 35), (20, 1, 1), 1, 0, 1, 1),
+}
+
+
+def thread_params():
+    out = []
+    for a in ALGOS:
+        for n, case in THREAD_CASES.items():
+            xs, ws, kw = shapes(case)
+            out += [pytest.param(a, n, p, id=f"{a}-{n}-{p}") for p in PASSES
+                    if a in BUILT and a in nnkern.conv_algo.conv2d_algo_candidates(xs, ws, pass_=p, **kw)]
+    return out
+
+
+@pytest.mark.parametrize("algo,name,pass_", thread_params())
+def test_algo_one_and_two_threads_bit_identical(rng, threads, algo, name, pass_):
+    x, w, b, kw = make_case(rng, THREAD_CASES[name], np.float32)
+    gy = rng.standard_normal(F.conv2d(x, w, b, **kw).shape).astype(np.float32)
+    threads(1)
+    one = run_pass(pass_, algo, x, w, b, gy, kw)
+    threads(2)
+    two = run_pass(pass_, algo, x, w, b, gy, kw)
+    np.testing.assert_array_equal(one, two)
+
+
+# ---- the `algo` argument ----
+
+def test_unknown_algo_name_is_a_value_error():
+    x = np.ones((1, 2, 5, 5), np.float32)
+    w = np.ones((3, 2, 3, 3), np.float32)
+    with pytest.raises(ValueError, match=r"unknown algo 'fft'; expected one of auto, im2col"):
+        F.conv2d(x, w, algo="fft")
+    gy = np.ones((1, 3, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="unknown algo 'fft'"):
+        F.conv2d_backward(gy, x, w, algo=("im2col", "fft"))
+    with pytest.raises(ValueError, match="unknown algo"):  # checked even for a pass not computed
+        F.conv2d_backward(gy, x, w, algo="fft", output_mask=(False, True, False))
+
+
+def test_missing_algorithm_is_a_clear_value_error():
+    missing = [a for a in ("winograd", "implicit", "direct") if a not in BUILT]
+    x = np.ones((1, 2, 5, 5), np.float32)
+    w = np.ones((3, 2, 3, 3), np.float32)
+    for a in missing:
+        with pytest.raises(ValueError, match=f"algo='{a}' is not available in this build"):
+            F.conv2d(x, w, algo=a)
+    assert len(missing) + len(BUILT) >= 4
+
+
+# (algo, x shape, weight shape, conv kwargs, pass, dtype) where the algorithm does not apply:
+# one line per algorithm that has such shapes.
+INAPPLICABLE = []
+
+
+def check_forcing_an_inapplicable_algorithm_is_a_value_error(algo, xs, ws, kw, pass_, dtype):
+    assert algo not in nnkern.conv_algo.conv2d_algo_candidates(xs, ws, pass_=pass_, dtype=dtype, **kw)
+    x, w = np.ones(xs, dtype), np.ones(ws, dtype)
+    y = F.conv2d(x, w, **kw)  # auto falls back
+    assert not np.isnan(y).any()
+    with pytest.raises(ValueError, match=f"algo='{algo}' does not apply to .* it needs .*; got kernel"):
+        run_pass(pass_, algo, x, w, None, np.ones_like(y), kw)
+
+
+if [p for p in INAPPLICABLE if p[0] in BUILT]:  # im2col applies everywhere: nothing to test without others
+    test_forcing_an_inapplicable_algorithm_is_a_value_error = pytest.mark.parametrize(
+        "algo,xs,ws,kw,pass_,dtype", [p for p in INAPPLICABLE if p[0] in BUILT])(
+            check_forcing_an_inapplicable_algorithm_is_a_value_error)
+
+
+def test_layer_and_keras_pass_algo():
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    layer = nnkern.layers.Conv2D(W, np.zeros(4, np.float32), pad=1, algo="im2col")
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    np.testing.assert_array_equal(layer.forward(x), F.conv2d(x, W, np.zeros(4, np.float32), padding=1))
+    assert layer.backward(np.ones((2, 4, 6, 6), np.float32)).shape == x.shape
+    bad = nnkern.layers.Conv2D(W, algo="fft")
+    with pytest.raises(ValueError, match="unknown algo 'fft'"):
+        bad.forward(x)
+    k = nnkern.keras.layers.Conv2D(4, 3, input_shape=(6, 6, 3), algo="im2col")
+    assert k.algo == "im2col"
+
+
+# ---- selection modes and the benchmark cache ----
+
+@pytest.fixture
+def conv_mode():
+    before = nnkern.get_conv_algo()
+    _core.conv2d_autotune_clear()
+    yield nnkern.set_conv_algo
+    nnkern.set_conv_algo(before)
+    _core.conv2d_autotune_clear()
+
+
+def test_set_conv_algo_modes(conv_mode):
+    assert nnkern.get_conv_algo() == "heuristic"
+    for mode in ("benchmark", "im2col", "heuristic"):
+        conv_mode(mode)
+        assert nnkern.get_conv_algo() == mode
+    conv_mode("auto")
+    assert nnkern.get_conv_algo() == "heuristic"
+    with pytest.raises(ValueError, match="unknown mode 'fastest'"):
+        conv_mode("fastest")
+    assert nnkern.get_conv_algo() == "heuristic"
+
+
+def test_benchmark_mode_measures_each_key_once(conv_mode, threads):
+    conv_mode("benchmark")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 5, 9, 8)).astype(np.float32)
+    w = rng.standard_normal((6, 5, 3, 3)).astype(np.float32)
+    gy = np.ones((2, 6, 9, 8), np.float32)
+    threads(1)
+    y1 = F.conv2d(x, w, padding=1)
+    assert _core.conv2d_autotune_count() == 1
+    y2 = F.conv2d(x, w, padding=1)  # same key: cached
+    assert _core.conv2d_autotune_count() == 1
+    np.testing.assert_array_equal(y1, y2)
+    F.conv2d_backward(gy, x, w, padding=1)  # two more passes (bias grad is not selected)
+    assert _core.conv2d_autotune_count() == 3
+    F.conv2d(x.astype(np.float64), w.astype(np.float64), padding=1)  # dtype is part of the key
+    F.conv2d(x[:1], w, padding=1)  # so is every size
+    F.conv2d(x, w, padding=2)  # and every hyper-parameter
+    assert _core.conv2d_autotune_count() == 6
+    threads(2)
+    F.conv2d(x, w, padding=1)  # and the thread count
+    assert _core.conv2d_autotune_count() == 7
+    cache = _core.conv2d_autotune_cache()
+    assert len(cache) == 7
+    rec = [r for r in cache if r["pass"] == "forward" and r["threads"] == 2][0]
+    assert rec["x_shape"] == (2, 5, 9, 8) and rec["weight_shape"] == (6, 5, 3, 3)
+    assert rec["padding"] == (1, 1) and rec["dtype"] == "float32" and rec["chosen"] in BUILT
+    cands = nnkern.conv_algo.conv2d_algo_candidates(x.shape, w.shape, padding=1)
+    assert set(rec["seconds"]) == (set(cands) if len(cands) > 1 else set())
+    assert nnkern.conv_algo.conv2d_algo_for(x.shape, w.shape, padding=1) == rec["chosen"]
+
+
+def test_forced_global_algorithm_falls_back_where_it_does_not_apply(conv_mode):
+    conv_mode("im2col")
+    assert nnkern.conv_algo.conv2d_algo_for((1, 3, 8, 8), (4, 3, 3, 3)) == "im2col"
+    x = np.ones((1, 3, 8, 8), np.float32)
+    w = np.ones((4, 3, 3, 3), np.float32)
+    np.testing.assert_array_equal(F.conv2d(x, w), F.conv2d(x, w, algo="im2col"))
+
+
+def test_heuristic_picks_an_applicable_algorithm_for_every_case():
+    for name, case in CASES.items():
+        xs, ws, kw = shapes(case)
+        for p in PASSES:
+            for d in ("float32", "float64"):
+                pick = nnkern.conv_algo.conv2d_algo_for(xs, ws, pass_=p, dtype=d, **kw)
+                assert pick in nnkern.conv_algo.conv2d_algo_candidates(xs, ws, pass_=p, dtype=d, **kw), (name, p, d)
+
+
+def test_algo_query_validates_like_a_call():
+    with pytest.raises(ValueError, match="groups=2 must divide"):
+        nnkern.conv_algo.conv2d_algo_for((1, 3, 8, 8), (4, 3, 3, 3), groups=2)
+    with pytest.raises(ValueError, match="unknown pass"):
+        nnkern.conv_algo.conv2d_algo_for((1, 3, 8, 8), (4, 3, 3, 3), pass_="sideways")
+    with pytest.raises(TypeError, match="float32 or float64"):
+        nnkern.conv_algo.conv2d_algo_for((1, 3, 8, 8), (4, 3, 3, 3), dtype="int32")
+
+
+@pytest.mark.parametrize("value,expect", [("benchmark", "benchmark"), ("im2col", "im2col"), ("heuristic", "heuristic")])
+def test_env_variable_sets_the_mode(value, expect):
+    env = dict(os.environ, NNKERN_CONV_ALGO=value)
+    out = subprocess.run([sys.executable, "-c", "import nnkern; print(nnkern.get_conv_algo())"], env=env,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expect
+
+
+def test_env_variable_with_a_bad_value_names_the_variable():
+    env = dict(os.environ, NNKERN_CONV_ALGO="fastest")
+    out = subprocess.run([sys.executable, "-c", "import nnkern"], env=env, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "NNKERN_CONV_ALGO='fastest'" in out.stderr and "unknown mode" in out.stderr
