@@ -27,16 +27,16 @@ import zlib
 import nnkern
 import numpy as np
 import pytest
-from nnkern import _core
-
 from harness import assert_close, numerical_grad  # noqa: F401  (shared by the test files)
+from nnkern import _core
 from tolerances import TOL  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
 def poison_outputs():
-    """Every native output buffer starts poisoned (NaN for floats), so an element a kernel
-    forgot to write fails the comparison with the reference."""
+    """Every native output buffer starts poisoned (NaN for floats; for integer outputs a value
+    no kernel writes, once nnkern._core has _poison_value), so an element a kernel forgot to
+    write fails the comparison with the reference."""
     _core._set_poison_outputs(True)
     yield
     _core._set_poison_outputs(False)

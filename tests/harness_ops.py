@@ -7,11 +7,10 @@ backends, asserts what holds within one backend: which outputs are None, and tha
 (masked gradients, the value-only path, the torch-style wrapper) equal the full result.
 A new op is one entry of OPS.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
-
 import tolerances as T
 from tolerances import assert_close, assert_equal
 
@@ -19,16 +18,16 @@ from tolerances import assert_close, assert_equal
 @dataclass(frozen=True)
 class Op:
     forward: Callable
-    backward: Optional[Callable] = None
-    make: Optional[Callable] = None  # (rng, inputs, dtype, kw) -> arrays; default: N(0, scale^2) per shape
+    backward: Callable | None = None
+    make: Callable | None = None  # (rng, inputs, dtype, kw) -> arrays; default: N(0, scale^2) per shape
     scale: float = 1.0
     grad_of: tuple = ("y",)  # forward outputs that receive an upstream gradient
     wrt: tuple = ()  # (backward output, input index) pairs for finite differences
     exact: frozenset = frozenset()  # outputs equal bit for bit to the reference (rounded to the dtype)
-    tol: Optional[Callable] = None  # Ctx -> dict(rtol, atol), or None for TOL[dtype]
-    fd_tol: Optional[dict] = None  # finite differences: None for T.FD_TOL
-    primal: Optional[Callable] = None  # only the outputs in grad_of, for finite differences (default: forward)
-    conventions: Optional[Callable] = None
+    tol: Callable | None = None  # Ctx -> dict(rtol, atol), or None for TOL[dtype]
+    fd_tol: dict | None = None  # finite differences: None for T.FD_TOL
+    primal: Callable | None = None  # only the outputs in grad_of, for finite differences (default: forward)
+    conventions: Callable | None = None
     threads: tuple = (1, 2)  # thread counts whose results must be bit-identical
 
 
@@ -49,7 +48,7 @@ def _im2col_backward(B, g, xs, outs, kw):
     return {"grad_x": B.col2im(g["cols"], xs[0].shape, **kw)}  # col2im is the adjoint of im2col
 
 
-def _weighted(rng, inputs, dtype, kw):
+def weighted_inputs(rng, inputs, dtype, kw):
     """x, weight scaled by 1/sqrt(fan_in) (so outputs are O(1)), bias."""
     x, w, b = inputs
     x = rng.standard_normal(x).astype(dtype)
@@ -218,7 +217,7 @@ def _ce_backward(B, g, xs, outs, kw):
 _X = (("grad_x", 0),)
 _XWB = (("grad_x", 0), ("grad_weight", 1), ("grad_bias", 2))
 OPS = {
-    "conv2d": Op(_conv2d, _conv2d_backward, make=_weighted, wrt=_XWB, tol=T.conv2d_tol, fd_tol=T.FD_TOL_WINDOWS,
+    "conv2d": Op(_conv2d, _conv2d_backward, make=weighted_inputs, wrt=_XWB, tol=T.conv2d_tol, fd_tol=T.FD_TOL_WINDOWS,
                  primal=lambda B, xs, kw: {"y": B.conv2d(*xs, **kw)}, conventions=_conv2d_conventions),
     "im2col": Op(lambda B, xs, kw: {"cols": B.im2col(xs[0], **kw)}, _im2col_backward, grad_of=("cols",), wrt=_X,
                  exact=frozenset({"cols"})),
@@ -239,7 +238,7 @@ OPS = {
     "softmax": _activation("softmax", "y", conventions=_softmax_conventions),
     "dropout": Op(_dropout, _dropout_backward, wrt=_X, exact=frozenset({"mask"}), tol=T.dropout_tol,
                   fd_tol=T.FD_TOL_TIGHT, conventions=_dropout_conventions, threads=(1, 2, 3)),
-    "affine": Op(_affine, _affine_backward, make=_weighted, wrt=_XWB, tol=T.affine_tol,
+    "affine": Op(_affine, _affine_backward, make=weighted_inputs, wrt=_XWB, tol=T.affine_tol,
                  primal=lambda B, xs, kw: {"y": B.affine(*xs)}, conventions=_affine_conventions, threads=(1, 2, 3)),
     "softmax_cross_entropy": Op(_ce, _ce_backward, make=_ce_make, grad_of=("loss",), wrt=(("grad_logits", 0),),
                                 conventions=_ce_conventions, threads=(1, 2, 3)),

@@ -3,10 +3,9 @@ of shapes (tests/harness.py: gradients, finite differences, threads, inputs left
 extreme inputs, accuracy near 0, NaN, bad input."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from harness import DTYPES, TOL, assert_close, case, check_op
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Sizes around the SIMD widths (8 / 16 / 32 lanes), odd sizes, N=1, higher rank, empty, and
 # above the threading grain (2 * 16384 elements).

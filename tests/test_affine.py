@@ -4,10 +4,9 @@ results bit-identical for 1, 2 and 3 threads: OpenBLAS's own threading is not, s
 src/gemm_tiled.h), the reference vs the book's formula, bad input."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from harness import DTYPES, assert_close, case, check_op
+from nnkern import functional as F
+from nnkern import reference as R
 
 CASES = [  # x (N, ...), weight (in, out), bias (out,)
     case("n1", (1, 5), (5, 3), (3,)),

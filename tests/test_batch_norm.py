@@ -4,10 +4,9 @@ statistics updated in place, or read-only and left alone; gradients, finite diff
 momentum conventions, the reference vs the book's formula, bad input."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from harness import DTYPES, assert_close, case, check_op
+from nnkern import functional as F
+from nnkern import reference as R
 
 # Planes of more than 256 elements exercise the blocked reductions; the last three are threaded.
 SHAPES = [
@@ -103,7 +102,8 @@ def test_bad_input_raises():
         F.batch_norm(x, ro, o.copy(), training=True)
     with pytest.raises(ValueError, match=r"running_var must be C-contiguous"):
         F.batch_norm(x, c.copy(), np.ones(6, np.float32)[::2], training=True)
-    with pytest.raises(TypeError, match=r"running_mean must be a numpy.ndarray or None \(it is updated in place\), got list"):
+    with pytest.raises(TypeError,
+                       match=r"running_mean must be a numpy.ndarray or None \(it is updated in place\), got list"):
         F.batch_norm(x, [0.0, 0.0, 0.0], o.copy(), training=True)
     with pytest.raises(ValueError, match=r"needs running_mean and running_var"):
         F.batch_norm(x, None, None, training=False)

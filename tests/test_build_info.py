@@ -1,10 +1,9 @@
 """nnkern._core.build_info describes this build and this machine: checked against what Python,
 OpenBLAS (through threadpoolctl) and the CPU report independently."""
-import pytest
-from threadpoolctl import threadpool_info
-
 import nnkern
+import pytest
 from nnkern import _core
+from threadpoolctl import threadpool_info
 
 # x86-64 micro-architecture levels (psABI) by the Linux /proc/cpuinfo flags they need
 V3 = {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"}

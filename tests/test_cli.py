@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from nnkern import data, train
 
 

@@ -1,13 +1,12 @@
 """conv2d / conv2d_backward: native vs the NumPy reference on a table of cases (tests/harness.py:
 forward with and without bias, all gradients and output_mask, finite differences, threads), the
 reference vs the direct formula, bad input."""
+import nnkern
 import numpy as np
 import pytest
-
-import nnkern
-from nnkern import functional as F, reference as R
-
 from harness import DTYPES, assert_close, case, check_op
+from nnkern import functional as F
+from nnkern import reference as R
 
 CASES = [  # x (N, C, H, W), weight (OC, C/groups, KH, KW), bias; stride, padding, dilation, groups
     case("n1-odd", (1, 3, 7, 9), (5, 3, 3, 3), (5,)),

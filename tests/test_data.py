@@ -6,13 +6,13 @@ import os
 import struct
 from importlib import resources
 
+import nnkern
 import numpy as np
 import pytest
-
-import nnkern
-from nnkern import _data, data as D, reference as R
-
 from conftest import TOL, assert_close
+from nnkern import _data
+from nnkern import data as D
+from nnkern import reference as R
 
 # ------------------------------------------------------------------ embedded digits
 

@@ -4,10 +4,9 @@ non-inverted variant, training and inference, the expectation, seeds, masks that
 on the thread count, bad input."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from harness import DTYPES, case, check_op
+from nnkern import functional as F
+from nnkern import reference as R
 
 SHAPES = [
     case("n1", (1,)),

@@ -1,7 +1,6 @@
 """im2col / col2im: native vs the NumPy reference on a table of cases (tests/harness.py: the
 columns bit for bit, col2im as im2col's adjoint, i.e. its gradient, finite differences, threads)."""
 import pytest
-
 from harness import DTYPES, case, check_op
 
 CASES = [  # x (N, C, H, W); kernel_size, stride, padding, dilation

@@ -4,10 +4,9 @@ and parameters (AlexNet's defaults, even sizes, both alpha conventions, special 
 bad input."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from harness import DTYPES, assert_close, case, check_op
+from nnkern import functional as F
+from nnkern import reference as R
 
 SHAPES = [
     case("c1", (1, 1, 3, 3)),
@@ -64,7 +63,8 @@ def test_inputs_not_modified_and_non_contiguous(rng):
     x = rng.standard_normal((2, 8, 5, 12))[:, :, :, ::2]
     gy = rng.standard_normal(x.shape)
     x0, gy0 = x.copy(), gy.copy()
-    assert_close(F.local_response_norm_backward(gy, x), R.local_response_norm_backward(gy, x), rtol=1e-12, atol=1e-14, what="gx")
+    assert_close(F.local_response_norm_backward(gy, x), R.local_response_norm_backward(gy, x), rtol=1e-12, atol=1e-14,
+                 what="gx")
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(gy, gy0)
 

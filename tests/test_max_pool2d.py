@@ -3,10 +3,9 @@ indices bit for bit, gradients, finite differences, threads: tests/harness.py), 
 bad input."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from harness import DTYPES, case, check_op
+from nnkern import functional as F
+from nnkern import reference as R
 
 CASES = [  # x shape; kernel_size, stride, padding
     case("n1-2x2", (1, 3, 8, 8), kernel_size=2, stride=2, padding=0),

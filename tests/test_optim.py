@@ -1,6 +1,6 @@
 """sgd/momentum/nesterov/adagrad/rmsprop/adam_update through nnkern.optimizers: native vs the
-NumPy reference (bit for bit in the same dtype, close to float64 from float32), vs the seed's
-listings, state_dict round trips, in-place aliasing, thread invariance, NaN/Inf, bad input."""
+NumPy reference (bit for bit in the same dtype, close to float64 from float32), vs the study
+notes' listings, state_dict round trips, in-place aliasing, thread invariance, NaN/Inf, bad input."""
 import io
 from functools import partial
 
@@ -172,7 +172,7 @@ def test_one_and_two_threads_bit_identical(threads, rule):
     assert_bit_equal(results[0], results[1], f"{rule} 1 vs 2 threads")
 
 
-# The seed's listings, verbatim (reformatted only): the oracle for the book's rules.
+# The study notes' listings, verbatim (reformatted only): the oracle for the book's rules.
 class SeedMomentum:
     def __init__(self, lr=0.01, momentum=0.9):
         self.lr = lr
@@ -549,7 +549,8 @@ BAD_NATIVE = [  # (the arguments that differ, given (ps, gs, ms, vs)), exception
     (lambda ps, gs, ms, vs: dict(params=ps[0]), TypeError, r"params must be a list of numpy arrays"),
     (lambda ps, gs, ms, vs: dict(params=[ps[0], ps[1].astype(np.float64)], grads=[gs[0], gs[1].astype(np.float64)]),
      TypeError, r"params\[1\] has dtype float64 but params\[0\] has dtype float32"),
-    (lambda ps, gs, ms, vs: dict(m=[ms[0], gs[1]]), ValueError, r"grads\[1\] and m\[1\] share memory|m\[1\] and grads\[1\]"),
+    (lambda ps, gs, ms, vs: dict(m=[ms[0], gs[1]]), ValueError,
+     r"grads\[1\] and m\[1\] share memory|m\[1\] and grads\[1\]"),
     (lambda ps, gs, ms, vs: dict(lr=[0.1, -0.1]), ValueError, r"lr must be positive"),
     (lambda ps, gs, ms, vs: dict(lr=[0.1]), ValueError, r"lr has 1 values but there are 2 tensors"),
     (lambda ps, gs, ms, vs: dict(step=0), ValueError, r"step must be >= 1"),

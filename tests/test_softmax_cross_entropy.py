@@ -3,10 +3,8 @@ of shapes with integer labels, one-hot and soft targets (tests/harness.py: gradi
 differences, a loss bit-identical for 1, 2 and 3 threads), label dtypes, extreme logits, bad input."""
 import numpy as np
 import pytest
-
-from nnkern import functional as F, reference as R
-
 from harness import DTYPES, assert_close, case, check_op
+from nnkern import functional as F
 
 CASES = [  # logits (N, K)
     case("n1", (1, 10)),
