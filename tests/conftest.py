@@ -17,7 +17,8 @@ A kernel's test is a table of cases run by ``harness.check_op`` on both backends
 check_op compares forward outputs and gradients with the reference under the tolerance rule
 in tests/tolerances.py, checks float64 gradients against finite differences and 1 and 2
 threads for bit-identical results, and names the op, case, dtype and worst element when a
-check fails. A new op is one entry of ``OPS`` in tests/harness_ops.py.
+check fails. A new op is one entry of ``OPS`` in tests/harness_ops.py; tables that several
+files share are in tests/cases.py.
 
 Tests marked ``slow`` (end-to-end training and experiments) run by default, as in CI;
 ``python -m pytest -m "not slow"`` is the quick local run.

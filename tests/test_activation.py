@@ -3,28 +3,15 @@ of shapes (tests/harness.py: gradients, finite differences, threads, inputs left
 extreme inputs, accuracy near 0, NaN, bad input."""
 import numpy as np
 import pytest
+from cases import ELEMENTWISE_SHAPES
 from harness import DTYPES, TOL, assert_close, case, check_op
 from nnkern import functional as F
 from nnkern import reference as R
 
-# Sizes around the SIMD widths (8 / 16 / 32 lanes), odd sizes, N=1, higher rank, empty, and
-# above the threading grain (2 * 16384 elements).
-SHAPES = [
-    case("n1", (1,)),
-    case("odd-7", (7,)),
-    case("simd-8", (8,)),
-    case("simd-9", (9,)),
-    case("simd-15", (15,)),
-    case("simd-16", (16,)),
-    case("simd-17", (17,)),
-    case("simd-31", (31,)),
-    case("simd-32", (32,)),
-    case("simd-33", (33,)),
-    case("2d-odd", (5, 17)),
-    case("4d-odd", (2, 3, 5, 7)),
-    case("threaded", (3, 100001)),  # above 2x the largest per-thread grain (2^17)
+SHAPES = ELEMENTWISE_SHAPES + [
+    case("2d-odd-5x17", (5, 17)),
+    case("threaded-100001", (3, 100001)),  # above 2x the largest per-thread grain (2^17)
     case("threaded-1d", (300000,)),
-    case("empty", (0, 4)),
 ]
 ELEMENTWISE = ["relu", "sigmoid", "tanh"]
 

@@ -2,32 +2,10 @@
 conventions (tests/harness.py), the reference vs a plain loop, bad input."""
 import numpy as np
 import pytest
-from harness import DTYPES, assert_close, case, check_op
+from cases import POOL2D_CASES as CASES
+from harness import DTYPES, assert_close, check_op
 from nnkern import functional as F
 from nnkern import reference as R
-
-CASES = [  # x shape; kernel_size, stride, padding
-    case("n1-2x2", (1, 3, 8, 8), kernel_size=2, stride=2, padding=0),
-    case("odd-hw-2x2", (2, 5, 7, 9), kernel_size=2, stride=2, padding=0),
-    case("overlap-3x3-s2", (2, 7, 13, 13), kernel_size=3, stride=2, padding=0),
-    case("overlap-pad1", (2, 3, 11, 10), kernel_size=3, stride=2, padding=1),
-    case("k3-s1-pad1", (2, 17, 9, 7), kernel_size=3, stride=1, padding=1),
-    case("rect-kernel", (2, 4, 10, 9), kernel_size=(3, 2), stride=(2, 1), padding=(1, 0)),
-    case("k5-s3-pad2", (1, 3, 17, 14), kernel_size=5, stride=3, padding=2),
-    case("k4-s3-pad2", (2, 3, 9, 9), kernel_size=4, stride=3, padding=2),
-    case("kernel-equals-input", (2, 3, 5, 5), kernel_size=5, stride=1, padding=0),
-    case("stride-gt-kernel", (2, 3, 15, 15), kernel_size=3, stride=4, padding=0),
-    case("k1", (2, 3, 5, 6), kernel_size=1, stride=1, padding=0),
-    case("flat-3x3-s3", (2, 3, 9, 12), kernel_size=3, stride=3, padding=0),
-    case("flat-rows-pad", (2, 3, 8, 8), kernel_size=(3, 2), stride=2, padding=(1, 0)),
-    case("c17-wide", (3, 17, 6, 33), kernel_size=2, stride=2, padding=0),
-    case("stride3-border", (1, 9, 10, 11), kernel_size=2, stride=3, padding=1),
-    case("stride-default", (2, 3, 8, 9), kernel_size=3),
-    case("benchmark-72", (1, 4, 72, 72), kernel_size=2, stride=2, padding=0),
-    case("benchmark-72-threaded", (2, 4, 72, 72), kernel_size=2, stride=2, padding=0),  # > 2^15 elements
-    case("overlap-pad1-threaded", (100, 3, 11, 10), kernel_size=3, stride=2, padding=1),
-    case("c17-wide-threaded", (11, 17, 6, 33), kernel_size=2, stride=2, padding=0),
-]
 
 
 @pytest.mark.parametrize("count_include_pad", [True, False])

@@ -4,25 +4,12 @@ non-inverted variant, training and inference, the expectation, seeds, masks that
 on the thread count, bad input."""
 import numpy as np
 import pytest
-from harness import DTYPES, case, check_op
+from cases import ELEMENTWISE_SHAPES
+from harness import DTYPES, check_op
 from nnkern import functional as F
 from nnkern import reference as R
 
-SHAPES = [
-    case("n1", (1,)),
-    case("odd", (7, 13)),
-    case("simd-8", (8,)),
-    case("simd-9", (9,)),
-    case("simd-15", (15,)),
-    case("simd-16", (16,)),
-    case("simd-17", (17,)),
-    case("simd-31", (31,)),
-    case("simd-32", (32,)),
-    case("simd-33", (33,)),
-    case("4d", (2, 3, 5, 7)),
-    case("threaded", (5, 60001)),
-    case("empty", (0, 3)),
-]
+SHAPES = ELEMENTWISE_SHAPES
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

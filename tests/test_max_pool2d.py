@@ -3,32 +3,11 @@ indices bit for bit, gradients, finite differences, threads: tests/harness.py), 
 bad input."""
 import numpy as np
 import pytest
-from harness import DTYPES, case, check_op
+from cases import POOL2D_CASES as CASES
+from harness import DTYPES, check_op
 from nnkern import functional as F
 from nnkern import reference as R
 
-CASES = [  # x shape; kernel_size, stride, padding
-    case("n1-2x2", (1, 3, 8, 8), kernel_size=2, stride=2, padding=0),
-    case("odd-hw-2x2", (2, 5, 7, 9), kernel_size=2, stride=2, padding=0),
-    case("alexnet-3x3-s2", (2, 7, 13, 13), kernel_size=3, stride=2, padding=0),
-    case("overlap-pad1", (2, 3, 11, 10), kernel_size=3, stride=2, padding=1),
-    case("k3-s1-pad1", (2, 17, 9, 7), kernel_size=3, stride=1, padding=1),
-    case("rect-kernel", (2, 4, 10, 9), kernel_size=(3, 2), stride=(2, 1), padding=(1, 0)),
-    case("k5-s3-pad2", (1, 3, 17, 14), kernel_size=5, stride=3, padding=2),
-    case("k4-s3-pad2", (2, 3, 9, 9), kernel_size=4, stride=3, padding=2),
-    case("kernel-equals-input", (2, 3, 5, 5), kernel_size=5, stride=1, padding=0),
-    case("kernel-equals-padded", (1, 2, 3, 4), kernel_size=(5, 6), stride=1, padding=(1, 1)),
-    case("stride-gt-kernel", (2, 3, 15, 15), kernel_size=3, stride=4, padding=0),
-    case("k1", (2, 3, 5, 6), kernel_size=1, stride=1, padding=0),
-    case("flat-3x3-s3", (2, 3, 9, 12), kernel_size=3, stride=3, padding=0),
-    case("flat-rows-pad", (2, 3, 8, 8), kernel_size=(3, 2), stride=2, padding=(1, 0)),
-    case("c17-wide", (3, 17, 6, 33), kernel_size=2, stride=2, padding=0),
-    case("stride3-border", (1, 9, 10, 11), kernel_size=2, stride=3, padding=1),
-    case("stride-default", (2, 3, 8, 9), kernel_size=3),
-    case("seed-mnist", (4, 30, 24, 24), kernel_size=2, stride=2, padding=0),  # > 2^15 elements: threaded
-    case("alexnet-55", (3, 4, 55, 55), kernel_size=3, stride=2, padding=0),  # threaded
-    case("overlap-pad1-threaded", (100, 3, 11, 10), kernel_size=3, stride=2, padding=1),
-]
 TIES = ["overlap-pad1", "k3-s1-pad1", "rect-kernel", "k5-s3-pad2", "c17-wide", "n1-2x2", "flat-rows-pad"]
 
 
