@@ -45,4 +45,6 @@ def test_sweep_table_marks_the_heuristic_and_the_fastest():
     from nnkern.bench import conv_sweep
     text = conv_sweep.table([("s", "forward", {"im2col": 0.002}, "im2col", 0.004)])
     assert "| s | forward | 2.00 | 4.00 | im2col | im2col | 2.00x |" in text
-    assert set(conv_sweep.SWEEP) and all(len(spec) == 5 for spec in conv_sweep.SWEEP.values())
+    from nnkern.bench.workloads import conv2d
+    assert conv2d.BENCH[0] == "mnist-simpleconv" and conv2d.BENCH[-1] == "alexnet-conv3"
+    assert len(conv2d.SWEEP) > 10 and all(len(spec) == 5 for spec in conv2d.SHAPES.values())

@@ -65,7 +65,8 @@ def build_parser():
     train = sub.add_parser("train", help="train a network on the embedded digits (or local MNIST)")
     from .train import add_arguments as train_arguments
     train_arguments(train)
-    exp = sub.add_parser("experiment", help="the seed's demonstrations: a PNG and a JSON each")
+    exp = sub.add_parser("experiment", help="the study demonstrations (initialisation, optimizers, "
+                                            "overfitting, batch norm): a PNG and a JSON each")
     exp.add_argument("name", help="init-histogram, optimizers, overfit, batchnorm or all")
     exp.add_argument("--out", default="nnkern-experiments", help="output folder")
     exp.add_argument("--seed", type=int, default=0)

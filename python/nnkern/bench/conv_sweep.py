@@ -17,39 +17,9 @@ from nnkern import functional as F
 
 from .compare import median_time
 from .workloads import torch_or_none
-from .workloads.conv2d import SHAPES as BENCH_SHAPES
+from .workloads.conv2d import SHAPES, conv_inputs
 
-# name: x shape (N, C, H, W), (OC, KH, KW), stride, padding, groups
-SWEEP = {
-    "small-c3-oc16-3x3": ((32, 3, 32, 32), (16, 3, 3), 1, 1, 1),
-    "c16-oc16-3x3-56": ((32, 16, 56, 56), (16, 3, 3), 1, 1, 1),
-    "c4-oc8-3x3-64": ((8, 4, 64, 64), (8, 3, 3), 1, 1, 1),
-    "c512-oc512-3x3-14": ((8, 512, 14, 14), (512, 3, 3), 1, 1, 1),
-    "c256-oc256-3x3-28": ((8, 256, 28, 28), (256, 3, 3), 1, 1, 1),
-    "c64-oc128-3x3-s2": ((16, 64, 56, 56), (128, 3, 3), 2, 1, 1),
-    "c256-oc128-1x1": ((16, 256, 28, 28), (128, 1, 1), 1, 0, 1),
-    "c64-oc256-1x1-56": ((16, 64, 56, 56), (256, 1, 1), 1, 0, 1),
-    "c32-oc64-5x5": ((16, 32, 32, 32), (64, 5, 5), 1, 2, 1),
-    "c3-oc64-11x11-s4": ((8, 3, 227, 227), (64, 11, 11), 4, 0, 1),
-    "c3-oc64-7x7-s2": ((8, 3, 224, 224), (64, 7, 7), 2, 3, 1),
-    "c128-oc128-3x3-g4": ((16, 128, 28, 28), (128, 3, 3), 1, 1, 4),
-    "depthwise-64-3x3": ((16, 64, 56, 56), (64, 3, 3), 1, 1, 64),
-    "depthwise-128-3x3-s2": ((16, 128, 28, 28), (128, 3, 3), 2, 1, 128),
-    "n1-c64-oc64-3x3-56": ((1, 64, 56, 56), (64, 3, 3), 1, 1, 1),
-    "n1-c256-oc384-3x3-13": ((1, 256, 13, 13), (384, 3, 3), 1, 1, 1),
-    "n1-c3-oc64-7x7-s2": ((1, 3, 224, 224), (64, 7, 7), 2, 3, 1),
-}
 PASSES = ("forward", "backward_input", "backward_weight")
-
-
-def _case(spec):
-    xs, (oc, kh, kw), stride, pad, groups = spec
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(xs, dtype=np.float32)
-    w = rng.standard_normal((oc, xs[1] // groups, kh, kw), dtype=np.float32) * 0.05
-    kwargs = {"stride": stride, "padding": pad, "groups": groups}
-    gy = np.ones(F.conv2d(x, w, **kwargs).shape, np.float32)
-    return x, w, gy, kwargs
 
 
 def _nnkern_fn(pass_, algo, x, w, gy, kw):
@@ -78,12 +48,12 @@ def run(threads, repeat, budget_s, names=None):
     torch = torch_or_none()
     if torch is not None:
         torch.set_num_threads(threads)
-    shapes = {**BENCH_SHAPES, **SWEEP}
     rows = []
-    for name, spec in shapes.items():
+    for name in SHAPES:
         if names and not any(n in name for n in names):
             continue
-        x, w, gy, kw = _case(spec)
+        x, w, _, kw, y, _ = conv_inputs(name)
+        gy = np.ones_like(y)
         for pass_ in PASSES:
             cands = nnkern.conv_algo.conv2d_algo_candidates(x.shape, w.shape, pass_=pass_, **kw)
             pick = nnkern.conv_algo.conv2d_algo_for(x.shape, w.shape, pass_=pass_, **kw)

@@ -1,6 +1,6 @@
 """Dataset loaders: the embedded UCI digits, local MNIST / Fashion-MNIST IDX files, .npz files.
 
-Nothing here downloads anything. Every loader returns the seed's layout
+Nothing here downloads anything. Every loader returns the book's layout
 ``(x_train, t_train), (x_test, t_test)`` with images shaped (N, C, H, W) (or (N, C*H*W)
 with ``flatten=True``) and integer labels (N,) int64 (or one-hot (N, K) with ``one_hot=True``).
 A missing, truncated or corrupted file raises :class:`DataError` (a ``ValueError``; the
@@ -154,7 +154,7 @@ def _finish(arrays, names, normalize, flatten, one_hot, dtype, scale, min_classe
             (_images(x_te, normalize, flatten, dtype, scale), _labels(t_te, one_hot, k, dtype)))
 
 
-_NPZ_KEYS = (("x_train", "t_train", "x_test", "t_test"),   # this package, the seed's names
+_NPZ_KEYS = (("x_train", "t_train", "x_test", "t_test"),   # this package, the book's names
              ("x_train", "y_train", "x_test", "y_test"))   # keras mnist.npz / fashion_mnist
 
 
@@ -203,7 +203,7 @@ def load_mnist(path, normalize=True, flatten=False, one_hot=False, dtype=np.floa
     normalize: uint8 pixels -> dtype in [0, 1] (x / 255); otherwise the uint8 values.
     flatten: images (N, 784) instead of (N, 1, 28, 28).
     one_hot: labels (N, 10) of dtype instead of int64 (N,).
-    Returns ``(x_train, t_train), (x_test, t_test)``, as the seed's ``load_mnist``.
+    Returns ``(x_train, t_train), (x_test, t_test)``, as the book's ``load_mnist``.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
