@@ -29,18 +29,16 @@ CASES = [  # x (N, C, H, W), weight (OC, C/groups, KH, KW), bias; stride, paddin
     case("kernel-equals-input", (2, 3, 5, 5), (4, 3, 5, 5), (4,)),
     case("stride4-pad0", (2, 3, 15, 15), (5, 3, 3, 3), (5,), stride=4),
     # the benchmark workloads at small batch
-    case("mnist-simpleconv", (2, 1, 28, 28), (30, 1, 5, 5), (30,)),
     case("deepconv-3x3", (2, 16, 28, 28), (16, 16, 3, 3), (16,), padding=1),
     case("seed-keras-conv2", (1, 32, 74, 74), (64, 32, 3, 3), (64,)),
-    case("alexnet-conv1", (1, 3, 224, 224), (96, 3, 11, 11), (96,), stride=4, padding=2),
     case("alexnet-conv2-g2", (2, 96, 27, 27), (256, 48, 5, 5), (256,), padding=2, groups=2),
     case("alexnet-conv3", (2, 256, 13, 13), (384, 256, 3, 3), (384,), padding=1),
-    # several images per thread, so that the batch really is split
+    # several images per thread, so that the batch really is split (and two benchmark workloads)
     case("n1-odd-threaded", (3, 3, 7, 9), (5, 3, 3, 3), (5,)),
     case("k1-pointwise-threaded", (9, 6, 5, 7), (9, 6, 1, 1), (9,)),
     case("groups2-threaded", (9, 10, 9, 8), (14, 5, 5, 5), (14,), padding=2, groups=2),
-    case("mnist-simpleconv-threaded", (6, 1, 28, 28), (30, 1, 5, 5), (30,)),
-    case("alexnet-conv1-threaded", (3, 3, 224, 224), (96, 3, 11, 11), (96,), stride=4, padding=2),
+    case("mnist-simpleconv-n6", (6, 1, 28, 28), (30, 1, 5, 5), (30,)),
+    case("alexnet-conv1-n3", (3, 3, 224, 224), (96, 3, 11, 11), (96,), stride=4, padding=2),
 ]
 
 
