@@ -1,5 +1,15 @@
 """Case tables that several kernel tests share (one line per case, see tests/conftest.py)."""
 from harness import case
+from harness_ops import weighted_inputs
+
+CONV2D_DEFAULTS = dict(stride=1, padding=0, dilation=1, groups=1)
+
+
+def conv2d_case(rng, inputs, kwargs, dtype):
+    """x, weight (scaled by 1/sqrt(fan_in)), a bias and all four conv arguments of a conv2d case
+    (``[x shape, weight shape, bias shape or None]``, kwargs), for tests that call one algorithm."""
+    x, w, b = weighted_inputs(rng, [inputs[0], inputs[1], (inputs[1][0],)], dtype, {})
+    return x, w, b, {**CONV2D_DEFAULTS, **kwargs}
 
 # Elementwise ops (activations, dropout): sizes around the SIMD widths (8 / 16 / 32 lanes), odd
 # sizes, N=1, higher rank, empty, and above the threading grain.

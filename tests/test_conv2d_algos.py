@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import nnkern
 import numpy as np
 import pytest
+from cases import CONV2D_DEFAULTS, conv2d_case
 from conftest import assert_close, numerical_grad
-from harness_ops import weighted_inputs
 from nnkern import _core
 from nnkern import functional as F
 from nnkern import reference as R
@@ -20,7 +20,6 @@ from test_conv2d import CASES as TABLE
 from tolerances import reduction_tol as tol
 
 CASES = {p.id: p.values for p in TABLE}  # name -> (inputs, kwargs): test_conv2d.py's table
-CONV_DEFAULTS = dict(stride=1, padding=0, dilation=1, groups=1)
 
 
 @dataclass
@@ -42,14 +41,11 @@ BUILT = nnkern.conv_algorithms()
 def shapes(case):
     """(inputs, kwargs) of a case -> x shape, weight shape, all four conv arguments."""
     (xs, ws, _), kw = case
-    return xs, ws, {**CONV_DEFAULTS, **kw}
+    return xs, ws, {**CONV2D_DEFAULTS, **kw}
 
 
 def make_case(rng, case, dtype):
-    """x, weight (scaled by 1/sqrt(fan_in)), bias (always one) and the conv arguments of a case."""
-    (xs, ws, _), _ = case
-    x, w, b = weighted_inputs(rng, [xs, ws, (ws[0],)], dtype, {})
-    return x, w, b, shapes(case)[2]
+    return conv2d_case(rng, *case, dtype)
 
 
 def applies(algo, name, pass_, dtype):
