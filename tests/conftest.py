@@ -37,8 +37,8 @@ from tolerances import TOL  # noqa: F401
 
 @pytest.fixture(autouse=True)
 def poison_outputs():
-    """Every native output buffer starts poisoned (NaN for floats; for integer outputs a value
-    no kernel writes, once nnkern._core has _poison_value), so an element a kernel forgot to
+    """Every native output buffer starts poisoned with a value no kernel writes (NaN in floats,
+    INT64_MIN in indices, 255 in masks: _core._poison_value), so an element a kernel forgot to
     write fails the comparison with the reference."""
     _core._set_poison_outputs(True)
     yield
