@@ -133,17 +133,7 @@ class Model(_backend.BackendSwitch):
     def load_params(self, file_name, optimizer=None):
         """Load an nnkern checkpoint, or the book's pickled params dict (``params.pkl``, read by the
         allow-list unpickler), copying into the model's arrays; names and shapes must match."""
-        from ..checkpoint import CheckpointError, _is_pickle, load, load_pickle_params
+        from ..checkpoint import _is_pickle, assign_params, load, load_pickle_params
         if not _is_pickle(file_name):
             return load(file_name, self, optimizer)
-        params = load_pickle_params(file_name)
-        missing, unexpected = sorted(set(self.params) - set(params)), sorted(set(params) - set(self.params))
-        if missing or unexpected:
-            raise CheckpointError(f"{file_name}: parameters do not match {type(self).__name__}: "
-                                  f"missing {missing}, unexpected {unexpected}")
-        for k, v in params.items():
-            if np.shape(v) != self.params[k].shape:
-                raise CheckpointError(f"{file_name}: parameter {k!r} has shape {np.shape(v)} in the file, "
-                                      f"{self.params[k].shape} in the model")
-        for k, v in params.items():
-            self.params[k] = v
+        assign_params(file_name, self, load_pickle_params(file_name))
