@@ -18,7 +18,9 @@ check_op compares forward outputs and gradients with the reference under the tol
 in tests/tolerances.py, checks float64 gradients against finite differences and 1 and 2
 threads for bit-identical results, and names the op, case, dtype and worst element when a
 check fails. A new op is one entry of ``OPS`` in tests/harness_ops.py; tables that several
-files share are in tests/cases.py.
+files share are in tests/cases.py. Keyword arguments reach both backends, so a forced algorithm
+is ``check_op("conv2d", inputs, dict(kwargs, algo="implicit"), dtype=...)`` (the reference
+ignores ``algo``); check_op returns the native outputs and gradients for further checks.
 
 Tests marked ``slow`` (end-to-end training and experiments) run by default, as in CI;
 ``python -m pytest -m "not slow"`` is the quick local run.
@@ -35,8 +37,8 @@ from tolerances import TOL  # noqa: F401
 
 @pytest.fixture(autouse=True)
 def poison_outputs():
-    """Every native output buffer starts poisoned (NaN for floats; for integer outputs a value
-    no kernel writes, once nnkern._core has _poison_value), so an element a kernel forgot to
+    """Every native output buffer starts poisoned with a value no kernel writes (NaN in floats,
+    INT64_MIN in indices, 255 in masks: _core._poison_value), so an element a kernel forgot to
     write fails the comparison with the reference."""
     _core._set_poison_outputs(True)
     yield
