@@ -121,7 +121,7 @@ def test_util_im2col_layout(rng):
 
 
 def _book_adam(steps, p, g_seq, lr=0.001, b1=0.9, b2=0.999):
-    """The seed's Adam (example 2.4) written from its formulas."""
+    """The study notes' Adam (example 2.4) written from its formulas."""
     m, v = np.zeros_like(p), np.zeros_like(p)
     p = p.copy()
     for t, g in enumerate(g_seq[:steps], start=1):
