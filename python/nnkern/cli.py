@@ -1,8 +1,8 @@
 """The ``nnkern`` command (also ``python -m nnkern``).
 
 Subcommands: ``train`` (the main job), ``launch`` (train on several MPI ranks), ``export-onnx`` (a checkpoint's
-model as ONNX), ``experiment``, ``bench``, ``info``, ``demo``. Bad arguments or data end in a one-line error on stderr and exit code 2, never a traceback
-(in a distributed run, that ends every rank of the job).
+model as ONNX), ``experiment``, ``bench``, ``info``, ``demo``. Bad arguments or data end in a one-line error on
+stderr and exit code 2, never a traceback (in a distributed run, that ends every rank of the job).
 """
 import argparse
 import sys
