@@ -85,8 +85,8 @@ def test_readable_by_torch(rng, tmp_path):
 def test_a_sequential_and_plain_parameter_dicts(rng, tmp_path):
     from nnkern import keras
     seq = keras.Sequential(seed=0)
-    seq.add(keras.layers.Dense(3, activation="relu", input_shape=(5,)))
-    seq.add(keras.layers.BatchNormalization())
+    seq.add(keras.layers.Dense(3, activation="relu", input_shape=(5,), name="dense"))  # auto names count
+    seq.add(keras.layers.BatchNormalization(name="batch_normalization"))  # up across the whole session
     seq.save_weights(tmp_path / "s.safetensors")
     assert "dense/kernel" in safetensors_numpy.load_file(str(tmp_path / "s.safetensors"))
     other = keras.Sequential(seed=1)
