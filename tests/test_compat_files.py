@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import assert_close
+from extras import importorskip
 from nnkern import compat
 from nnkern.checkpoint import UnsafePickleError
 from nnkern.compat.deep_convnet import DeepConvNet
@@ -85,7 +86,7 @@ def test_deep_convnet_file_and_nnkern_suffixes(rng, tmp_path):
     assert set(seen) == {f"{p}{i}" for p in "Wb" for i in range(1, 9)}
     for suffix in (".npz", ".safetensors"):  # nnkern's formats by the name
         if suffix == ".safetensors":
-            pytest.importorskip("safetensors")
+            importorskip("safetensors")
         net.save_params(str(tmp_path / f"p{suffix}"))
         with open(tmp_path / f"p{suffix}", "rb") as f:
             assert f.read(1) not in (b"\x80", b"(", b"}"), suffix  # not a pickle
