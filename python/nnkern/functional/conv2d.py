@@ -52,8 +52,9 @@ def im2col(x: FloatArray, kernel_size: IntOrPair, stride: IntOrPair = 1, padding
     The kernel builds the transposed, C-contiguous (C*KH*KW, N*OH*OW) matrix (its GEMM
     layout); this returns the transposed view of it, equal to ``reference.im2col``.
     """
-    return _core.im2col(contiguous(x), pair(kernel_size, "kernel_size"), pair(stride, "stride"),
-                        pair(padding, "padding"), pair(dilation, "dilation")).T
+    cols_t: FloatArray = _core.im2col(contiguous(x), pair(kernel_size, "kernel_size"), pair(stride, "stride"),
+                                      pair(padding, "padding"), pair(dilation, "dilation"))
+    return cols_t.transpose()
 
 
 def col2im(cols: FloatArray, input_shape: Sequence[int], kernel_size: IntOrPair, stride: IntOrPair = 1,
