@@ -36,9 +36,11 @@ class Affine(Layer):
             raise ValueError(f"Affine expects (N, {W.shape[0]}) (or (N, ...) with {W.shape[0]} "
                              f"features per sample), got {x.shape}")
         self.x = x
-        return self.F.affine(x, W, self.params.get("b"))
+        y: FloatArray = self.F.affine(x, W, self.params.get("b"))
+        return y
 
     def backward(self, dout: FloatArray) -> FloatArray | None:
+        gx: FloatArray | None
         gx, gw, gb = self.F.affine_backward(dout, self.x, self.params["W"], need_grad_x=self.need_input_grad)
         self.grads["W"] = gw
         if "b" in self.params:
@@ -59,10 +61,12 @@ class ReLU(Layer):
 
     def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         self.x = x
-        return self.F.relu(x)
+        y: FloatArray = self.F.relu(x)
+        return y
 
     def backward(self, dout: FloatArray) -> FloatArray:
-        return self.F.relu_backward(dout, self.x)
+        y: FloatArray = self.F.relu_backward(dout, self.x)
+        return y
 
 
 Relu = ReLU
@@ -134,7 +138,8 @@ class Dropout(Layer):
             self.mask = None
             if self.inverted:
                 return x
-            return self.F.dropout(x, p=self.p, training=False, seed=0, inverted=False)[0]
+            y: FloatArray = self.F.dropout(x, p=self.p, training=False, seed=0, inverted=False)[0]
+            return y
         seed = self.fixed_seed if self.fixed_seed is not None else int(self.rng.integers(2**63 - 1))
         y, self.mask = self.F.dropout(x, p=self.p, training=True, seed=seed, inverted=self.inverted)
         return y
@@ -142,7 +147,8 @@ class Dropout(Layer):
     def backward(self, dout: FloatArray) -> FloatArray:
         if self.mask is None:  # after an inference forward: the layer was the identity (or a scale)
             return dout if self.inverted else dout * (1.0 - self.p)
-        return self.F.dropout_backward(dout, self.mask, p=self.p, inverted=self.inverted)
+        y: FloatArray = self.F.dropout_backward(dout, self.mask, p=self.p, inverted=self.inverted)
+        return y
 
 
 class Flatten(Layer):
@@ -193,7 +199,8 @@ class SoftmaxWithLoss(Layer):
         return self.loss
 
     def backward(self, dout: float = 1.0) -> FloatArray:  # type: ignore[override]  # dloss is a scalar
-        return self.F.softmax_cross_entropy_backward(self.y, self.t, float(dout))
+        y: FloatArray = self.F.softmax_cross_entropy_backward(self.y, self.t, float(dout))
+        return y
 
 
 class SigmoidWithLoss(Layer):
@@ -224,3 +231,7 @@ class SigmoidWithLoss(Layer):
 
     def backward(self, dout: float = 1.0) -> FloatArray:  # type: ignore[override]
         return ((self.y - self.t) * (float(dout) / self.y.size)).astype(self.y.dtype, copy=False)
+
+
+LossLayer = SoftmaxWithLoss | SigmoidWithLoss
+"""A model's ``last_layer``: ``forward(x, t) -> loss``, ``backward(dout=1.0) -> grad of x``."""
