@@ -372,7 +372,7 @@ def nesterov_update(
     """
 def relu_backward(grad_out: _Array, x: _Array) -> _Array:
     """
-    grad_x = grad_out where x > 0, else 0 (inputs are not modified).
+    grad_x = grad_out where x > 0, else 0.
     """
 def relu_forward(x: _Array) -> _Array:
     """
