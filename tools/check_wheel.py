@@ -35,9 +35,9 @@ def check_wheel(path):
 
 
 RPATH_ONLY = """
-import ctypes, importlib.util, os, sys
-core = importlib.util.find_spec("nnkern._core").origin   # finds the file without importing nnkern
-ctypes.CDLL(core)                                          # DT_NEEDED libscipy_openblas.so via RPATH only
+import ctypes, glob, importlib.util, os, sys
+pkg = importlib.util.find_spec("nnkern").submodule_search_locations[0]  # the folder, nnkern not imported
+ctypes.CDLL(glob.glob(os.path.join(pkg, "_core.*.so"))[0])  # its DT_NEEDED libscipy_openblas.so by RPATH only
 assert "scipy_openblas32" not in sys.modules
 maps = open("/proc/self/maps").read()
 print([p for p in set(l.split()[-1] for l in maps.splitlines()) if p.endswith("/libscipy_openblas.so")][0])
