@@ -31,7 +31,7 @@ py::tuple dropout_forward(const py::array& x, double p, uint64_t seed, bool trai
     if (!training) {
       const T scale = inverted ? T(1) : T(1.0 - p);
       {
-        py::gil_scoped_release release;
+        KernelSection release;
         nnk::dropout_scale<T>(xp, yp, n, scale);
       }
       return py::make_tuple(std::move(y), py::none());
@@ -41,7 +41,7 @@ py::tuple dropout_forward(const py::array& x, double p, uint64_t seed, bool trai
     const T scale = T(train_scale(p, inverted));
     const uint64_t thr = nnk::dropout_threshold(p);
     {
-      py::gil_scoped_release release;
+      KernelSection release;
       nnk::dropout_forward<T>(xp, yp, mp, n, seed, thr, scale);
     }
     return py::make_tuple(std::move(y), std::move(mask));

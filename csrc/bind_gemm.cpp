@@ -52,7 +52,7 @@ void run(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const 
   T* cp = data_of<T>(c);
   std::vector<T> work(size_t(nnk::gemm_work_size<T>()));
   std::vector<T> pa(packed ? size_t(nnk::gemm_packed_a_size<T>(m, k)) : 0);
-  py::gil_scoped_release release;
+  KernelSection release;
   if (packed) {
     const auto p = nnk::gemm_pack_a<T>(ta, m, k, ap, lda, pa.data());
     nnk::gemm_packed_a<T>(p, tb, n, bp, ldb, T(alpha), T(beta), cp, ldc, work.data());

@@ -51,7 +51,7 @@ py::tuple softmax_cross_entropy_forward(const py::array& logits, const py::array
     const T* tp = labels ? nullptr : data_of<T>(target);
     double loss;
     {
-      py::gil_scoped_release release;
+      KernelSection release;
       loss = nnk::softmax_cross_entropy_forward<T>(data_of<T>(logits), lp, tp, pp, n, k);
     }
     return py::make_tuple(loss, std::move(probs));

@@ -3,6 +3,7 @@
 #pragma once
 #include <omp.h>
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -98,9 +99,39 @@ inline void thread_range(int64_t n, int t, int nt, int64_t& begin, int64_t& end)
 // must give the same result however [0, n) is cut (elementwise work, whole rows, planes or
 // channels: every reduction inside one item), which is what makes every kernel bit-identical
 // for any thread count. An exception thrown by `body` (std::bad_alloc of a scratch buffer)
-// never crosses the parallel region: the first one is rethrown on the calling thread after
-// the region has ended. Not on it yet: the convolution work items (conv2d_im2col.cpp,
-// im2col.cpp) are scheduled by their own OpenMP loops, without the small-call rule.
+// never crosses the parallel region (RegionErrors). Not on it yet: the convolution work items
+// (conv2d_im2col.cpp, im2col.cpp) are scheduled by their own OpenMP loops, without the
+// small-call rule (their bodies run through RegionErrors too).
+// An exception must never leave an OpenMP region (the runtime would call std::terminate: the
+// process aborts). Work inside a region runs through errors.run(f): the first exception any
+// thread throws is kept and the region's remaining work is skipped; errors.rethrow() raises it
+// on the calling thread once the region has ended (a std::bad_alloc of a scratch buffer then
+// reaches Python as MemoryError).
+class RegionErrors {
+ public:
+  template <class F>
+  void run(F&& f) noexcept {
+    if (failed_.load(std::memory_order_relaxed)) return;
+    try {
+      f();
+    } catch (...) {
+      keep(std::current_exception());
+    }
+  }
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void keep(std::exception_ptr e) noexcept {
+#pragma omp critical(nnk_region_errors)
+    if (!error_) error_ = std::move(e);
+    failed_.store(true, std::memory_order_relaxed);
+  }
+  std::atomic<bool> failed_{false};
+  std::exception_ptr error_;
+};
+
 template <class F>
 void parallel_ranges(int64_t n, int64_t grain_items, F&& body) {
   if (n <= 0) return;
@@ -110,20 +141,15 @@ void parallel_ranges(int64_t n, int64_t grain_items, F&& body) {
     body(int64_t(0), n);
     return;
   }
-  std::exception_ptr error;
+  RegionErrors errors;
 #pragma omp parallel num_threads(int(want))
   {
     int64_t b, e;
     if (omp_get_thread_num() == 0) note_parallel_threads(omp_get_num_threads());
     thread_range(n, omp_get_thread_num(), omp_get_num_threads(), b, e);
-    try {
-      if (b < e) body(b, e);
-    } catch (...) {
-#pragma omp critical(nnk_parallel_ranges_error)
-      if (!error) error = std::current_exception();
-    }
+    if (b < e) errors.run([&] { body(b, e); });
   }
-  if (error) std::rethrow_exception(error);
+  errors.rethrow();
 }
 
 // ---- scratch memory ------------------------------------------------------------------------

@@ -4,21 +4,30 @@ import numbers
 import numpy as np
 
 
+def _int64(v, name):
+    v = int(v)
+    if not -2**63 <= v < 2**63:
+        raise OverflowError(f"{name} {v} does not fit in a 64-bit integer")
+    return v
+
+
 def pair(value, name):
-    """``int`` or a pair of ints -> ``(int, int)``; TypeError for anything else."""
+    """``int`` or a pair of ints -> ``(int, int)``; TypeError for anything else, OverflowError
+    beyond int64 (the kernels bound hyper-parameters further, to 2**31)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return (int(value), int(value))
+        return (_int64(value, name),) * 2
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(
         isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
     ):
-        return (int(value[0]), int(value[1]))
+        return (_int64(value[0], name), _int64(value[1], name))
     raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
 
 
 def contiguous(a):
-    """The array itself when C-contiguous, else one documented copy."""
+    """The array itself when C-contiguous and aligned, else one documented copy (never used for
+    arrays that are updated in place)."""
     if a is None:
         return None
     if not isinstance(a, np.ndarray):
         a = np.asarray(a)
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return a if a.flags.c_contiguous and a.flags.aligned else np.array(a, order="C")

@@ -32,6 +32,9 @@ def dropout(x, p=0.5, training=True, seed=0, inverted=True):
 def dropout_backward(grad_out, mask, p=0.5, inverted=True):
     """grad_x = grad_out * mask / (1 - p) (inverted) or grad_out * mask; mask from :func:`dropout`
     (uint8, or bool which is viewed as uint8)."""
+    if mask is None:  # dropout returns None as the mask at inference, which has no backward
+        raise TypeError("dropout_backward: mask must be the uint8 (or bool) array returned by dropout in "
+                        "training, got None")
     mask = contiguous(mask)
     if mask.dtype == np.bool_:
         mask = mask.view(np.uint8)
