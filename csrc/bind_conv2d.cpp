@@ -99,7 +99,8 @@ py::tuple backward_t(const py::array& gy, const py::array& x, const py::array& w
   T* gwp = gw.mutable_data();
   {
     KernelSection release;
-    nnk::conv2d_backward<T>(data_of<T>(gy), data_of<T>(x), data_of<T>(w), gxp, gwp, gbp, s, algo_gx, algo_gw);
+    nnk::conv2d_backward<T>(data_of<T>(gy), data_of<T>(x), data_of<T>(w), gxp, need_gw ? gwp : nullptr, gbp, s,
+                            algo_gx, algo_gw);  // grad_weight only when asked for
   }
   return py::make_tuple(gx_o, need_gw ? py::object(gw) : py::none(), gb_o);
 }

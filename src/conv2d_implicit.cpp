@@ -81,7 +81,7 @@ ImplicitFwdPlan plan_forward(const ImplicitConv& s, const ImplicitOps<T>& o) {
   p.t_bpack = p.staged ? round_up(p.slots_max * p.cg * p.plane, 16) : 0;
   p.t_total = round_up(p.t_bpack + int64_t(o.kc) * p.npix, 16);
   p.i_toff = 0;
-  p.i_slots = 2 * int64_t(o.kc);
+  p.i_slots = int64_t(o.kc);
   p.i_ents = p.i_slots + 3 * p.slots_max;
   p.i_nents = p.i_ents + 2 * strips * p.sets * o.nv * p.ents_per_vec;
   p.i_segs = p.i_nents + strips * p.sets * o.nv;
@@ -189,7 +189,8 @@ ImplicitWgtPlan plan_weight(const ImplicitConv& s, const ImplicitOps<T>& o, int6
   const int64_t tstrips = cdiv(p.ntap, o.nr);
   p.i_ents = 0;
   p.i_nents = 2 * tstrips * o.nv * p.ents_per_vec;
-  p.i_total = round_up(p.i_nents + tstrips * o.nv, 8);
+  p.i_pix = p.i_nents + tstrips * o.nv;
+  p.i_total = round_up(p.i_pix + p.kc_max, 8);
   return p;
 }
 

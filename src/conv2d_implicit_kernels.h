@@ -31,10 +31,54 @@ struct Implicit {
   using V = typename Tr::V;
   static constexpr int W = Tr::W, NV = Tr::NV, MR = Tr::MR, NR = G::NR;
 
-  static V gather_row(const T* base, const Ent* e, int64_t n) {
-    V r = Tr::zero();
-    for (int64_t i = 0; i < n; ++i) r = Tr::load_lanes(r, uint32_t(e[i].mask), base + e[i].off);
-    return r;
+  // Rows i < count of a panel strip: row i (NR lanes at dst + i*dst_step) reads, for each
+  // vector, its entries' lanes from origin + off[i*off_step] + entry offset. The strip's
+  // E <= 3 entries per vector stay in registers; zero-masked loads are OR-ed (independent).
+  template <int E>
+  static void pack_rows(T* dst, int64_t dst_step, const T* origin, const int64_t* off, int64_t off_step,
+                        int64_t count, const Ent* ents, const int64_t* nents, int64_t cap) {
+    typename Tr::M m[NV][E];
+    int64_t o[NV][E];
+    for (int v = 0; v < NV; ++v)
+      for (int e = 0; e < E; ++e) {
+        const bool on = e < nents[v];
+        m[v][e] = Tr::mask_of(on ? uint32_t(ents[v * cap + e].mask) : 0u);
+        o[v][e] = on ? ents[v * cap + e].off : 0;
+      }
+    for (int64_t i = 0; i < count; ++i, dst += dst_step) {
+      const T* base = origin + off[i * off_step];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        V r = Tr::load_z(m[v][0], base + o[v][0]);
+#pragma GCC unroll 4
+        for (int e = 1; e < E; ++e) r = Tr::or_(r, Tr::load_z(m[v][e], base + o[v][e]));
+        Tr::store(dst + v * W, r);
+      }
+    }
+  }
+  static void pack_rows_any(T* dst, int64_t dst_step, const T* origin, const int64_t* off, int64_t off_step,
+                            int64_t count, const Ent* ents, const int64_t* nents, int64_t cap) {
+    int64_t e = 0;
+    for (int v = 0; v < NV; ++v) e = imax(e, nents[v]);
+    switch (e) {
+      case 0:
+        for (int64_t i = 0; i < count; ++i, dst += dst_step)
+          for (int v = 0; v < NV; ++v) Tr::store(dst + v * W, Tr::zero());
+        return;
+      case 1: return pack_rows<1>(dst, dst_step, origin, off, off_step, count, ents, nents, cap);
+      case 2: return pack_rows<2>(dst, dst_step, origin, off, off_step, count, ents, nents, cap);
+      case 3: return pack_rows<3>(dst, dst_step, origin, off, off_step, count, ents, nents, cap);
+      default: break;
+    }
+    for (int64_t i = 0; i < count; ++i, dst += dst_step) {  // narrow planes: many rows per vector
+      const T* base = origin + off[i * off_step];
+      for (int v = 0; v < NV; ++v) {
+        V r = Tr::zero();
+        for (int64_t k = 0; k < nents[v]; ++k)
+          r = Tr::or_(r, Tr::load_z(Tr::mask_of(uint32_t(ents[v * cap + k].mask)), base + ents[v * cap + k].off));
+        Tr::store(dst + v * W, r);
+      }
+    }
   }
 
   // Entries for lanes [lane, lane+len) of a strip whose lane l reads offset off0 + (l - lane);
@@ -156,22 +200,24 @@ struct Implicit {
     for (int64_t b = 0; b < kb; ++b) {
       int64_t k0, kl;
       k_block(p.kg, Tr::KC, b, k0, kl);
-      for (int64_t k = 0; k < kl; ++k) {  // tap (c, kh, kw): its address offset and descriptor set
+      for (int64_t k = 0; k < kl; ++k) {  // tap (c, kh, kw): its address offset
         const int64_t tap = k0 + k, c = tap / KK, kh = tap % KK / s.kw, kw = tap % s.kw;
-        toff[2 * k] = p.staged ? c * p.plane + kh * s.dh * p.rowlen + kw * s.dw % s.sw * p.wq + kw * s.dw / s.sw
-                               : c * s.h * s.w;
-        toff[2 * k + 1] = p.staged ? 0 : tap % KK;
+        toff[k] = p.staged ? c * p.plane + kh * s.dh * p.rowlen + kw * s.dw % s.sw * p.wq + kw * s.dw / s.sw
+                           : c * s.h * s.w;
       }
       for (int64_t j = 0; j < nstrips; ++j) {  // B block: strip j, taps k0.., NR pixels each
         T* dst = bp + j * kl * NR;
         const Ent* ej = ents + j * p.sets * NV * E;
         const int64_t* nj = nents + j * p.sets * NV;
-        for (int64_t k = 0; k < kl; ++k) {
-          const T* base = origin + toff[2 * k];
-          const int64_t set = toff[2 * k + 1];
-#pragma GCC unroll 4
-          for (int v = 0; v < NV; ++v)
-            Tr::store(dst + k * NR + v * W, gather_row(base, ej + (set * NV + v) * E, nj[set * NV + v]));
+        if (p.staged) {
+          pack_rows_any(dst, NR, origin, toff, 1, kl, ej, nj, E);
+          continue;
+        }
+        for (int64_t set = 0; set < KK; ++set) {  // taps at position (kh, kw) = set: every KK-th row
+          const int64_t first = ((set - k0) % KK + KK) % KK;
+          if (first < kl)
+            pack_rows_any(dst + first * NR, KK * NR, origin, toff + first, KK, (kl - 1 - first) / KK + 1,
+                          ej + set * NV * E, nj + set * NV, E);
         }
       }
       for (int64_t m = 0; m < ns; ++m) {  // C (og x np) [+]= W_g(:, k0..) . B
@@ -242,6 +288,24 @@ struct Implicit {
     return 1;
   }
 
+  // dst[q*MR + i] = src[i*lds + q] for q < len, i < h (zero for h <= i < MR); returns the end.
+  static T* pack_transposed(const T* src, int64_t lds, int64_t h, int64_t len, T* dst) {
+    int64_t q = 0;
+    if constexpr (Tr::kTranspose && MR <= W) {
+      for (; q + W <= len; q += W, dst += W * MR) {
+        V r[W];
+        for (int i = 0; i < W; ++i) r[i] = i < h ? Tr::load(src + i * lds + q) : Tr::zero();
+        Tr::transpose(r);
+        for (int l = 0; l < W; ++l) Tr::store_first(dst + l * MR, r[l], MR);
+      }
+    }
+    for (; q < len; ++q, dst += MR) {
+      for (int64_t i = 0; i < h; ++i) dst[i] = src[i * lds + q];
+      for (int64_t i = h; i < MR; ++i) dst[i] = T(0);
+    }
+    return dst;
+  }
+
   static void weight_item(const ImplicitConv& s, const ImplicitWgtPlan& p, const T* gy, const T* x, T* gwp,
                           int64_t item, T* tws, int64_t* iws) {
     const int64_t g = item / p.items_per_group, t0 = (item % p.items_per_group) * p.ntap;
@@ -268,39 +332,31 @@ struct Implicit {
     T* ap = tws + p.t_apack;
     T* bp = tws + p.t_bpack;
     T* gwg = gwp + g * p.og * p.kg;
+    int64_t staged = -1;  // image in slot 0 when K blocks are parts of one image (stage it once)
     for (int64_t kb = p.kb_begin; kb < p.kb_end; ++kb) {
       const int64_t nr = block_runs(s, p, kb, runs);
       int64_t kl = 0;
       for (int64_t r = 0; r < nr; ++r) {
-        stage_hwc(s, p, x, g, runs[3 * r], buf + r * HWC);
+        if (nr > 1 || runs[0] != staged) stage_hwc(s, p, x, g, runs[3 * r], buf + r * HWC);
         kl += runs[3 * r + 2];
       }
+      staged = nr == 1 ? runs[0] : -1;
       for (int64_t m = 0; m < ns; ++m) {  // A = gy^T: row q of the block, the strip's channels
         const int64_t r0 = strip_row(p.og, ns, m), h = strip_row(p.og, ns, m + 1) - r0;
         T* dst = ap + m * kl * MR;
         for (int64_t r = 0; r < nr; ++r) {
           const T* src = gy + (runs[3 * r] * s.oc + g * p.og + r0) * p.P + runs[3 * r + 1];
-          for (int64_t q = 0; q < runs[3 * r + 2]; ++q, dst += MR) {
-            for (int64_t i = 0; i < h; ++i) dst[i] = src[i * p.P + q];
-            for (int64_t i = h; i < MR; ++i) dst[i] = T(0);
-          }
+          dst = pack_transposed(src, p.P, h, runs[3 * r + 2], dst);
         }
       }
+      int64_t* pix = iws + p.i_pix;  // staged address of each pixel (row of the block)
+      for (int64_t r = 0, i = 0; r < nr; ++r)
+        for (int64_t q = runs[3 * r + 1]; q < runs[3 * r + 1] + runs[3 * r + 2]; ++q, ++i)
+          pix[i] = r * HWC + ((q / s.ow) * s.sh * p.wp + (q % s.ow) * s.sw) * p.cg;
       for (int64_t tb = 0; tb < nt; tb += ncb) {  // B = x^T for columns [t0+tb, ...), then the GEMM
         const int64_t nb = imin(ncb, nt - tb);
-        for (int64_t js = tb / NR; js < ceil_div(tb + nb, NR); ++js) {
-          T* dst = bp + (js - tb / NR) * kl * NR;
-          const Ent* ej = ents + js * NV * E;
-          const int64_t* nj = nents + js * NV;
-          for (int64_t r = 0; r < nr; ++r) {
-            const T* img = buf + r * HWC;
-            for (int64_t q = runs[3 * r + 1]; q < runs[3 * r + 1] + runs[3 * r + 2]; ++q, dst += NR) {
-              const T* base = img + ((q / s.ow) * s.sh * p.wp + (q % s.ow) * s.sw) * p.cg;
-#pragma GCC unroll 4
-              for (int v = 0; v < NV; ++v) Tr::store(dst + v * W, gather_row(base, ej + v * E, nj[v]));
-            }
-          }
-        }
+        for (int64_t js = tb / NR; js < ceil_div(tb + nb, NR); ++js)
+          pack_rows_any(bp + (js - tb / NR) * kl * NR, NR, buf, pix, 1, kl, ents + js * NV * E, nents + js * NV, E);
         G::macro(ap, p.og, kl, bp, nb, gwg + t0 + tb, p.kg, T(1), kb > p.kb_begin, nullptr);
       }
     }

@@ -39,7 +39,7 @@ struct ImplicitWgtPlan {
   int64_t kb_begin, kb_end;        // the K blocks this item sums (a fixed range: see kparts)
   int64_t ents_per_vec;
   int64_t t_buf, t_apack, t_bpack, t_total;
-  int64_t i_ents, i_nents, i_total;
+  int64_t i_ents, i_nents, i_pix, i_total;
 };
 
 template <class T>

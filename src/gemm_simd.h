@@ -17,15 +17,19 @@
 namespace nnk {
 namespace {
 
+// Traits with kTranspose also transpose W x W blocks in registers (packing gy^T for grad_weight).
+//
 // Blocking: the A micro-panel (KC x MR) stays in L1, the packed B block (KC x NC) in L2,
 // B micro-panels (KC x NR) stream from L2; MC bounds the packed A block of the general GEMM.
-// AVX-512 figures suit 48 KiB L1d / 2 MiB L2 (Intel Xeon); AVX2 figures 32 KiB / 512 KiB (Zen 3).
+// AVX-512 figures suit 48 KiB L1d / 2 MiB L2 (Intel Xeon: KC 192 beat 256 and 384 by 5-30% on the
+// AlexNet layers, measured; NC 384-640 within noise); AVX2 figures 32 KiB / 512 KiB (Zen 3, not
+// measured on one: KC x NC sized to keep the B block near 200 KiB).
 
 #if defined(__AVX512F__)
 struct Avx512F32 {
   using T = float;
   using V = __m512;
-  static constexpr int W = 16, MR = 12, NV = 2, KC = 384, MC = 192, NC = 640;
+  static constexpr int W = 16, MR = 12, NV = 2, KC = 192, MC = 192, NC = 512;
   static V zero() { return _mm512_setzero_ps(); }
   static V load(const T* p) { return _mm512_loadu_ps(p); }
   static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
@@ -35,12 +39,48 @@ struct Avx512F32 {
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   // lanes [0, 16) where bit l of `mask` is set come from p + l; the others keep r.
   static V load_lanes(V r, uint32_t mask, const T* p) { return _mm512_mask_loadu_ps(r, __mmask16(mask), p); }
+  // Zero-masked loads (masked-out lanes are not read: no fault), OR-ed into one vector.
+  using M = __mmask16;
+  static M mask_of(uint32_t bits) { return M(bits); }
+  static V load_z(M m, const T* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static V or_(V a, V b) { return _mm512_or_ps(a, b); }
   static T sum(V v) { return _mm512_reduce_add_ps(v); }
+  // r[i][l] -> r[l][i] for a W x W block: four butterfly stages, stage s swapping bit s of the
+  // row index with bit s of the lane index (two-source permutes).
+  static constexpr bool kTranspose = true;
+  struct Perm {
+    alignas(64) int32_t lo[4][16], hi[4][16];
+  };
+  static constexpr Perm perm() {
+    Perm p{};
+    for (int b = 0; b < 4; ++b)
+      for (int l = 0, s = 1 << b; l < 16; ++l) {
+        p.lo[b][l] = (l & s) ? 16 + (l ^ s) : l;
+        p.hi[b][l] = (l & s) ? 16 + l : (l | s);
+      }
+    return p;
+  }
+  static void transpose(V* r) {
+    static constexpr Perm kPerm = perm();
+#pragma GCC unroll 4
+    for (int b = 0; b < 4; ++b) {
+      const int s = 1 << b;
+      const __m512i ilo = _mm512_load_si512(kPerm.lo[b]), ihi = _mm512_load_si512(kPerm.hi[b]);
+#pragma GCC unroll 16
+      for (int i = 0; i < W; ++i)
+        if (!(i & s)) {
+          const V a = r[i], c = r[i | s];
+          r[i] = _mm512_permutex2var_ps(a, ilo, c);
+          r[i | s] = _mm512_permutex2var_ps(a, ihi, c);
+        }
+    }
+  }
+  static void store_first(T* p, V v, int n) { _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), v); }
 };
 struct Avx512F64 {
   using T = double;
   using V = __m512d;
-  static constexpr int W = 8, MR = 12, NV = 2, KC = 256, MC = 192, NC = 480;
+  static constexpr int W = 8, MR = 12, NV = 2, KC = 128, MC = 192, NC = 384;
   static V zero() { return _mm512_setzero_pd(); }
   static V load(const T* p) { return _mm512_loadu_pd(p); }
   static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
@@ -49,6 +89,13 @@ struct Avx512F64 {
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static V load_lanes(V r, uint32_t mask, const T* p) { return _mm512_mask_loadu_pd(r, __mmask8(mask), p); }
+  using M = __mmask8;
+  static M mask_of(uint32_t bits) { return M(bits); }
+  static V load_z(M m, const T* p) { return _mm512_maskz_loadu_pd(m, p); }
+  static V or_(V a, V b) { return _mm512_or_pd(a, b); }
+  static constexpr bool kTranspose = false;
+  static void transpose(V*) {}
+  static void store_first(T*, V, int) {}
   static T sum(V v) { return _mm512_reduce_add_pd(v); }
 };
 #endif
@@ -65,7 +112,7 @@ inline __m256i avx2_mask64(uint32_t mask) {  // bit l of mask -> 64-bit lane l a
 struct Avx2F32 {
   using T = float;
   using V = __m256;
-  static constexpr int W = 8, MR = 6, NV = 2, KC = 256, MC = 120, NC = 256;
+  static constexpr int W = 8, MR = 6, NV = 2, KC = 192, MC = 120, NC = 256;
   static V zero() { return _mm256_setzero_ps(); }
   static V load(const T* p) { return _mm256_loadu_ps(p); }
   static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
@@ -77,6 +124,29 @@ struct Avx2F32 {
     const __m256i m = avx2_mask32(mask);  // masked-out lanes are not read (no fault)
     return _mm256_blendv_ps(r, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
   }
+  using M = __m256i;
+  static M mask_of(uint32_t bits) { return avx2_mask32(bits); }
+  static V load_z(M m, const T* p) { return _mm256_maskload_ps(p, m); }
+  static V or_(V a, V b) { return _mm256_or_ps(a, b); }
+  static constexpr bool kTranspose = true;
+  static void transpose(V* r) {  // the classic 8 x 8: unpack, shuffle, swap 128-bit halves
+    V t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+      u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+      u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+      u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; ++i) {
+      r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+      r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+  }
+  static void store_first(T* p, V v, int n) { _mm256_maskstore_ps(p, avx2_mask32((1u << n) - 1), v); }
   static T sum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -87,7 +157,7 @@ struct Avx2F32 {
 struct Avx2F64 {
   using T = double;
   using V = __m256d;
-  static constexpr int W = 4, MR = 6, NV = 2, KC = 192, MC = 120, NC = 192;
+  static constexpr int W = 4, MR = 6, NV = 2, KC = 128, MC = 120, NC = 192;
   static V zero() { return _mm256_setzero_pd(); }
   static V load(const T* p) { return _mm256_loadu_pd(p); }
   static void store(T* p, V v) { _mm256_storeu_pd(p, v); }
@@ -99,6 +169,13 @@ struct Avx2F64 {
     const __m256i m = avx2_mask64(mask);
     return _mm256_blendv_pd(r, _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m));
   }
+  using M = __m256i;
+  static M mask_of(uint32_t bits) { return avx2_mask64(bits); }
+  static V load_z(M m, const T* p) { return _mm256_maskload_pd(p, m); }
+  static V or_(V a, V b) { return _mm256_or_pd(a, b); }
+  static constexpr bool kTranspose = false;
+  static void transpose(V*) {}
+  static void store_first(T*, V, int) {}
   static T sum(V v) {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
@@ -126,6 +203,13 @@ struct GenericF32 {
       if (mask >> l & 1u) t[l] = p[l];
     return _mm_load_ps(t);
   }
+  using M = uint32_t;
+  static M mask_of(uint32_t bits) { return bits; }
+  static V load_z(M m, const T* p) { return m == 15u ? _mm_loadu_ps(p) : load_lanes(zero(), m, p); }
+  static V or_(V a, V b) { return _mm_or_ps(a, b); }
+  static constexpr bool kTranspose = false;
+  static void transpose(V*) {}
+  static void store_first(T*, V, int) {}
   static T sum(V v) {
     alignas(16) T t[4];
     _mm_store_ps(t, v);
@@ -150,6 +234,13 @@ struct GenericF64 {
       if (mask >> l & 1u) t[l] = p[l];
     return _mm_load_pd(t);
   }
+  using M = uint32_t;
+  static M mask_of(uint32_t bits) { return bits; }
+  static V load_z(M m, const T* p) { return m == 3u ? _mm_loadu_pd(p) : load_lanes(zero(), m, p); }
+  static V or_(V a, V b) { return _mm_or_pd(a, b); }
+  static constexpr bool kTranspose = false;
+  static void transpose(V*) {}
+  static void store_first(T*, V, int) {}
   static T sum(V v) {
     alignas(16) T t[2];
     _mm_store_pd(t, v);
