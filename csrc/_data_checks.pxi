@@ -11,6 +11,9 @@ def _u64(name, v):
 def _array(fn, name, a, dtypes, ndim=None, min_ndim=1, writable=False):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{fn}: {name} must be a numpy.ndarray, got {type(a).__name__}")
+    if not a.dtype.isnative:
+        raise TypeError(f"{fn}: {name} has dtype {a.dtype.str} of non-native byte order; nnkern reads native-order "
+                        f"arrays only: convert it first (a.astype(a.dtype.newbyteorder('=')))")
     if a.dtype not in dtypes:
         raise TypeError(f"{fn}: {name} must be {' or '.join(str(np.dtype(d)) for d in dtypes)}, got {a.dtype}")
     if ndim is not None and a.ndim != ndim:

@@ -148,9 +148,9 @@ AlgoQuery algo_query(const char* fn, std::vector<int64_t> xs, std::vector<int64_
     throw py::value_error(std::string(fn) + ": unknown pass '" + pass_name +
                           "'; expected 'forward', 'backward_input' or 'backward_weight'");
   const py::dtype d = py::dtype::from_args(dtype);
-  if (!d.is(py::dtype::of<float>()) && !d.is(py::dtype::of<double>()))
-    throw py::type_error(std::string(fn) + ": dtype must be float32 or float64");
-  if (d.is(py::dtype::of<double>())) q.dt = nnk::ConvDtype::F64;
+  const bool f32 = dtype_equiv(d, py::dtype::of<float>()), f64 = dtype_equiv(d, py::dtype::of<double>());
+  if (!f32 && !f64) throw py::type_error(std::string(fn) + ": dtype must be float32 or float64");
+  if (f64) q.dt = nnk::ConvDtype::F64;
   return q;
 }
 

@@ -51,9 +51,7 @@ py::tuple dropout_forward(const py::array& x, double p, uint64_t seed, bool trai
 py::array dropout_backward(const py::array& gy, const py::array& mask, double p, bool inverted) {
   const char* fn = "dropout_backward";
   const auto dt = float_dtype(fn, "grad_out", gy);
-  if (!mask.dtype().is(py::dtype::of<uint8_t>()))
-    throw py::type_error(std::string(fn) + ": mask must be uint8 (the mask returned by dropout_forward), got " +
-                         dtype_name(mask));
+  require_dtype<uint8_t>(fn, "mask", mask, "uint8 (the mask returned by dropout_forward)");
   check_p(fn, p);
   require_shape(fn, "mask", mask, shape_of(gy));
   const int64_t n = numel_of(fn, gy);

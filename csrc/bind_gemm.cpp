@@ -103,7 +103,7 @@ void bind_gemm(py::module_& m) {
         "Operands are 2-D with unit column stride (row strides are the leading dimensions).");
   m.def("_gemm_blocking", [](const std::string& name, py::object dtype) {
     const nnk::Isa isa = isa_arg("_gemm_blocking", name);
-    const bool f64 = py::dtype::from_args(dtype).is(py::dtype::of<double>());
+    const bool f64 = nnk_py::dtype_equiv(py::dtype::from_args(dtype), py::dtype::of<double>());
     const nnk::GemmBlocking b = f64 ? nnk::gemm_blocking<double>(isa) : nnk::gemm_blocking<float>(isa);
     py::dict d;
     d["mr"] = b.mr;

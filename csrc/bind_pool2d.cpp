@@ -82,8 +82,7 @@ py::array max_pool2d_backward(const py::array& gy, const py::array& idx, const s
   auto dt = float_dtype(fn, "grad_out", gy);
   require_ndim(fn, "grad_out", gy, 4, "(N, C, OH, OW)");
   auto in = input_shape4(fn, input_shape);
-  if (!idx.dtype().is(py::dtype::of<int64_t>()))
-    throw py::type_error(std::string(fn) + ": indices must be int64, got " + dtype_name(idx));
+  require_dtype<int64_t>(fn, "indices", idx, "int64");
   require_shape(fn, "indices", idx, {gy.shape(0), gy.shape(1), gy.shape(2), gy.shape(3)});
   if (in[0] != gy.shape(0) || in[1] != gy.shape(1))
     throw py::value_error(std::string(fn) + ": input_shape " + pair_str(in[0], in[1]) +

@@ -29,16 +29,54 @@ inline std::string shape_str(const py::array& a) {
   return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
+// Dtypes compare by value (PyArray_EquivTypes), never by identity: an array that went through
+// pickle (mpi4py, multiprocessing) carries a fresh dtype object equal to the builtin one. A
+// dtype of the other byte order is not equivalent (its bytes would be misread) and is refused
+// with a message of its own: nnkern never byte-swaps silently.
+inline bool dtype_equiv(const py::dtype& a, const py::dtype& b) {
+  return py::detail::npy_api::get().PyArray_EquivTypes_(a.ptr(), b.ptr());
+}
+
+template <class T>
+bool has_dtype(const py::array& a) {
+  return dtype_equiv(a.dtype(), py::dtype::of<T>());
+}
+
+inline bool non_native_order(const py::dtype& d) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  return d.byteorder() == '<';
+#else
+  return d.byteorder() == '>';
+#endif
+}
+
+inline void require_native_order(const char* fn, const char* name, const py::array& a) {
+  if (non_native_order(a.dtype()))
+    throw py::type_error(std::string(fn) + ": " + name + " has dtype " + dtype_name(a) +
+                         " of non-native byte order; nnkern reads native-order arrays only: convert it first "
+                         "(a.astype(a.dtype.newbyteorder('=')))");
+}
+
+// A dtype accepted by value (see dtype_equiv) or named `what`, e.g. "int64".
+template <class T>
+void require_dtype(const char* fn, const char* name, const py::array& a, const char* what) {
+  require_native_order(fn, name, a);
+  if (!has_dtype<T>(a))
+    throw py::type_error(std::string(fn) + ": " + name + " must be " + what + ", got " + dtype_name(a));
+}
+
 // float32 or float64, else TypeError naming what is accepted.
 inline DType float_dtype(const char* fn, const char* name, const py::array& a) {
-  if (a.dtype().is(py::dtype::of<float>())) return DType::f32;
-  if (a.dtype().is(py::dtype::of<double>())) return DType::f64;
+  require_native_order(fn, name, a);
+  if (has_dtype<float>(a)) return DType::f32;
+  if (has_dtype<double>(a)) return DType::f64;
   throw py::type_error(std::string(fn) + ": " + name + " must be float32 or float64, got " + dtype_name(a));
 }
 
 inline void same_dtype(const char* fn, const char* name, const py::array& a, const char* ref_name,
                        const py::array& ref) {
-  if (!a.dtype().is(ref.dtype()))
+  require_native_order(fn, name, a);
+  if (!dtype_equiv(a.dtype(), ref.dtype()))
     throw py::type_error(std::string(fn) + ": " + name + " has dtype " + dtype_name(a) + " but " + ref_name +
                          " has dtype " + dtype_name(ref) + "; mixed dtypes are not supported, cast one of them");
 }

@@ -280,7 +280,9 @@ INPLACE = {("batch_norm", 1), ("batch_norm", 2), ("batch_norm_forward", 1), ("ba
 
 def derived_error_inputs():
     """Every array argument of every sample replaced by None, and by a float16 array of its
-    values: each must be a TypeError or ValueError (never AttributeError, IndexError, a crash)."""
+    values: each must be a TypeError or ValueError (never AttributeError, IndexError, a crash).
+    And every float array argument in the other byte order ('>f4'): a TypeError that says so
+    (never read as if native; integer labels are converted by value, see test_unpickled_arrays)."""
     out = {}
     for op, args in SAMPLE_INPUTS.items():
         for i, a in enumerate(args):
@@ -289,6 +291,10 @@ def derived_error_inputs():
                     kind = "type" if bad is None else "dtype"
                     out.setdefault(op, []).append(E(args[:i] + (bad,) + args[i + 1:], {}, (TypeError, ValueError),
                                                     "", kind))
+                if a.dtype.kind == "f":
+                    swapped = a.astype(a.dtype.newbyteorder("S"))
+                    out[op].append(E(args[:i] + (swapped,) + args[i + 1:], {}, TypeError,
+                                     "of non-native byte order", "dtype"))
     return out
 
 
