@@ -23,6 +23,9 @@ nnk::Isa isa_arg(const char* fn, const std::string& name) {
 // A 2-D operand with unit column stride; returns its row stride in elements.
 int64_t leading_dim(const char* fn, const char* name, const py::array& a) {
   require_ndim(fn, name, a, 2, "matrix");
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    throw py::value_error(std::string(fn) + ": " + name + " is not aligned to its " + std::to_string(a.itemsize()) +
+                          "-byte elements");
   const int64_t item = a.itemsize(), rows = a.shape(0), cols = a.shape(1);
   if (rows == 0 || cols == 0) return cols > 1 ? cols : 1;  // empty: numpy's strides are 0
   if (cols > 1 && a.strides(1) != item)

@@ -237,6 +237,8 @@ ERROR_INPUTS = {
         E(({"W": f32(2)}, {"W": f32(2)}), {"beta1": 1.0}, ValueError, "beta1", "value"),
     ],
     "core.relu_forward": [E((unaligned(5),), {}, ValueError, "x is not aligned to its 4-byte elements", "alignment")],
+    "core._gemm": [E((unaligned(2, 3), f32(3, 4), np.zeros((2, 4), np.float32)), {}, ValueError,
+                     "a is not aligned to its 4-byte elements", "alignment")],
     "data.gather_batch": [
         E((X4, np.array([0, 1]), X4), {}, ValueError, "out and src share memory", "alias"),
         E((X4, np.array([0, 1]), unaligned(2, 3, 6, 6)), {}, ValueError, "out is not aligned", "alignment"),
