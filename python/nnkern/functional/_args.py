@@ -1,17 +1,19 @@
 """Argument normalisation shared by the functional wrappers (no math here)."""
 import numbers
+from typing import Any, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 
-def _int64(v, name):
-    v = int(v)
-    if not -2**63 <= v < 2**63:
-        raise OverflowError(f"{name} {v} does not fit in a 64-bit integer")
-    return v
+def _int64(v: numbers.Integral, name: str) -> int:
+    i = int(v)
+    if not -2**63 <= i < 2**63:
+        raise OverflowError(f"{name} {i} does not fit in a 64-bit integer")
+    return i
 
 
-def pair(value, name):
+def pair(value: object, name: str) -> tuple[int, int]:
     """``int`` or a pair of ints -> ``(int, int)``; TypeError for anything else, OverflowError
     beyond int64 (the kernels bound hyper-parameters further, to 2**31)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
@@ -23,7 +25,11 @@ def pair(value, name):
     raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
 
 
-def contiguous(a):
+@overload
+def contiguous(a: None) -> None: ...
+@overload
+def contiguous(a: ArrayLike) -> NDArray[Any]: ...
+def contiguous(a: ArrayLike | None) -> NDArray[Any] | None:
     """The array itself when C-contiguous and aligned, else one documented copy (never used for
     arrays that are updated in place)."""
     if a is None:
