@@ -1,0 +1,205 @@
+// Winograd tile transforms of one work item (a block of tiles, one group), vectorised across
+// channels: a strip of input rows (one tile row's a rows) is gathered for CB channels at a
+// time into pixel-major order (CB = one 64-byte vector of channels), so each 1-D transform
+// pass is a loop over whole vectors with no tail: the vertical pass over the whole strip,
+// the horizontal pass per tile. Channels past the group's count are zeros (lanes of a
+// vector the GEMMs never read). The output transform runs backwards and scatters the
+// strip back into the NCHW planes. One NNK_CLONES function per (transform, dtype, tile
+// size), called once per work item.
+#include <algorithm>
+#include "conv2d_winograd_impl.h"
+#include "conv2d_winograd_tf.h"
+#include "nnk_common.h"
+
+namespace nnk {
+namespace wino {
+
+// s[(i * pw + col) * CB + l] = plane l (of `nch`, `hw` apart) at row y0 + i, column x0 + col,
+// read as 0 outside the h x w plane and for l >= nch.
+template <class T, int CB>
+static NNK_INLINE void gather_strip(const T* planes, int64_t hw, int64_t h, int64_t w, int64_t y0, int64_t x0,
+                                    int rows, int64_t pw, int nch, T* NNK_RESTRICT s) {
+  const int64_t lo = std::clamp<int64_t>(-x0, 0, pw), hi = std::clamp<int64_t>(w - x0, lo, pw);
+  for (int i = 0; i < rows; ++i) {
+    T* dst = s + i * pw * CB;
+    const int64_t y = y0 + i;
+    if (y < 0 || y >= h) {
+      std::fill(dst, dst + pw * CB, T(0));
+      continue;
+    }
+    std::fill(dst, dst + lo * CB, T(0));
+    std::fill(dst + hi * CB, dst + pw * CB, T(0));
+    const T* src = planes + y * w + x0;
+    if (nch == CB) {
+      for (int64_t col = lo; col < hi; ++col)
+        for (int l = 0; l < CB; ++l) dst[col * CB + l] = src[l * hw + col];
+    } else {
+      for (int64_t col = lo; col < hi; ++col) {
+        for (int l = 0; l < nch; ++l) dst[col * CB + l] = src[l * hw + col];
+        for (int l = nch; l < CB; ++l) dst[col * CB + l] = T(0);
+      }
+    }
+  }
+}
+
+// Plane l < nch (`hw` apart), row y0 + i < h, column x0 + col < w (col < cols) =
+// s[(i * pw + col) * CB + l] + bias[l] (bias may be null).
+template <class T, int CB>
+static NNK_INLINE void scatter_strip(const T* NNK_RESTRICT s, const T* bias, int64_t hw, int64_t h, int64_t w,
+                                     int64_t y0, int64_t x0, int rows, int64_t pw, int nch, T* planes) {
+  rows = int(std::min<int64_t>(rows, h - y0));
+  const int64_t cols = std::min(pw, w - x0);
+  for (int l = 0; l < nch; ++l) {
+    const T b = bias ? bias[l] : T(0);
+    for (int i = 0; i < rows; ++i) {
+      T* NNK_RESTRICT dst = planes + l * hw + (y0 + i) * w + x0;
+      const T* src = s + i * pw * CB + l;
+      for (int64_t col = 0; col < cols; ++col) dst[col] = src[col * CB] + b;
+    }
+  }
+}
+
+template <class T>
+constexpr int lanes() {
+  return int(64 / sizeof(T));
+}
+
+template <class T, int M>
+static NNK_INLINE void input_tiles_impl(const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf) {
+  constexpr int A = M + 2, CB = lanes<T>();
+  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx + 2, nt = blk.tiles(), ld = round_up(gm.cg, CB);
+  T* strip = buf;               // A rows x pw pixels x CB channels
+  T* vert = buf + A * pw * CB;  // their vertical transform
+  const T* src[A];
+  T* dst[A];
+  for (int64_t c0 = 0; c0 < gm.cg; c0 += CB) {
+    const int nch = int(std::min<int64_t>(CB, gm.cg - c0));
+    for (int64_t r = blk.r0; r < blk.r1; ++r) {
+      const int64_t n = r / gm.tiles_y, ty = r % gm.tiles_y, t0 = (r - blk.r0) * nx;
+      gather_strip<T, CB>(in + (n * gm.c + g * gm.cg + c0) * gm.h * gm.w, gm.h * gm.w, gm.h, gm.w,
+                          ty * M + gm.offy, blk.tx0 * M + gm.offx, A, pw, nch, strip);
+      for (int i = 0; i < A; ++i) src[i] = strip + i * pw * CB, dst[i] = vert + i * pw * CB;
+      Tile<M>::input(src, dst, pw * CB);
+      for (int64_t tx = 0; tx < nx; ++tx)
+        for (int k = 0; k < A; ++k) {
+          for (int j = 0; j < A; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
+          for (int l = 0; l < A; ++l) dst[l] = v + ((k * A + l) * nt + t0 + tx) * ld + c0;
+          Tile<M>::input(src, dst, CB);
+        }
+    }
+  }
+}
+
+template <class T, int M>
+static NNK_INLINE void output_tiles_impl(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g,
+                                         const Block& blk, T* buf) {
+  constexpr int A = M + 2, CB = lanes<T>();
+  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx, nt = blk.tiles(), ld = round_up(gm.og, CB);
+  T* horz = buf;                // A rows x pw pixels x CB channels: horizontal transforms
+  T* rows = buf + A * pw * CB;  // M output rows of the strip
+  const T* src[A];
+  T* dst[A];
+  for (int64_t o0 = 0; o0 < gm.og; o0 += CB) {
+    const int nch = int(std::min<int64_t>(CB, gm.og - o0));
+    for (int64_t r = blk.r0; r < blk.r1; ++r) {
+      const int64_t n = r / gm.tiles_y, ty = r % gm.tiles_y, t0 = (r - blk.r0) * nx;
+      for (int64_t tx = 0; tx < nx; ++tx)
+        for (int k = 0; k < A; ++k) {
+          for (int l = 0; l < A; ++l) src[l] = mt + ((k * A + l) * nt + t0 + tx) * ld + o0;
+          for (int j = 0; j < M; ++j) dst[j] = horz + (k * pw + tx * M + j) * CB;
+          Tile<M>::output(src, dst, CB);
+        }
+      for (int k = 0; k < A; ++k) src[k] = horz + k * pw * CB;
+      for (int i = 0; i < M; ++i) dst[i] = rows + i * pw * CB;
+      Tile<M>::output(src, dst, pw * CB);
+      scatter_strip<T, CB>(rows, bias ? bias + g * gm.og + o0 : nullptr, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
+                           blk.tx0 * M, M, pw, nch, out + (n * gm.oc + g * gm.og + o0) * gm.oh * gm.ow);
+    }
+  }
+}
+
+template <class T, int M>
+static NNK_INLINE void grad_output_tiles_impl(const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk,
+                                              T* buf) {
+  constexpr int A = M + 2, CB = lanes<T>();
+  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx, nt = blk.tiles(), ld = round_up(gm.og, CB);
+  T* strip = buf;               // M rows of grad_out x pw pixels x CB channels
+  T* vert = buf + M * pw * CB;  // A rows: their vertical transform
+  const T* src[A];
+  T* dst[A];
+  for (int64_t o0 = 0; o0 < gm.og; o0 += CB) {
+    const int nch = int(std::min<int64_t>(CB, gm.og - o0));
+    for (int64_t r = blk.r0; r < blk.r1; ++r) {
+      const int64_t n = r / gm.tiles_y, ty = r % gm.tiles_y, t0 = (r - blk.r0) * nx;
+      gather_strip<T, CB>(gy + (n * gm.oc + g * gm.og + o0) * gm.oh * gm.ow, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
+                          blk.tx0 * M, M, pw, nch, strip);
+      for (int i = 0; i < M; ++i) src[i] = strip + i * pw * CB;
+      for (int k = 0; k < A; ++k) dst[k] = vert + k * pw * CB;
+      Tile<M>::grad_output(src, dst, pw * CB);
+      for (int64_t tx = 0; tx < nx; ++tx)
+        for (int k = 0; k < A; ++k) {
+          for (int j = 0; j < M; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
+          for (int l = 0; l < A; ++l) dst[l] = wt + ((k * A + l) * nt + t0 + tx) * ld + o0;
+          Tile<M>::grad_output(src, dst, CB);
+        }
+    }
+  }
+}
+
+int64_t channel_lanes(int64_t elem_bytes) { return 64 / elem_bytes; }
+
+int64_t rows_scratch(const Geom& gm, int64_t elem_bytes) {
+  const int64_t nx = gm.segs_per_row > 1 ? gm.seg_tiles : gm.tiles_x;
+  return 2 * gm.a * (gm.m * nx + 2) * channel_lanes(elem_bytes);  // the largest of the three layouts above
+}
+
+// One clone set per (transform, dtype, tile size): NNK_CLONES functions must not be templates.
+#define NNK_WINO_TILES(fn, T, sfx, M)                                                                       \
+  NNK_CLONES static void fn##_##sfx##_m##M(const T* a, T* b, const Geom& gm, int64_t g, const Block& blk,   \
+                                          T* buf) {                                                        \
+    fn##_impl<T, M>(a, b, gm, g, blk, buf);                                                                \
+  }
+#define NNK_WINO_OUTPUT(T, sfx, M)                                                                          \
+  NNK_CLONES static void output_tiles_##sfx##_m##M(const T* mt, const T* bias, T* out, const Geom& gm,      \
+                                                   int64_t g, const Block& blk, T* buf) {                  \
+    output_tiles_impl<T, M>(mt, bias, out, gm, g, blk, buf);                                               \
+  }
+#define NNK_WINO_ALL(T, sfx, M)                \
+  NNK_WINO_TILES(input_tiles, T, sfx, M)       \
+  NNK_WINO_TILES(grad_output_tiles, T, sfx, M) \
+  NNK_WINO_OUTPUT(T, sfx, M)
+NNK_WINO_ALL(float, f32, 2)
+NNK_WINO_ALL(float, f32, 4)
+NNK_WINO_ALL(double, f64, 2)
+NNK_WINO_ALL(double, f64, 4)
+
+template <>
+void input_tiles<float>(const float* in, float* v, const Geom& gm, int64_t g, const Block& blk, float* buf) {
+  (gm.m == 2 ? input_tiles_f32_m2 : input_tiles_f32_m4)(in, v, gm, g, blk, buf);
+}
+template <>
+void input_tiles<double>(const double* in, double* v, const Geom& gm, int64_t g, const Block& blk, double* buf) {
+  (gm.m == 2 ? input_tiles_f64_m2 : input_tiles_f64_m4)(in, v, gm, g, blk, buf);
+}
+template <>
+void grad_output_tiles<float>(const float* gy, float* wt, const Geom& gm, int64_t g, const Block& blk, float* buf) {
+  (gm.m == 2 ? grad_output_tiles_f32_m2 : grad_output_tiles_f32_m4)(gy, wt, gm, g, blk, buf);
+}
+template <>
+void grad_output_tiles<double>(const double* gy, double* wt, const Geom& gm, int64_t g, const Block& blk,
+                               double* buf) {
+  (gm.m == 2 ? grad_output_tiles_f64_m2 : grad_output_tiles_f64_m4)(gy, wt, gm, g, blk, buf);
+}
+template <>
+void output_tiles<float>(const float* mt, const float* bias, float* out, const Geom& gm, int64_t g,
+                         const Block& blk, float* buf) {
+  (gm.m == 2 ? output_tiles_f32_m2 : output_tiles_f32_m4)(mt, bias, out, gm, g, blk, buf);
+}
+template <>
+void output_tiles<double>(const double* mt, const double* bias, double* out, const Geom& gm, int64_t g,
+                          const Block& blk, double* buf) {
+  (gm.m == 2 ? output_tiles_f64_m2 : output_tiles_f64_m4)(mt, bias, out, gm, g, blk, buf);
+}
+
+}  // namespace wino
+}  // namespace nnk
