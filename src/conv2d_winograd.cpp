@@ -11,9 +11,12 @@
 
 namespace nnk {
 
-// Work-item size: the transform-domain data of a block (a^2 (cg + og) values per tile) should
-// stay near the core's L2, but a GEMM over fewer than ~64 tiles runs at half speed (OpenBLAS,
-// single thread), so the block keeps 64..512 tiles whatever the channel counts.
+// Work-item size (tiles per block). Two costs bound it from below and one from above:
+// - a GEMM over fewer than ~64 tiles runs at half speed (single-threaded OpenBLAS);
+// - every block re-reads all transformed filters (a^2 cg og values): they cost less memory
+//   traffic than the block's own transform-domain data (a^2 (cg + og) per tile) only if the
+//   block holds at least cg og / (cg + og) tiles (154 for 256 -> 384 channels);
+// - otherwise ~1 MiB of transform-domain data per block keeps it near the core's L2.
 constexpr int64_t kItemBytes = int64_t(1) << 20;
 constexpr int64_t kMinTiles = 64, kMaxTiles = 512;
 
@@ -41,9 +44,9 @@ Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t o
   gm.groups = groups, gm.cg = c / groups, gm.og = oc / groups, gm.offy = offy, gm.offx = offx;
   gm.m = m, gm.a = m + 2;
   gm.tiles_y = (oh + m - 1) / m, gm.tiles_x = (ow + m - 1) / m;
-  const int64_t L = channel_lanes(elem_bytes);
-  const int64_t per_tile = int64_t(gm.a) * gm.a * (round_up(gm.cg, L) + round_up(gm.og, L)) * elem_bytes;
-  const int64_t target = std::clamp(kItemBytes / per_tile, kMinTiles, kMaxTiles);
+  const int64_t per_tile = int64_t(gm.a) * gm.a * (channel_ld(gm.cg, elem_bytes) + channel_ld(gm.og, elem_bytes)) * elem_bytes;
+  const int64_t reuse = gm.cg * gm.og / (gm.cg + gm.og);
+  const int64_t target = std::clamp(std::max(kItemBytes / per_tile, reuse), kMinTiles, kMaxTiles);
   const int64_t rows = n * gm.tiles_y;
   if (gm.tiles_x <= target) {
     gm.rows_per_block = target / gm.tiles_x;
@@ -80,7 +83,7 @@ static int threads_for_items(int64_t items, int64_t work) {
 template <class T>
 static void correlate(const T* in, const T* u, const T* bias, T* out, const Geom& gm) {
   const int64_t a2 = int64_t(gm.a) * gm.a, L = channel_lanes(sizeof(T));
-  const int64_t ldv = round_up(gm.cg, L), ldm = round_up(gm.og, L);
+  const int64_t ldv = channel_ld(gm.cg, sizeof(T)), ldm = channel_ld(gm.og, sizeof(T));
   const int64_t v_n = a2 * gm.tb * ldv, m_n = a2 * gm.tb * ldm;
   const int64_t per_thread = v_n + m_n + rows_scratch(gm, sizeof(T));
   const int64_t items = gm.groups * gm.blocks;
@@ -92,7 +95,7 @@ static void correlate(const T* in, const T* u, const T* bias, T* out, const Geom
     T* v = ws + omp_get_thread_num() * per_thread;
     T* mt = v + v_n;
     T* buf = mt + m_n;
-    if (gm.og % L) std::fill(mt, mt + m_n, T(0));  // lanes past og: read, never written by the GEMMs
+    if (ldm != gm.og) std::fill(mt, mt + m_n, T(0));  // lanes past og: read, never written by the GEMMs
 #pragma omp for schedule(dynamic, 1)
     for (int64_t it = 0; it < items; ++it) {
       const int64_t g = it / gm.blocks;
@@ -113,7 +116,7 @@ template <class T>
 void conv2d_winograd_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s) {
   const int m = conv2d_winograd_tile(s, ConvPass::Forward, conv_dtype_of<T>());
   const wino::Geom gm = wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, sizeof(T));
-  T* u = workspace<T>(2, gm.groups * gm.a * gm.a * gm.og * gm.cg);
+  T* u = workspace<T>(2, gm.groups * gm.a * gm.a * gm.cg * gm.og);
   wino::filter_transform(w, u, s, m, false);
   wino::correlate(x, u, b, y, gm);
 }
@@ -124,7 +127,7 @@ void conv2d_winograd_backward_input(const T* gy, const T* w, T* gx, const Conv2d
   const int m = conv2d_winograd_tile(s, ConvPass::BackwardInput, conv_dtype_of<T>());
   const wino::Geom gm =
       wino::make_geom(s.n, s.oc, s.oh, s.ow, s.c, s.h, s.w, s.groups, s.ph - 2, s.pw - 2, m, sizeof(T));
-  T* u = workspace<T>(2, gm.groups * gm.a * gm.a * gm.og * gm.cg);
+  T* u = workspace<T>(2, gm.groups * gm.a * gm.a * gm.cg * gm.og);
   wino::filter_transform(w, u, s, m, true);
   wino::correlate<T>(gy, u, nullptr, gx, gm);
 }

@@ -51,14 +51,14 @@ static NNK_INLINE void adjoint_rows_impl(const T* acc, int64_t parts, int64_t st
                               int64_t r1) {
   constexpr int A = M + 2;
   constexpr auto& G = Tile<M>::G;
-  const int64_t og = s.oc / s.groups, cg = s.c / s.groups;
+  const int64_t og = s.oc / s.groups, cg = s.c / s.groups, ldc = channel_ld(cg, sizeof(T));
   alignas(64) double v[A][A][kLanes], h[A][3][kLanes];
   for (int64_t row = r0; row < r1; ++row) {
     const int64_t g = row / og, o = row % og;
     for (int64_t c0 = 0; c0 < cg; c0 += kLanes) {
       const int64_t nb = std::min(kLanes, cg - c0);
       for (int xi = 0; xi < A * A; ++xi) {
-        const T* src = acc + ((g * A * A + xi) * og + o) * cg + c0;
+        const T* src = acc + ((g * A * A + xi) * og + o) * ldc + c0;
         double* d = v[xi / A][xi % A];
         for (int64_t jj = 0; jj < nb; ++jj) d[jj] = double(src[jj]);
         for (int64_t part = 1; part < parts; ++part)

@@ -41,12 +41,15 @@ inline int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; 
 
 // Transform-domain layouts (channel-vectorised: channels contiguous, padded to whole 64-byte
 // vectors of L = 64 / sizeof(T) lanes; padding lanes are zero or never read):
-//   v  (input tiles)        v[(xi * nt + t) * round_up(cg, L) + c]
-//   mt (products, outputs)  mt[(xi * nt + t) * round_up(og, L) + o]
-//   wt (grad_out tiles)     wt[(xi * nt + t) * round_up(og, L) + o]
+//   v  (input tiles)        v[(xi * nt + t) * channel_ld(cg) + c]
+//   mt (products, outputs)  mt[(xi * nt + t) * channel_ld(og) + o]
+//   wt (grad_out tiles)     wt[(xi * nt + t) * channel_ld(og) + o]
 // for transform position xi < a^2 and tile t < nt of the block. So per xi, v is an
 // (nt x cg) matrix and mt[xi] = v[xi] . u[xi] with u[xi] (cg x og) (filter_transform).
+// and each matrix row is channel_ld(channels) long: whole 64-byte lines, an odd number of
+// them (a power-of-two row stride would map a GEMM panel's rows onto a few L1 sets).
 int64_t channel_lanes(int64_t elem_bytes);
+int64_t channel_ld(int64_t n, int64_t elem_bytes);
 // Scratch elements per thread of the tile transforms (strip buffers).
 int64_t rows_scratch(const Geom& gm, int64_t elem_bytes);
 
@@ -60,13 +63,14 @@ void output_tiles(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g,
 template <class T>
 void grad_output_tiles(const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf);
 
-// Transformed filters u[((g * a^2 + xi) * K + k) * N + n] = (G f G^T)[xi], the GEMM operand
-// (K x N) per (group, xi): forward, (k, n) = (c, o) and f = w[g*og + o][c]; `transposed`
+// Transformed filters u[((g * a^2 + xi) * K + k) * N + n] = (G f G^T)[xi], the row-major GEMM
+// operand (K x N) per (group, xi): forward, (k, n) = (c, o) and f = w[g*og + o][c]; `transposed`
 // (grad_x, K = og, N = cg), (k, n) = (o, c) and f = w[g*og + o][c] rotated by 180 degrees.
 // Computed in double, rounded once. Parallel inside.
 template <class T>
 void filter_transform(const T* w, T* u, const Conv2dShape& s, int m, bool transposed);
-// gw[o][c][p][q] = (G^T acc G)[p][q], acc[((g * a^2 + xi) * og + o) * cg + c] summed over
+// gw[o][c][p][q] = (G^T acc G)[p][q], acc[((g * a^2 + xi) * og + o) * ldc + c] (ldc =
+// channel_ld(cg)) summed over
 // `parts` partial arrays `part_stride` apart, in part order, in double. Parallel inside.
 template <class T>
 void filter_adjoint(const T* acc, int64_t parts, int64_t part_stride, T* gw, const Conv2dShape& s, int m);

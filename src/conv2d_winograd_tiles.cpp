@@ -7,6 +7,8 @@
 // strip back into the NCHW planes. One NNK_CLONES function per (transform, dtype, tile
 // size), called once per work item.
 #include <algorithm>
+#include <cstring>
+#include <utility>
 #include "conv2d_winograd_impl.h"
 #include "conv2d_winograd_tf.h"
 #include "nnk_common.h"
@@ -14,11 +16,52 @@
 namespace nnk {
 namespace wino {
 
+// One 64-byte vector of channels (GCC vector extension: zmm, or two ymm / four xmm in the
+// v3 / baseline clones).
+template <class T>
+struct Vec;
+template <>
+struct Vec<float> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct Vec<double> {
+  typedef double type __attribute__((vector_size(64)));
+};
+
+// One butterfly of an N x N transpose: rows a (bit B of the row index 0) and b (bit 1) swap
+// bit B of the row index with bit B of the lane index.
+template <int B, int N, class V, size_t... J>
+static NNK_INLINE void butterfly(V& a, V& b, std::index_sequence<J...>) {
+  const V lo = __builtin_shufflevector(a, b, (((J >> B) & 1) ? int(N + J - (1 << B)) : int(J))...);
+  const V hi = __builtin_shufflevector(a, b, (((J >> B) & 1) ? int(N + J) : int(J + (1 << B)))...);
+  a = lo;
+  b = hi;
+}
+
+template <int B, int N, class V>
+static NNK_INLINE void transpose_stage(V* r) {
+  for (int i = 0; i < N; ++i)
+    if (!((i >> B) & 1)) butterfly<B, N>(r[i], r[i | (1 << B)], std::make_index_sequence<N>{});
+}
+
+// r[i][j] <- r[j][i] for N = 8 or 16 vectors of N lanes (log2 N butterfly stages).
+template <int N, class V>
+static NNK_INLINE void transpose(V* r) {
+  transpose_stage<0, N>(r);
+  transpose_stage<1, N>(r);
+  transpose_stage<2, N>(r);
+  if constexpr (N == 16) transpose_stage<3, N>(r);
+}
+
 // s[(i * pw + col) * CB + l] = plane l (of `nch`, `hw` apart) at row y0 + i, column x0 + col,
-// read as 0 outside the h x w plane and for l >= nch.
+// read as 0 outside the h x w plane and for l >= nch. CB columns at a time: CB row vectors
+// transposed into CB pixel vectors, the last chunk overlapping the one before; rows shorter
+// than CB: scalar.
 template <class T, int CB>
 static NNK_INLINE void gather_strip(const T* planes, int64_t hw, int64_t h, int64_t w, int64_t y0, int64_t x0,
                                     int rows, int64_t pw, int nch, T* NNK_RESTRICT s) {
+  using V = typename Vec<T>::type;
   const int64_t lo = std::clamp<int64_t>(-x0, 0, pw), hi = std::clamp<int64_t>(w - x0, lo, pw);
   for (int i = 0; i < rows; ++i) {
     T* dst = s + i * pw * CB;
@@ -30,31 +73,53 @@ static NNK_INLINE void gather_strip(const T* planes, int64_t hw, int64_t h, int6
     std::fill(dst, dst + lo * CB, T(0));
     std::fill(dst + hi * CB, dst + pw * CB, T(0));
     const T* src = planes + y * w + x0;
-    if (nch == CB) {
+    if (hi - lo < CB) {
       for (int64_t col = lo; col < hi; ++col)
-        for (int l = 0; l < CB; ++l) dst[col * CB + l] = src[l * hw + col];
-    } else {
-      for (int64_t col = lo; col < hi; ++col) {
-        for (int l = 0; l < nch; ++l) dst[col * CB + l] = src[l * hw + col];
-        for (int l = nch; l < CB; ++l) dst[col * CB + l] = T(0);
+        for (int l = 0; l < CB; ++l) dst[col * CB + l] = l < nch ? src[l * hw + col] : T(0);
+      continue;
+    }
+    for (int64_t c0 = lo; c0 < hi; c0 += CB) {
+      const int64_t col = std::min(c0, hi - CB);  // the last chunk overlaps the one before
+      V r[CB];
+      for (int l = 0; l < CB; ++l) {
+        r[l] = V{};
+        if (l < nch) std::memcpy(&r[l], src + l * hw + col, sizeof(V));
       }
+      transpose<CB>(r);
+      for (int j = 0; j < CB; ++j) std::memcpy(dst + (col + j) * CB, &r[j], sizeof(V));
     }
   }
 }
 
 // Plane l < nch (`hw` apart), row y0 + i < h, column x0 + col < w (col < cols) =
-// s[(i * pw + col) * CB + l] + bias[l] (bias may be null).
+// s[(i * pw + col) * CB + l] + bias[l] (bias may be null). CB columns at a time (transposed
+// back into row vectors; the last chunk overlaps and rewrites the same values); rows shorter
+// than CB: scalar.
 template <class T, int CB>
 static NNK_INLINE void scatter_strip(const T* NNK_RESTRICT s, const T* bias, int64_t hw, int64_t h, int64_t w,
                                      int64_t y0, int64_t x0, int rows, int64_t pw, int nch, T* planes) {
+  using V = typename Vec<T>::type;
   rows = int(std::min<int64_t>(rows, h - y0));
   const int64_t cols = std::min(pw, w - x0);
-  for (int l = 0; l < nch; ++l) {
-    const T b = bias ? bias[l] : T(0);
-    for (int i = 0; i < rows; ++i) {
-      T* NNK_RESTRICT dst = planes + l * hw + (y0 + i) * w + x0;
-      const T* src = s + i * pw * CB + l;
-      for (int64_t col = 0; col < cols; ++col) dst[col] = src[col * CB] + b;
+  for (int i = 0; i < rows; ++i) {
+    T* row = planes + (y0 + i) * w + x0;
+    const T* src = s + i * pw * CB;
+    if (cols < CB) {
+      for (int l = 0; l < nch; ++l) {
+        const T b = bias ? bias[l] : T(0);
+        for (int64_t c = 0; c < cols; ++c) row[l * hw + c] = src[c * CB + l] + b;
+      }
+      continue;
+    }
+    for (int64_t c0 = 0; c0 < cols; c0 += CB) {
+      const int64_t col = std::min(c0, cols - CB);  // the last chunk overlaps (same values again)
+      V r[CB];
+      for (int j = 0; j < CB; ++j) std::memcpy(&r[j], src + (col + j) * CB, sizeof(V));
+      transpose<CB>(r);
+      for (int l = 0; l < nch; ++l) {
+        const V out = r[l] + (bias ? bias[l] : T(0));
+        std::memcpy(row + l * hw + col, &out, sizeof(V));
+      }
     }
   }
 }
@@ -67,7 +132,7 @@ constexpr int lanes() {
 template <class T, int M>
 static NNK_INLINE void input_tiles_impl(const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf) {
   constexpr int A = M + 2, CB = lanes<T>();
-  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx + 2, nt = blk.tiles(), ld = round_up(gm.cg, CB);
+  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx + 2, nt = blk.tiles(), ld = channel_ld(gm.cg, sizeof(T));
   T* strip = buf;               // A rows x pw pixels x CB channels
   T* vert = buf + A * pw * CB;  // their vertical transform
   const T* src[A];
@@ -94,7 +159,7 @@ template <class T, int M>
 static NNK_INLINE void output_tiles_impl(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g,
                                          const Block& blk, T* buf) {
   constexpr int A = M + 2, CB = lanes<T>();
-  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx, nt = blk.tiles(), ld = round_up(gm.og, CB);
+  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx, nt = blk.tiles(), ld = channel_ld(gm.og, sizeof(T));
   T* horz = buf;                // A rows x pw pixels x CB channels: horizontal transforms
   T* rows = buf + A * pw * CB;  // M output rows of the strip
   const T* src[A];
@@ -122,7 +187,7 @@ template <class T, int M>
 static NNK_INLINE void grad_output_tiles_impl(const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk,
                                               T* buf) {
   constexpr int A = M + 2, CB = lanes<T>();
-  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx, nt = blk.tiles(), ld = round_up(gm.og, CB);
+  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx, nt = blk.tiles(), ld = channel_ld(gm.og, sizeof(T));
   T* strip = buf;               // M rows of grad_out x pw pixels x CB channels
   T* vert = buf + M * pw * CB;  // A rows: their vertical transform
   const T* src[A];
@@ -147,6 +212,11 @@ static NNK_INLINE void grad_output_tiles_impl(const T* gy, T* wt, const Geom& gm
 }
 
 int64_t channel_lanes(int64_t elem_bytes) { return 64 / elem_bytes; }
+
+int64_t channel_ld(int64_t n, int64_t elem_bytes) {
+  const int64_t L = channel_lanes(elem_bytes), lines = (n + L - 1) / L;
+  return (lines | 1) * L;
+}
 
 int64_t rows_scratch(const Geom& gm, int64_t elem_bytes) {
   const int64_t nx = gm.segs_per_row > 1 ? gm.seg_tiles : gm.tiles_x;

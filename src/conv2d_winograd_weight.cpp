@@ -21,12 +21,12 @@ template <class T>
 void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2dShape& s) {
   const int m = conv2d_winograd_tile(s, ConvPass::BackwardWeight, conv_dtype_of<T>());
   const wino::Geom gm = wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, sizeof(T));
-  const int64_t a2 = int64_t(gm.a) * gm.a, acc_n = gm.groups * a2 * gm.og * gm.cg;
+  const int64_t L = wino::channel_lanes(sizeof(T)), ldv = wino::channel_ld(gm.cg, sizeof(T)), ldw = wino::channel_ld(gm.og, sizeof(T));
+  const int64_t a2 = int64_t(gm.a) * gm.a, acc_n = gm.groups * a2 * gm.og * ldv;
   int64_t parts = std::clamp<int64_t>(kPartialBudget / acc_n, 2, 16);
   parts = std::min(parts, gm.blocks);
   const int64_t per = (gm.blocks + parts - 1) / parts;
   parts = (gm.blocks + per - 1) / per;
-  const int64_t L = wino::channel_lanes(sizeof(T)), ldv = wino::round_up(gm.cg, L), ldw = wino::round_up(gm.og, L);
   const int64_t v_n = a2 * gm.tb * ldv, w_n = a2 * gm.tb * ldw;
   const int64_t per_thread = v_n + w_n + wino::rows_scratch(gm, sizeof(T));
   const int nt = int(std::min<int64_t>(threads_for(gm.n * gm.oc * gm.oh * gm.ow * gm.cg / 64), parts));
@@ -50,7 +50,7 @@ void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2
             wino::grad_output_tiles(gy, wt, gm, g, blk, buf);
             for (int64_t xi = 0; xi < a2; ++xi)  // acc[xi] (og x cg) += wt[xi]^T (og x nt) . v[xi] (nt x cg)
               gemm<T>(true, false, gm.og, gm.cg, nt_, T(1), wt + xi * nt_ * ldw, ldw, v + xi * nt_ * ldv, ldv,
-                      b == j * per ? T(0) : T(1), accj + (g * a2 + xi) * gm.og * gm.cg, gm.cg);
+                      b == j * per ? T(0) : T(1), accj + (g * a2 + xi) * gm.og * ldv, ldv);
           }
         }
       }
