@@ -2,6 +2,7 @@
 #include <omp.h>
 #include "blas.h"
 #include "checks.h"
+#include "fork_warning.h"
 #include "nnk_common.h"
 
 namespace py = pybind11;
@@ -15,8 +16,11 @@ void bind_info(py::module_& m) {
   m.def("set_num_threads", [](int n) {
     if (n < 1) throw py::value_error("set_num_threads: n must be >= 1, got " + std::to_string(n));
     nnk::set_num_threads(n);
-  }, py::arg("n"), "Set the thread count of nnkern's OpenMP regions and of OpenBLAS.");
-  m.def("get_num_threads", &nnk::num_threads, "Thread count of nnkern's OpenMP regions.");
+    nnk_py::warn_if_fork_child();
+  }, py::arg("n"), "Set the thread count of nnkern's OpenMP regions and of OpenBLAS (1 for good in a "
+     "process forked after nnkern loaded: use the 'spawn' or 'forkserver' start method for threads).");
+  m.def("get_num_threads", &nnk::num_threads, "Thread count of nnkern's OpenMP regions (1 in a forked child).");
+  m.def("_in_fork_child", &nnk::in_fork_child, "Whether this process was forked after nnkern loaded.");
   m.def("blas_get_num_threads", &nnk::blas_get_num_threads);
   m.def("_set_poison_outputs", [](bool on) { nnk_py::poison_outputs() = on; }, py::arg("on"),
         "Testing hook: fill freshly allocated outputs with NaN before each kernel runs.");

@@ -2,9 +2,12 @@
 // Each takes lists of arrays (one entry per parameter tensor). Every check on every tensor
 // runs before the kernel writes anything, so a bad call leaves all arrays untouched; the
 // arrays are never converted or copied: the caller's memory is updated or an error raised.
+// float32 and float64 tensors may be mixed in one call (each grad and state has its param's
+// dtype); `names` (optional, one string per tensor) labels the tensors in error messages.
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 #include "checks.h"
 #include "optim.h"
@@ -21,7 +24,8 @@ struct Lists {
   std::vector<const char*> state_names;
   std::vector<double> lr, wd;
   std::vector<Decay> decay;
-  DType dt = DType::f32;
+  std::vector<DType> dt;            // per tensor
+  std::vector<std::string> label;   // "[i]" or "['name']", per tensor
 };
 
 std::vector<py::array> array_list(const char* fn, const char* name, const py::handle& obj) {
@@ -62,6 +66,23 @@ std::vector<double> per_tensor(const char* fn, const char* name, const py::handl
   return v;
 }
 
+// "[i]" per tensor, or "['<name>']" when the caller names the tensors (nnkern.optimizers passes its keys).
+std::vector<std::string> labels_of(const char* fn, const py::handle& names, size_t n) {
+  std::vector<std::string> out;
+  if (names.is_none()) {
+    for (size_t i = 0; i < n; ++i) out.push_back("[" + std::to_string(i) + "]");
+    return out;
+  }
+  if (py::isinstance<py::str>(names))
+    throw py::type_error(std::string(fn) + ": names must be a list of strings, got str");
+  for (const auto& s : cast_or_type_error<std::vector<std::string>>(fn, "names", "a list of strings", names))
+    out.push_back("['" + s + "']");
+  if (out.size() != n)
+    throw py::value_error(std::string(fn) + ": names has " + std::to_string(out.size()) + " entries but params has " +
+                          std::to_string(n));
+  return out;
+}
+
 Decay decay_of(const char* fn, const std::string& s) {
   if (s == "l2") return Decay::l2;
   if (s == "l1") return Decay::l1;
@@ -87,10 +108,9 @@ void require_no_overlap(const char* fn, const Lists& L) {
     }
   };
   for (size_t i = 0; i < L.params.size(); ++i) {
-    add(L.params[i], true, "params[" + std::to_string(i) + "]");
-    add(L.grads[i], false, "grads[" + std::to_string(i) + "]");
-    for (size_t s = 0; s < L.states.size(); ++s)
-      add(L.states[s][i], true, std::string(L.state_names[s]) + "[" + std::to_string(i) + "]");
+    add(L.params[i], true, "params" + L.label[i]);
+    add(L.grads[i], false, "grads" + L.label[i]);
+    for (size_t s = 0; s < L.states.size(); ++s) add(L.states[s][i], true, L.state_names[s] + L.label[i]);
   }
   std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.b < y.b; });
   const Span *any = nullptr, *written = nullptr;  // earlier spans reaching furthest
@@ -106,11 +126,12 @@ void require_no_overlap(const char* fn, const Lists& L) {
 
 Lists gather(const char* fn, const py::handle& params, const py::handle& grads,
              std::initializer_list<std::pair<const char*, py::handle>> states, const py::handle& lr,
-             const py::handle& wd, const py::handle& decay) {
+             const py::handle& wd, const py::handle& decay, const py::handle& names) {
   Lists L;
   L.params = array_list(fn, "params", params);
   L.grads = array_list(fn, "grads", grads);
   const size_t n = L.params.size();
+  L.label = labels_of(fn, names, n);
   auto same_count = [&](const char* name, size_t k) {
     if (k != n)
       throw py::value_error(std::string(fn) + ": " + name + " has " + std::to_string(k) + " arrays but params has " +
@@ -133,13 +154,11 @@ Lists gather(const char* fn, const py::handle& params, const py::handle& grads,
     require_range(fn, "weight_decay", L.wd[i], 0, false, INFINITY, false, "non-negative and finite");
     L.decay.push_back(decay_of(fn, dstr[i]));
   }
-  if (n > 0) L.dt = float_dtype(fn, "params[0]", L.params[0]);
   for (size_t i = 0; i < n; ++i) {
-    const std::string ix = "[" + std::to_string(i) + "]";
+    const std::string& ix = L.label[i];
     const py::array& p = L.params[i];
     const std::string pn = "params" + ix, gn = "grads" + ix;
-    float_dtype(fn, pn.c_str(), p);
-    same_dtype(fn, pn.c_str(), p, "params[0]", L.params[0]);
+    L.dt.push_back(float_dtype(fn, pn.c_str(), p));
     same_dtype(fn, gn.c_str(), L.grads[i], pn.c_str(), p);
     std::vector<int64_t> shape(p.shape(), p.shape() + p.ndim());
     require_shape(fn, gn.c_str(), L.grads[i], shape);
@@ -159,73 +178,74 @@ Lists gather(const char* fn, const py::handle& params, const py::handle& grads,
   return L;
 }
 
+// The tensors of dtype T.
 template <class T>
 std::vector<nnk::OptimTensor<T>> tensors(const Lists& L) {
+  const DType want = std::is_same<T, float>::value ? DType::f32 : DType::f64;
   std::vector<nnk::OptimTensor<T>> ts;
   for (size_t i = 0; i < L.params.size(); ++i)
-    ts.push_back({data_of<T>(L.params[i]), data_of<T>(L.grads[i]),
+    if (L.dt[i] == want)
+      ts.push_back({data_of<T>(L.params[i]), data_of<T>(L.grads[i]),
                   L.states.size() > 0 ? data_of<T>(L.states[0][i]) : nullptr,
                   L.states.size() > 1 ? data_of<T>(L.states[1][i]) : nullptr, int64_t(L.params[i].size()), L.lr[i],
                   L.wd[i], L.decay[i]});
   return ts;
 }
 
-// Runs kern(tensors) for the list's dtype with the GIL released.
+// Runs kern(tensors) once per dtype present, with the GIL released (every check has passed).
 template <class K>
 void launch(const Lists& L, K kern) {
-  if (L.dt == DType::f32) {
-    auto ts = tensors<float>(L);
-    py::gil_scoped_release release;
-    kern(ts);
-  } else {
-    auto ts = tensors<double>(L);
-    py::gil_scoped_release release;
-    kern(ts);
-  }
+  const auto f32 = tensors<float>(L);
+  const auto f64 = tensors<double>(L);
+  py::gil_scoped_release release;
+  if (!f32.empty()) kern(f32);
+  if (!f64.empty()) kern(f64);
 }
 
-void sgd_update(py::object params, py::object grads, py::object lr, py::object wd, py::object decay) {
-  auto L = gather("sgd_update", params, grads, {}, lr, wd, decay);
+void sgd_update(py::object params, py::object grads, py::object lr, py::object wd, py::object decay,
+                py::object names) {
+  auto L = gather("sgd_update", params, grads, {}, lr, wd, decay, names);
   launch(L, [](const auto& ts) { nnk::sgd_update(ts); });
 }
 
 void momentum_update(py::object params, py::object grads, py::object velocity, py::object lr, double momentum,
-                     py::object wd, py::object decay) {
+                     py::object wd, py::object decay, py::object names) {
   const char* fn = "momentum_update";
-  auto L = gather(fn, params, grads, {{"velocity", velocity}}, lr, wd, decay);
+  auto L = gather(fn, params, grads, {{"velocity", velocity}}, lr, wd, decay, names);
   require_range(fn, "momentum", momentum, 0, false, INFINITY, false, "non-negative and finite");
   launch(L, [&](const auto& ts) { nnk::momentum_update(ts, momentum); });
 }
 
 void nesterov_update(py::object params, py::object grads, py::object velocity, py::object lr, double momentum,
-                     py::object wd, py::object decay) {
+                     py::object wd, py::object decay, py::object names) {
   const char* fn = "nesterov_update";
-  auto L = gather(fn, params, grads, {{"velocity", velocity}}, lr, wd, decay);
+  auto L = gather(fn, params, grads, {{"velocity", velocity}}, lr, wd, decay, names);
   require_range(fn, "momentum", momentum, 0, false, INFINITY, false, "non-negative and finite");
   launch(L, [&](const auto& ts) { nnk::nesterov_update(ts, momentum); });
 }
 
 void adagrad_update(py::object params, py::object grads, py::object h, py::object lr, double eps, py::object wd,
-                    py::object decay) {
+                    py::object decay, py::object names) {
   const char* fn = "adagrad_update";
-  auto L = gather(fn, params, grads, {{"h", h}}, lr, wd, decay);
+  auto L = gather(fn, params, grads, {{"h", h}}, lr, wd, decay, names);
   require_range(fn, "eps", eps, 0, false, INFINITY, false, "non-negative and finite");
   launch(L, [&](const auto& ts) { nnk::adagrad_update(ts, eps); });
 }
 
 void rmsprop_update(py::object params, py::object grads, py::object h, py::object lr, double decay_rate, double eps,
-                    py::object wd, py::object decay) {
+                    py::object wd, py::object decay, py::object names) {
   const char* fn = "rmsprop_update";
-  auto L = gather(fn, params, grads, {{"h", h}}, lr, wd, decay);
+  auto L = gather(fn, params, grads, {{"h", h}}, lr, wd, decay, names);
   require_range(fn, "decay_rate", decay_rate, 0, false, 1, true, "in [0, 1)");
   require_range(fn, "eps", eps, 0, false, INFINITY, false, "non-negative and finite");
   launch(L, [&](const auto& ts) { nnk::rmsprop_update(ts, decay_rate, eps); });
 }
 
 void adam_update(py::object params, py::object grads, py::object m, py::object v, py::object lr, double beta1,
-                 double beta2, double eps, int64_t step, const std::string& variant, py::object wd, py::object decay) {
+                 double beta2, double eps, int64_t step, const std::string& variant, py::object wd, py::object decay,
+                 py::object names) {
   const char* fn = "adam_update";
-  auto L = gather(fn, params, grads, {{"m", m}, {"v", v}}, lr, wd, decay);
+  auto L = gather(fn, params, grads, {{"m", m}, {"v", v}}, lr, wd, decay, names);
   require_range(fn, "beta1", beta1, 0, false, 1, true, "in [0, 1)");
   require_range(fn, "beta2", beta2, 0, false, 1, true, "in [0, 1)");
   require_range(fn, "eps", eps, 0, false, INFINITY, false, "non-negative and finite");
@@ -239,28 +259,35 @@ void adam_update(py::object params, py::object grads, py::object m, py::object v
 }  // namespace
 
 void bind_optim(py::module_& m) {
-  const auto common = "params/grads (and state) are lists of same-shape C-contiguous arrays, one per tensor, all "
-                      "float32 or all float64; params and state are updated in place in one parallel pass. lr and "
-                      "weight_decay are floats or one float per tensor; decay is 'l2' (g + wd*W), 'l1' "
-                      "(g + wd*sign(W)), 'decoupled' (W *= 1 - lr*wd) or 'none', or one string per tensor.";
+  const auto common = "params/grads (and state) are lists of same-shape C-contiguous arrays, one per tensor, "
+                      "float32 or float64 (each grad and state has its param's dtype); params and state are "
+                      "updated in place in one parallel pass. lr and weight_decay are floats or one float per "
+                      "tensor; decay is 'l2' (g + wd*W), 'l1' (g + wd*sign(W)), 'decoupled' (W *= 1 - lr*wd) or "
+                      "'none', or one string per tensor. names (optional, one string per tensor) labels the "
+                      "tensors in error messages.";
   m.def("sgd_update", &sgd_update, py::arg("params"), py::arg("grads"), py::arg("lr"), py::arg("weight_decay") = 0.0,
-        py::arg("decay") = "l2", (std::string("W -= lr*g. ") + common).c_str());
+        py::arg("decay") = "l2", py::arg("names") = py::none(), (std::string("W -= lr*g. ") + common).c_str());
   m.def("momentum_update", &momentum_update, py::arg("params"), py::arg("grads"), py::arg("velocity"), py::arg("lr"),
         py::arg("momentum") = 0.9, py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
+        py::arg("names") = py::none(),
         (std::string("v = momentum*v - lr*g; W += v. ") + common).c_str());
   m.def("nesterov_update", &nesterov_update, py::arg("params"), py::arg("grads"), py::arg("velocity"), py::arg("lr"),
         py::arg("momentum") = 0.9, py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
+        py::arg("names") = py::none(),
         (std::string("DLFS Nesterov: v = mu*v - lr*g; W += mu*mu*v - (1+mu)*lr*g. ") + common).c_str());
   m.def("adagrad_update", &adagrad_update, py::arg("params"), py::arg("grads"), py::arg("h"), py::arg("lr"),
         py::arg("eps") = 1e-7, py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
+        py::arg("names") = py::none(),
         (std::string("h += g*g; W -= lr*g/(sqrt(h)+eps). ") + common).c_str());
   m.def("rmsprop_update", &rmsprop_update, py::arg("params"), py::arg("grads"), py::arg("h"), py::arg("lr"),
         py::arg("decay_rate") = 0.99, py::arg("eps") = 1e-7, py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
+        py::arg("names") = py::none(),
         (std::string("h = rho*h + (1-rho)*g*g; W -= lr*g/(sqrt(h)+eps). ") + common).c_str());
   m.def("adam_update", &adam_update, py::arg("params"), py::arg("grads"), py::arg("m"), py::arg("v"), py::arg("lr"),
         py::arg("beta1") = 0.9, py::arg("beta2") = 0.999, py::arg("eps") = 1e-8, py::arg("step") = 1,
         py::arg("variant") = "standard", py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
+        py::arg("names") = py::none(),
         (std::string("Adam, step t >= 1 counting this update; variant 'standard' (Kingma & Ba, torch) or 'book' "
-                     "(the seed's listing, lr_t = lr*sqrt(1-b2^t)/(1-b1^t), eps outside sqrt(v)). ") + common)
+                     "(the book's listing, lr_t = lr*sqrt(1-b2^t)/(1-b1^t), eps outside sqrt(v)). ") + common)
             .c_str());
 }

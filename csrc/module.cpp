@@ -15,6 +15,7 @@ void bind_dropout(py::module_& m);
 void bind_affine(py::module_& m);
 void bind_softmax_cross_entropy(py::module_& m);
 void bind_local_response_norm(py::module_& m);
+void bind_gemm(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "nnkern native kernels (C++17 + OpenMP, GEMM from scipy-openblas32).";
@@ -30,4 +31,5 @@ PYBIND11_MODULE(_core, m) {
   bind_affine(m);
   bind_softmax_cross_entropy(m);
   bind_local_response_norm(m);
+  bind_gemm(m);
 }

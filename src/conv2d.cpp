@@ -6,6 +6,7 @@
 #include "conv2d.h"
 #include "conv2d_algo.h"
 #include "conv2d_im2col.h"
+#include "conv2d_implicit.h"
 #include "conv2d_winograd.h"
 #include "nnk_common.h"
 
@@ -22,6 +23,10 @@ static const ConvAlgoEntry kConvAlgos[] = {
      {conv2d_winograd_forward<float>, conv2d_winograd_backward_input<float>, conv2d_winograd_backward_weight<float>},
      {conv2d_winograd_forward<double>, conv2d_winograd_backward_input<double>,
       conv2d_winograd_backward_weight<double>}},
+    {ConvAlgo::Implicit, conv2d_implicit_applies, "stride 1 for backward_input (forward and backward_weight: any shape)",
+     {conv2d_implicit_forward<float>, conv2d_implicit_backward_input<float>, conv2d_implicit_backward_weight<float>},
+     {conv2d_implicit_forward<double>, conv2d_implicit_backward_input<double>,
+      conv2d_implicit_backward_weight<double>}},
 };
 
 static const char* const kAlgoNames[kConvAlgoCount] = {"auto", "im2col", "winograd", "implicit", "direct"};

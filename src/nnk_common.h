@@ -19,9 +19,11 @@
 
 namespace nnk {
 
-// Thread count used by every parallel region (and mirrored into OpenBLAS).
+// Thread count used by every parallel region (and mirrored into OpenBLAS); 1 in a process
+// forked after nnkern loaded (fork_guard.h), whatever was requested.
 int num_threads();
 void set_num_threads(int n);
+int requested_num_threads();  // the count set (or OMP_NUM_THREADS), even in a forked child
 // Name of the clone the CPU dispatches to: "x86-64-v4 (AVX-512)", "x86-64-v3 (AVX2+FMA)" or "x86-64 (SSE2)".
 const char* simd_path();
 

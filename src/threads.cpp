@@ -4,13 +4,14 @@
 #include <new>
 #include <omp.h>
 #include "blas.h"
+#include "fork_guard.h"
 #include "nnk_common.h"
 
 namespace nnk {
 
 static std::atomic<int> g_threads{0};
 
-int num_threads() {
+int requested_num_threads() {
   int n = g_threads.load(std::memory_order_relaxed);
   if (n <= 0) {  // first use: respect OMP_NUM_THREADS via the OpenMP runtime
     n = omp_get_max_threads();
@@ -19,9 +20,13 @@ int num_threads() {
   return n;
 }
 
+int num_threads() { return in_fork_child() ? 1 : requested_num_threads(); }
+
+// In a forked child only the request is stored: libgomp's pool cannot be revived there.
 void set_num_threads(int n) {
   if (n < 1) n = 1;
   g_threads.store(n, std::memory_order_relaxed);
+  if (in_fork_child()) return;
   omp_set_num_threads(n);
   blas_set_num_threads(n);
 }

@@ -39,3 +39,12 @@ def test_chart_has_no_pytorch_series_without_torch(tmp_path):
     speedup_chart(rows(torch=False), tmp_path / "c.png", "title")
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert np.isnan(chart_series(rows(torch=True))[1][1]).sum() == 0
+
+
+def test_sweep_table_marks_the_heuristic_and_the_fastest():
+    from nnkern.bench import conv_sweep
+    text = conv_sweep.table([("s", "forward", {"im2col": 0.002}, "im2col", 0.004)])
+    assert "| s | forward | 2.00 | 4.00 | im2col | im2col | 2.00x |" in text
+    from nnkern.bench.workloads import conv2d
+    assert conv2d.BENCH[0] == "mnist-simpleconv" and conv2d.BENCH[-1] == "alexnet-conv3"
+    assert len(conv2d.SWEEP) > 10 and all(len(spec) == 5 for spec in conv2d.SHAPES.values())

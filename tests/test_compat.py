@@ -236,3 +236,22 @@ def test_deep_convnet_structure(rng):
     grads = net.gradient(x, np.array([1, 7]))
     assert all(grads[k].shape == net.params[k].shape and grads[k].dtype == np.float64 for k in grads)
     assert net.predict(x).shape == (2, 10)
+
+
+def test_book_optimizers_cast_gradients_to_the_parameter_dtype(rng):
+    # float32 gradients of float64 parameters (the book's update promotes them in NumPy) are
+    # cast once: the result is the float64 update of the cast gradients, bit for bit.
+    from test_optim import SeedAdam
+    params = {"W": rng.standard_normal((5, 4)), "b": rng.standard_normal(4)}
+    cast_params = {k: p.copy() for k, p in params.items()}
+    opt, cast_opt, seed = optimizer.Adam(), optimizer.Adam(), SeedAdam()
+    seed_params = {k: p.copy() for k, p in params.items()}
+    for _ in range(5):
+        grads = {k: rng.standard_normal(p.shape).astype(np.float32) for k, p in params.items()}
+        opt.update(params, grads)
+        cast_opt.update(cast_params, {k: g.astype(np.float64) for k, g in grads.items()})
+        seed.update(seed_params, {k: g.astype(np.float64) for k, g in grads.items()})
+    for k in params:
+        np.testing.assert_array_equal(params[k], cast_params[k], strict=True)
+        np.testing.assert_array_equal(params[k], seed_params[k], strict=True)
+    assert opt.iter == 5 and opt.m["W"].dtype == np.float64

@@ -27,6 +27,7 @@ class Algo:
 # One line per algorithm (its author adds it with the kernels).
 ALGOS = {
     "im2col": Algo(tol, "GEMM sums of products: the dot-product bound of test_conv2d.tol"),
+    "implicit": Algo(tol, "nnkern's GEMM: FMA dot products in K blocks, the same dot-product bound"),
 }
 
 PASSES = ("forward", "backward_input", "backward_weight")
@@ -178,7 +179,9 @@ def test_missing_algorithm_is_a_clear_value_error():
 
 # (algo, x shape, weight shape, conv kwargs, pass, dtype) where the algorithm does not apply:
 # one line per algorithm that has such shapes.
-INAPPLICABLE = []
+INAPPLICABLE = [
+    ("implicit", (1, 2, 9, 9), (3, 2, 3, 3), dict(stride=2), "backward_input", np.float32),
+]
 
 
 def check_forcing_an_inapplicable_algorithm_is_a_value_error(algo, xs, ws, kw, pass_, dtype):

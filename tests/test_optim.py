@@ -10,6 +10,7 @@ from conftest import assert_close
 from nnkern import _core
 from nnkern import optimizers as O
 from nnkern import reference as R
+from nnkern.compat import optimizer as C
 
 # rule: (optimizer factory, normal hyper-parameters, large-lr hyper-parameters)
 RULES = {
@@ -249,6 +250,11 @@ SEED = {
     "adagrad": (SeedAdaGrad, lambda: O.AdaGrad(lr=0.01), "h"),
     "rmsprop": (SeedRMSprop, lambda: O.RMSprop(lr=0.01, decay_rate=0.99), "h"),
     "adam-book": (SeedAdam, lambda: O.Adam(lr=0.001, variant="book"), "v"),
+    # nnkern.compat.optimizer: the book's classes on the same driver
+    "compat-momentum": (SeedMomentum, C.Momentum, "v"),
+    "compat-adagrad": (SeedAdaGrad, C.AdaGrad, "h"),
+    "compat-rmsprop": (SeedRMSprop, C.RMSprop, "h"),
+    "compat-adam": (SeedAdam, C.Adam, "m"),
 }
 
 
@@ -266,8 +272,9 @@ def test_book_rules_match_the_seed_listing_exactly(rng, rule, dtype):
     for k in params:
         np.testing.assert_array_equal(params[k], seed_params[k], strict=True)
         np.testing.assert_array_equal(getattr(opt, state)[k], getattr(seed, state)[k], strict=True)
-    if rule == "adam-book":
+    if rule.endswith("adam") or rule == "adam-book":
         assert opt.iter == seed.iter == 200
+        np.testing.assert_array_equal(opt.v["W1"], seed.v["W1"], strict=True)
 
 
 def test_standard_and_book_adam_differ(rng):
@@ -441,7 +448,8 @@ BAD_UPDATES = {
     # name: (params edit, grads edit, exception, message); the last tensor is the bad one
     "missing-grad": (None, ("W2", None), ValueError, r"different keys: missing from grads \['W2'\]"),
     "extra-grad": (None, ("W9", np.ones(2, np.float32)), ValueError, r"not in params \['W9'\]"),
-    "shape": (None, ("W2", np.ones((2, 3), np.float32)), ValueError, r"grads\['W2'\] has shape \(2, 3\)"),
+    "shape": (None, ("W2", np.ones((2, 3), np.float32)), ValueError,
+              r"grads\['W2'\] must have shape \(3, 2\), got \(2, 3\)"),
     "grad-dtype": (None, ("W2", np.ones((3, 2))), TypeError, r"mixed dtypes are not supported"),
     "int-param": (("W2", np.ones((3, 2), np.int64)), ("W2", np.ones((3, 2), np.int64)), TypeError,
                   r"params\['W2'\] must be float32 or float64, got int64"),
@@ -480,7 +488,7 @@ def test_one_array_under_two_keys_raises_before_writing():
     grads = {k: np.full_like(p, 0.5) for k, p in params.items()}
     opt = O.Adam(lr=0.1)
     snap = snapshot(params, opt)
-    with pytest.raises(ValueError, match=r"params\[0\] and params\[2\] share memory"):
+    with pytest.raises(ValueError, match=r"params\['W1'\] and params\['W2'\] share memory"):
         opt.update(params, grads)
     assert_untouched(params, opt, snap)
     assert opt.state is None
@@ -496,7 +504,7 @@ def test_changed_keys_after_first_update_raise():
         opt.update(params, {k: np.ones_like(p) for k, p in params.items()})
     assert_untouched(params, opt, snap)
     params["W2"] = np.ones((3, 3), np.float32)  # same key, new shape
-    with pytest.raises(ValueError, match=r"params\['W2'\] is float32\(3, 3\) but its state 'v' is float32\(3, 2\)"):
+    with pytest.raises(ValueError, match=r"velocity\['W2'\] must have shape \(3, 3\), got \(3, 2\)"):
         opt.update(params, {k: np.ones_like(p) for k, p in params.items()})
 
 
@@ -510,10 +518,10 @@ def test_changed_keys_after_first_update_raise():
     (lambda: O.RMSprop(decay_rate=1.0), r"decay_rate must be in \[0, 1\)"),
     (lambda: O.Momentum(momentum=-0.5), r"momentum must be non-negative"),
     (lambda: O.SGD(weight_decay=-1.0), r"weight_decay must be non-negative"),
-    (lambda: O.SGD(decay="l3"), r"decay must be 'l2', 'l1' or 'decoupled'"),
+    (lambda: O.SGD(decay="l3"), r"decay must be 'l2', 'l1', 'decoupled' or 'none'"),
     (lambda: O.Adam(variant="amsgrad"), r"variant must be 'standard' or 'book'"),
     (lambda: O.SGD(param_options={"b1": {"momentum": 0.1}}), r"may set only 'lr' and 'weight_decay'"),
-    (lambda: O.SGD(param_options={"b1": {"lr": 0}}), r"param_options\['b1'\]\['lr'\] must be positive"),
+    (lambda: O.SGD(param_options={"b1": {"lr": 0}}), r"param_options\['b1'\]: sgd_update: lr must be positive"),
 ])
 def test_bad_hyper_parameters_raise(make, msg):
     with pytest.raises(ValueError, match=msg):
@@ -545,7 +553,7 @@ def test_native_checks_every_tensor_before_writing():
         (dict(grads=[gs[0], [1.0, 1.0, 1.0]]), TypeError, r"grads\[1\] must be a numpy.ndarray, got list"),
         (dict(params=ps[0]), TypeError, r"params must be a list of numpy arrays"),
         (dict(params=[ps[0], ps[1].astype(np.float64)], grads=[gs[0], gs[1].astype(np.float64)]), TypeError,
-         r"params\[1\] has dtype float64 but params\[0\] has dtype float32"),
+         r"m\[1\] has dtype float32 but params\[1\] has dtype float64"),
         (dict(m=[ms[0], gs[1]]), ValueError, r"grads\[1\] and m\[1\] share memory|m\[1\] and grads\[1\]"),
         (dict(lr=[0.1, -0.1]), ValueError, r"lr must be positive"),
         (dict(lr=[0.1]), ValueError, r"lr has 1 values but there are 2 tensors"),
@@ -555,6 +563,9 @@ def test_native_checks_every_tensor_before_writing():
         (dict(decay="l3", weight_decay=0.1), ValueError, r"decay must be"),
         (dict(decay=3), TypeError, r"decay must be a string or a list of strings, got int"),
         (dict(lr="fast"), TypeError, r"lr must be a float or a list of floats, got str"),
+        (dict(names=["W1"]), ValueError, r"names has 1 entries but params has 2"),
+        (dict(names="W1"), TypeError, r"names must be a list of strings"),
+        (dict(names=["W1", "b1"], v=[vs[0], _readonly(vs[1])]), ValueError, r"v\['b1'\] is read-only"),
     ]
     for kw, exc, msg in bad:
         args = dict(params=ps, grads=gs, m=ms, v=vs, lr=0.1, step=1)
@@ -564,3 +575,16 @@ def test_native_checks_every_tensor_before_writing():
         assert all((p == 1).all() for p in ps) and not any(m.any() for m in ms) and not any(v.any() for v in vs)
     _core.adam_update(ps, gs, ms, vs, lr=0.1)
     assert (ps[0] < 1).all() and (ps[1] < 1).all()
+
+
+def test_native_entry_mixes_dtypes_in_one_call(rng):
+    # float32 and float64 tensors in one call: each is updated exactly as the reference would.
+    ps = [rng.standard_normal(5).astype(np.float32), rng.standard_normal((2, 3))]
+    gs = [rng.standard_normal(5).astype(np.float32), rng.standard_normal((2, 3))]
+    ms, vs = [np.zeros_like(p) for p in ps], [np.zeros_like(p) for p in ps]
+    ref = [(p.copy(), g, m.copy(), v.copy()) for p, g, m, v in zip(ps, gs, ms, vs)]
+    _core.adam_update(ps, gs, ms, vs, lr=0.1, step=1, names=["w", "b"])
+    for (p, g, m, v), got in zip(ref, zip(ps, ms, vs)):
+        R.adam_update(p, g, m, v, 0.1, step=1)
+        for a, b in zip((p, m, v), got):
+            np.testing.assert_array_equal(b, a, strict=True)

@@ -55,7 +55,7 @@ def _cmd_bench(args):
     args.out = args.out or os.path.join(args.out_dir, "bench.md")
     args.chart = args.chart or os.path.join(args.out_dir, "bench.png")
     code = compare.execute(args)
-    print(f"wrote {args.out} and {args.chart}")
+    print("wrote " + " and ".join(p for p in (args.out, args.chart) if p))
     return code
 
 
@@ -65,7 +65,8 @@ def build_parser():
     train = sub.add_parser("train", help="train a network on the embedded digits (or local MNIST)")
     from .train import add_arguments as train_arguments
     train_arguments(train)
-    exp = sub.add_parser("experiment", help="the seed's demonstrations: a PNG and a JSON each")
+    exp = sub.add_parser("experiment", help="the study demonstrations (initialisation, optimizers, "
+                                            "overfitting, batch norm): a PNG and a JSON each")
     exp.add_argument("name", help="init-histogram, optimizers, overfit, batchnorm or all")
     exp.add_argument("--out", default="nnkern-experiments", help="output folder")
     exp.add_argument("--seed", type=int, default=0)

@@ -1,8 +1,10 @@
-"""``nnkern experiment NAME``: the seed's demonstrations on the embedded digits, each a PNG
-plus its numbers (JSON). Seeded; each runs in well under a minute on 2 cores.
+"""``nnkern experiment NAME``: the classic demonstrations of weight initialisation, optimizers,
+regularisation and batch normalisation (Deep Learning from Scratch ch. 6 and the JDLA study
+notes) on the embedded digits, each a PNG plus its numbers (JSON). Seeded; each runs in well
+under a minute on 2 cores.
 
 - init-histogram: activations of 5 sigmoid layers for std 1, 0.01 and Xavier, and of 5 ReLU
-  layers with He initialisation (the seed's example 1.1).
+  layers with He initialisation (1000 inputs of 100 features, layers of 100 units).
 - optimizers: training-loss curves of SGD, Momentum, AdaGrad, RMSprop and Adam.
 - overfit: train vs test accuracy on 300 training images: plain, L2 weight decay, dropout.
 - batchnorm: training accuracy with and without batch norm at several initial weight scales.
@@ -32,7 +34,7 @@ def _digits():
 
 
 def init_histogram(seed=0):
-    """The seed's example 1.1: 1000 inputs of 100 features, 5 layers of 100 units."""
+    """Activation histograms: 1000 inputs of 100 features, 5 layers of 100 units."""
     rng = np.random.default_rng(seed)
     x0 = rng.standard_normal((1000, 100))
     settings = {"sigmoid, std 1": ("sigmoid", 1.0), "sigmoid, std 0.01": ("sigmoid", 0.01),

@@ -1,4 +1,4 @@
-"""Weight initialisers (the seed's section 1 (2)): n is the fan-in of the layer.
+"""Weight initialisers: n is the fan-in of the layer.
 
 * a float: N(0, std^2) with that std (the book's ``weight_init_std=0.01``);
 * ``'xavier'`` / ``'sigmoid'``: std 1/sqrt(n) (Glorot & Bengio 2010, as the book uses it);

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from . import optimizers
+from . import backend, optimizers
 from .data import BatchLoader, load_data
 from .models import DeepConvNet, MultiLayerNetExtend, SimpleConvNet
 
@@ -42,8 +42,7 @@ def check_arguments(a):
         raise ValueError(f"unknown --model {a.model!r} (choose from {', '.join(MODELS)})")
     if a.optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown --optimizer {a.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
-    if a.backend not in ("native", "reference"):
-        raise ValueError(f"--backend must be native or reference, got {a.backend!r}")
+    backend.module(a.backend)  # ValueError for anything but native / reference
     for name in ("epochs", "batch_size"):
         if getattr(a, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
@@ -98,7 +97,7 @@ def train(a, log=print):
     loader = BatchLoader(x_train, t_train, a.batch_size, shuffle=True, seed=a.seed)
     log(f"nnkern train: {a.model} ({model.param_count():,} params), {a.optimizer}, {len(x_train)} train / "
         f"{len(x_test)} test images {x_train.shape[1:]}, {a.epochs} epochs, backend {a.backend}")
-    history = {"args": {k: v for k, v in vars(a).items() if k != "func"}, "epochs": []}
+    history = {"args": {k: v for k, v in vars(a).items() if k != "command"}, "epochs": []}  # not the subcommand
     for epoch in range(1, a.epochs + 1):
         t0, seen, losses = time.perf_counter(), 0, []
         for xb, tb in _progress(loader, epoch, a):

@@ -57,8 +57,8 @@ def _model_step(name):
 def _conv_step(name):
     from nnkern import functional as F
 
-    from .workloads.conv2d import _inputs
-    x, w, b, kw, y, _ = _inputs(name)
+    from .workloads.conv2d import conv_inputs
+    x, w, b, kw, y, _ = conv_inputs(name)
     gy = np.ones_like(y)
 
     def step():

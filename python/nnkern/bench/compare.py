@@ -132,6 +132,9 @@ def add_arguments(ap):
     ap.add_argument("--busy", type=int, default=None, metavar="N",
                     help="instead: default threads vs 1 thread for the model steps, big conv layers and nnkern "
                          "train, with N competing busy processes (0 = idle machine)")
+    ap.add_argument("--algos", action="store_true",
+                    help="instead: every applicable conv algorithm per pass on the conv workloads and a sweep of "
+                         "shapes (--family filters shape names)")
 
 
 def execute(args):
@@ -142,6 +145,10 @@ def execute(args):
             raise ValueError(f"--busy must be >= 0, got {args.busy}")
         from . import busy
         return busy.execute(args)
+    if args.algos:
+        from . import conv_sweep
+        args.chart = None  # a table only
+        return conv_sweep.execute(args)
     rows = run(args.family, args.threads, args.repeat, args.budget)
     if not rows:
         raise ValueError(f"no workload matches --family {args.family}")

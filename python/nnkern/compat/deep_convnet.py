@@ -1,3 +1,5 @@
+# Mirrors the book's ch08/deep_convnet.py on purpose: its accuracy/save/load code repeats
+# simple_convnet.py as the book's listings do.
 """The book's ``ch08/deep_convnet.py`` on compat layers (about 99% on MNIST):
 
 conv - relu - conv - relu - pool - conv - relu - conv - relu - pool - conv - relu - conv - relu -

@@ -1,3 +1,4 @@
+# Mirrors the book's common/functions.py on purpose (names and formulas).
 """The book's ``common/functions.py``: activation and loss functions (native kernels for
 float arrays; the same formulas)."""
 import numpy as np

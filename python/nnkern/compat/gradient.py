@@ -1,19 +1,10 @@
+# Mirrors the book's common/gradient.py on purpose (names and call convention).
 """The book's ``common/gradient.py``: central differences with h = 1e-4, f called as f(x)."""
 import numpy as np
 
 
 def _numerical_gradient_1d(f, x):
-    h = 1e-4
-    grad = np.zeros_like(x)
-    for idx in range(x.size):
-        tmp_val = x[idx]
-        x[idx] = float(tmp_val) + h
-        fxh1 = f(x)
-        x[idx] = tmp_val - h
-        fxh2 = f(x)
-        grad[idx] = (fxh1 - fxh2) / (2 * h)
-        x[idx] = tmp_val
-    return grad
+    return numerical_gradient(f, x)
 
 
 def numerical_gradient_2d(f, X):

@@ -1,3 +1,5 @@
+# Mirrors the book's common/layers.py on purpose: class for class and attribute for attribute
+# (Convolution and Pooling keep the book's parallel constructors).
 """The book's ``common/layers.py`` on nnkern's native kernels.
 
 Same class names, constructor signatures, attributes and semantics as Deep Learning from

@@ -1,4 +1,6 @@
-"""The book's ``common/multi_layer_net.py`` (the seed's example 3.1) on compat layers."""
+# Mirrors the book's common/multi_layer_net.py on purpose: it repeats multi_layer_net_extend.py
+# (weight init, loss, accuracy, gradient) as the book's two listings do.
+"""The book's ``common/multi_layer_net.py`` on compat layers."""
 from collections import OrderedDict
 
 import numpy as np

@@ -1,3 +1,5 @@
+# Mirrors the book's common/multi_layer_net_extend.py on purpose: it repeats multi_layer_net.py
+# (weight init, loss, accuracy, gradient) as the book's two listings do.
 """The book's ``common/multi_layer_net_extend.py``: MultiLayerNet with per-activation batch
 normalisation and (non-inverted) dropout, on compat layers."""
 from collections import OrderedDict

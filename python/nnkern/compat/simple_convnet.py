@@ -1,3 +1,5 @@
+# Mirrors the book's ch07/simple_convnet.py on purpose: its predict/accuracy/save/load code
+# repeats deep_convnet.py and multi_layer_net.py as the book's listings do.
 """The book's ``ch07/simple_convnet.py`` on compat layers: conv - relu - pool - affine - relu -
 affine - softmax."""
 from collections import OrderedDict

@@ -1,3 +1,4 @@
+# Mirrors the book's common/trainer.py on purpose (attributes, printing, sampling).
 """The book's ``common/trainer.py``: mini-batch training loop with per-epoch accuracies."""
 import numpy as np
 

@@ -1,3 +1,4 @@
+# Mirrors the book's common/util.py on purpose (names and signatures).
 """The book's ``common/util.py``: smooth_curve, shuffle_dataset, conv_output_size, and
 im2col/col2im on the native kernels (same layout: one row per output pixel)."""
 import numpy as np

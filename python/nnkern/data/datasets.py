@@ -1,19 +1,21 @@
 """Dataset loaders: the embedded UCI digits, local MNIST / Fashion-MNIST IDX files, .npz files.
 
-Nothing here downloads anything. Every loader returns the seed's layout
+Nothing here downloads anything. Every loader returns the book's layout
 ``(x_train, t_train), (x_test, t_test)`` with images shaped (N, C, H, W) (or (N, C*H*W)
 with ``flatten=True``) and integer labels (N,) int64 (or one-hot (N, K) with ``one_hot=True``).
 A missing, truncated or corrupted file raises :class:`DataError` (a ``ValueError``; the
 missing-file case is also a ``FileNotFoundError``) whose message names the file and the fault.
 """
+import contextlib
 import gzip
 import os
 import struct
-import zipfile
 import zlib
 from importlib import resources
 
 import numpy as np
+
+from .._npz_reader import DEFLATE_MAX_RATIO, NpzReader
 
 
 class DataError(ValueError):
@@ -29,31 +31,70 @@ _IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 _GZIP_MAGIC = b"\x1f\x8b"
 
+# Limits checked before anything is read or allocated (module attributes: raise them for
+# larger data sets). One array of a data file; the classes a label array may imply (the
+# largest label + 1: a model gets one output per class); one one-hot label array.
+MAX_ARRAY_BYTES = 1 << 32
+MAX_CLASSES = 1 << 16
+MAX_ONE_HOT_BYTES = 1 << 32
+
 # The four files of MNIST and Fashion-MNIST (same names, same format).
 MNIST_FILES = {"x_train": "train-images-idx3-ubyte", "t_train": "train-labels-idx1-ubyte",
                "x_test": "t10k-images-idx3-ubyte", "t_test": "t10k-labels-idx1-ubyte"}
 
 
-def _read_bytes(file):
-    """The file's bytes, gunzipped when it starts with the gzip magic (whatever its name)."""
+def _open_idx(file):
+    """(file, binary stream of its IDX bytes, most bytes it can hold, whether that is exact): gunzipped
+    on the fly when the file starts with the gzip magic (whatever its name); the bound is the
+    file size (exact), or for gzip the most deflate can expand the compressed bytes to."""
     file = os.fspath(file)
     if not os.path.exists(file):
         raise DataFileNotFoundError(f"{file}: no such file")
     if os.path.isdir(file):
         raise DataError(f"{file}: is a folder, expected a file")
-    with open(file, "rb") as f:
-        raw = f.read()
-    if raw[:2] != _GZIP_MAGIC:
+    f = open(file, "rb")
+    size = os.fstat(f.fileno()).st_size
+    if f.read(2) != _GZIP_MAGIC:
+        f.seek(0)
         if file.endswith(".gz"):
+            f.close()
             raise DataError(f"{file}: not a gzip file (no gzip header), although its name ends in .gz")
-        return raw
+        return f, f, size, True
+    f.seek(0)
+    return f, gzip.GzipFile(fileobj=f, mode="rb"), DEFLATE_MAX_RATIO * size, False
+
+
+def _read_upto(stream, n):
+    """Up to n bytes (fewer only at the end of the stream), in chunks."""
+    out = bytearray()
+    while len(out) < n:
+        chunk = stream.read(min(n - len(out), 1 << 24))
+        if not chunk:
+            break
+        out += chunk
+    return bytes(out)
+
+
+def _count_rest(stream, cap=1 << 26):
+    """Bytes left in the stream, counted (not kept) up to cap."""
+    n = 0
+    while n < cap:
+        chunk = stream.read(min(cap - n, 1 << 20))
+        if not chunk:
+            break
+        n += len(chunk)
+    return n
+
+
+@contextlib.contextmanager
+def _gzip_errors(name):
     try:
-        return gzip.decompress(raw)
+        yield
     except EOFError:
         raise DataError(
-            f"{file}: corrupted gzip data (the compressed stream ends early; truncated download?)") from None
+            f"{name}: corrupted gzip data (the compressed stream ends early; truncated download?)") from None
     except (OSError, zlib.error) as e:
-        raise DataError(f"{file}: corrupted gzip data ({e})") from None
+        raise DataError(f"{name}: corrupted gzip data ({e})") from None
 
 
 def load_idx(file):
@@ -62,31 +103,47 @@ def load_idx(file):
     IDX: two zero bytes, a type byte (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
     0x0D float32, 0x0E float64), a byte with the number of dimensions, one big-endian
     uint32 per dimension, then the data, big-endian, in C order. Raises :class:`DataError`
-    for a bad magic number, a truncated file or trailing bytes.
+    for a bad magic number, a truncated file or trailing bytes. The size the header declares
+    is checked against MAX_ARRAY_BYTES and against what the file can hold (for gzip, what
+    deflate can expand it to) before the data is read, and gzip data is decompressed as it
+    is read, so memory stays at the declared size.
     """
     name = os.fspath(file)
-    raw = _read_bytes(file)
-    if len(raw) < 4:
-        raise DataError(f"{name}: truncated IDX file: {len(raw)} bytes, shorter than the 4-byte magic number")
-    zero, code, ndim = struct.unpack(">HBB", raw[:4])
-    if zero != 0 or code not in _IDX_TYPES:
-        raise DataError(f"{name}: not an IDX file: bad magic number 0x{raw[:4].hex()} "
-                        f"(want 0x0000TTDD with type TT in 08, 09, 0b, 0c, 0d, 0e)")
-    if ndim == 0:
-        raise DataError(f"{name}: bad IDX header: 0 dimensions")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{name}: truncated IDX file: {len(raw)} bytes, the header alone needs {header}")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = _IDX_TYPES[code]
-    want = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    have = len(raw) - header
-    if have < want:
-        raise DataError(f"{name}: truncated IDX file: shape {shape} needs {want} data bytes, found {have}")
-    if have > want:
-        raise DataError(f"{name}: corrupted IDX file: {have - want} unexpected bytes after the "
-                        f"{want} data bytes of shape {shape}")
-    a = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    f, stream, can_hold, exact = _open_idx(file)
+    with f, stream, _gzip_errors(name):
+        raw = _read_upto(stream, 4)
+        if len(raw) < 4:
+            raise DataError(f"{name}: truncated IDX file: {len(raw)} bytes, shorter than the 4-byte magic number")
+        zero, code, ndim = struct.unpack(">HBB", raw)
+        if zero != 0 or code not in _IDX_TYPES:
+            raise DataError(f"{name}: not an IDX file: bad magic number 0x{raw.hex()} "
+                            f"(want 0x0000TTDD with type TT in 08, 09, 0b, 0c, 0d, 0e)")
+        if ndim == 0:
+            raise DataError(f"{name}: bad IDX header: 0 dimensions")
+        header = 4 + 4 * ndim
+        dims = _read_upto(stream, 4 * ndim)
+        if len(dims) < 4 * ndim:
+            raise DataError(f"{name}: truncated IDX file: {4 + len(dims)} bytes, the header alone needs {header}")
+        shape = struct.unpack(f">{ndim}I", dims)
+        dtype = _IDX_TYPES[code]
+        want = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if want > MAX_ARRAY_BYTES:
+            raise DataError(f"{name}: IDX header declares shape {shape} ({want} bytes), over the limit of "
+                            f"{MAX_ARRAY_BYTES} bytes (nnkern.data.datasets.MAX_ARRAY_BYTES)")
+        if exact and header + want < can_hold:
+            raise DataError(f"{name}: corrupted IDX file: {can_hold - header - want} unexpected bytes after the "
+                            f"{want} data bytes of shape {shape}")
+        if header + want > can_hold:
+            found = f"found {can_hold - header}" if exact else "more than the gzip data can expand to"
+            raise DataError(f"{name}: truncated IDX file: shape {shape} needs {want} data bytes, {found}")
+        data = _read_upto(stream, want)
+        if len(data) < want:
+            raise DataError(f"{name}: truncated IDX file: shape {shape} needs {want} data bytes, found {len(data)}")
+        extra = _count_rest(stream)
+        if extra:
+            raise DataError(f"{name}: corrupted IDX file: {extra} unexpected bytes after the "
+                            f"{want} data bytes of shape {shape}")
+    a = np.frombuffer(data, dtype=dtype).reshape(shape)
     return a.astype(dtype.newbyteorder("="), copy=True)
 
 
@@ -115,6 +172,9 @@ def _check_pair(x, t, xname, tname):
     if t.size and (not np.issubdtype(t.dtype, np.integer) or t.min() < 0):
         raise DataError(f"{tname}: labels must be non-negative integers, got dtype {t.dtype}"
                         + (f" and minimum {t.min()}" if np.issubdtype(t.dtype, np.integer) else ""))
+    if t.size and int(t.max()) >= MAX_CLASSES:
+        raise DataError(f"{tname}: label {int(t.max())} means {int(t.max()) + 1} classes, more than the "
+                        f"{MAX_CLASSES} nnkern supports (labels are class indices 0 .. classes - 1)")
 
 
 def _images(x, normalize, flatten, dtype, scale):
@@ -134,6 +194,9 @@ def _labels(t, one_hot, num_classes, dtype):
     t = t.astype(np.int64)
     if not one_hot:
         return t
+    if len(t) * num_classes * dtype.itemsize > MAX_ONE_HOT_BYTES:
+        raise DataError(f"one-hot labels ({len(t)}, {num_classes}) would take {len(t) * num_classes * dtype.itemsize} "
+                        f"bytes, over the limit of {MAX_ONE_HOT_BYTES} (use one_hot=False)")
     out = np.zeros((len(t), num_classes), dtype=dtype)
     out[np.arange(len(t)), t] = 1
     return out
@@ -154,7 +217,7 @@ def _finish(arrays, names, normalize, flatten, one_hot, dtype, scale, min_classe
             (_images(x_te, normalize, flatten, dtype, scale), _labels(t_te, one_hot, k, dtype)))
 
 
-_NPZ_KEYS = (("x_train", "t_train", "x_test", "t_test"),   # this package, the seed's names
+_NPZ_KEYS = (("x_train", "t_train", "x_test", "t_test"),   # this package, the book's names
              ("x_train", "y_train", "x_test", "y_test"))   # keras mnist.npz / fashion_mnist
 
 
@@ -164,24 +227,20 @@ def _npz_arrays(file):
         raise DataFileNotFoundError(f"{name}: no such file")
     if os.path.isdir(name):
         raise DataError(f"{name}: is a folder, expected an .npz file")
-    try:
-        # np.load leaks its file handle when the zip is unreadable, so the file is opened here.
-        with open(name, "rb") as f:
-            if f.read(4) != b"PK\x03\x04":
-                raise DataError(f"{name}: not a readable .npz file (no zip header; .npz files are zip "
-                                f"archives; for MNIST IDX files give the folder that holds them)")
-            f.seek(0)
-            with np.load(f, allow_pickle=False) as z:
-                keys = set(z.files)
-                for ks in _NPZ_KEYS:
-                    if set(ks) <= keys:
-                        return [z[k] for k in ks], [f"{name}[{k}]" for k in ks]
-    except DataError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
-        raise DataError(f"{name}: not a readable .npz file ({e})") from None
-    except ValueError as e:  # pickled object arrays, bad .npy headers inside the zip
-        raise DataError(f"{name}: corrupted .npz member ({e})") from None
+    with open(name, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":
+            raise DataError(f"{name}: not a readable .npz file (no zip header; .npz files are zip "
+                            f"archives; for MNIST IDX files give the folder that holds them)")
+        f.seek(0)
+        with NpzReader(f, ".npz file", DataError, name) as z:  # sizes checked before data is read
+            for ks in _NPZ_KEYS:
+                if all(k in z for k in ks):
+                    for k in ks:
+                        if z.header(k).nbytes > MAX_ARRAY_BYTES:
+                            raise DataError(f"{name}[{k}]: declares {z.header(k).nbytes} bytes, over the limit of "
+                                            f"{MAX_ARRAY_BYTES} (nnkern.data.datasets.MAX_ARRAY_BYTES)")
+                    return [z.read(k) for k in ks], [f"{name}[{k}]" for k in ks]
+            keys = z.keys()
     raise DataError(f"{name}: .npz file lacks the arrays x_train, t_train (or y_train), x_test, "
                     f"t_test (or y_test); it has {sorted(keys)}")
 
@@ -203,7 +262,7 @@ def load_mnist(path, normalize=True, flatten=False, one_hot=False, dtype=np.floa
     normalize: uint8 pixels -> dtype in [0, 1] (x / 255); otherwise the uint8 values.
     flatten: images (N, 784) instead of (N, 1, 28, 28).
     one_hot: labels (N, 10) of dtype instead of int64 (N,).
-    Returns ``(x_train, t_train), (x_test, t_test)``, as the seed's ``load_mnist``.
+    Returns ``(x_train, t_train), (x_test, t_test)``, as the book's ``load_mnist``.
     """
     path = os.fspath(path)
     if not os.path.exists(path):

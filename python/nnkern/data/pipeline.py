@@ -21,11 +21,13 @@ count. The functions below are thin wrappers that allocate ``out`` when it is no
             ...
 """
 import numbers
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _core, _data
+from .. import _core, _data, reference
+from .. import backend as _backend
 from ..reference import data as _ref
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -119,7 +121,7 @@ def shuffle_indices(n, seed=0, epoch=0):
     return np.argsort(keys, kind="stable").astype(np.int64)
 
 
-class BatchLoader:
+class BatchLoader(_backend.BackendSwitch):
     """Mini-batches ``(x_batch, t_batch)`` of an in-memory dataset, one epoch per iteration.
 
     x: (N, ...) uint8 pixels (converted to ``dtype`` as ``(x * scale - mean) / std``,
@@ -130,7 +132,7 @@ class BatchLoader:
     drop_last: skip a final batch smaller than batch_size.
     backend: "native" (Cython loops) or "reference" (NumPy).
     reuse_buffers: return views of two preallocated batch buffers that the next batch
-    overwrites (saves allocation; keep copies of batches you want to hold on to).
+    overwrites (saves allocation; keep copies of batches you want to hold on to); native only.
 
     Each ``for`` loop runs the epoch ``self.epoch`` and then advances it; two loaders with
     the same arguments yield the same batches. ``len(loader)`` is the number of batches.
@@ -145,8 +147,7 @@ class BatchLoader:
             raise ValueError(f"BatchLoader: {len(t)} labels for {len(x)} samples")
         if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"BatchLoader: batch_size must be a positive integer, got {batch_size!r}")
-        if backend not in ("native", "reference"):
-            raise ValueError(f"BatchLoader: backend must be 'native' or 'reference', got {backend!r}")
+        self.backend = backend
         if augment is not None and not isinstance(augment, Augment):
             raise TypeError(f"BatchLoader: augment must be None or an Augment, got {type(augment).__name__}")
         if augment is not None and x.ndim != 4:
@@ -165,10 +166,15 @@ class BatchLoader:
         self.x, self.t = _contig(x), _contig(t)
         self.mean, self.std = mean, std
         self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), int(seed)
-        self.augment, self.drop_last, self.backend = augment, bool(drop_last), backend
+        self.augment, self.drop_last = augment, bool(drop_last)
         self.reuse_buffers = bool(reuse_buffers)
         self.epoch = 0
         self._buffers = None
+
+    def _backend_changed(self, name):
+        # the per-batch loops: nnkern.reference's (NumPy), or this module's wrappers of the
+        # Cython loops (the same names and arguments, plus ``out``)
+        self._loops = self.F if self.F is reference else sys.modules[__name__]
 
     def __len__(self):
         n, b = len(self.x), self.batch_size
@@ -201,32 +207,25 @@ class BatchLoader:
             idx = order[start:start + b]
             yield self._x_batch(idx, epoch), self.t[idx]
 
-    def _buffer(self, k, shape, m):
-        if not self.reuse_buffers:
-            return None
+    def _out(self, k, shape, m):
+        """``{"out": a view of reused buffer k}`` with reuse_buffers on the native loops, else {}."""
+        if not self.reuse_buffers or self._loops is reference:
+            return {}
         if self._buffers is None:
             self._buffers = [None, None]
         if self._buffers[k] is None or self._buffers[k].shape != shape:
             self._buffers[k] = _empty(shape, self.dtype)
-        return self._buffers[k][:m]
+        return {"out": self._buffers[k][:m]}
 
     def _x_batch(self, idx, epoch):
-        m = len(idx)
-        native = self.backend == "native"
+        loops, m, a = self._loops, len(idx), self.augment
         full = (self.batch_size,) + self.x.shape[1:]
         if self.uint8:
-            if native:
-                xb = gather_normalize(self.x, idx, self.scale, self.mean, self.std, self.dtype,
-                                      out=self._buffer(0, full, m))
-            else:
-                xb = _ref.gather_normalize(self.x, idx, self.scale, self.mean, self.std, self.dtype)
+            xb = loops.gather_normalize(self.x, idx, self.scale, self.mean, self.std, self.dtype,
+                                        **self._out(0, full, m))
         else:
-            xb = (gather_batch(self.x, idx, out=self._buffer(0, full, m)) if native
-                  else _ref.gather_batch(self.x, idx))
-        a = self.augment
+            xb = loops.gather_batch(self.x, idx, **self._out(0, full, m))
         if a is None:
             return xb
-        if native:
-            return augment(xb, idx, self.seed, epoch, a.padding, a.flip, a.fill, a.crop,
-                           out=self._buffer(1, self.batch_shape, m))
-        return _ref.augment(xb, idx, self.seed, epoch, a.padding, a.flip, a.fill, a.crop)
+        return loops.augment(xb, idx, self.seed, epoch, a.padding, a.flip, a.fill, a.crop,
+                             **self._out(1, self.batch_shape, m))

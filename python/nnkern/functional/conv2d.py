@@ -10,7 +10,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
 
     x: (N, C, H, W); weight: (OC, C/groups, KH, KW); bias: (OC,) or None.
     Returns y: (N, OC, OH, OW) with OH = (H + 2*pad - dil*(KH-1) - 1) // stride + 1.
-    The seed's formula u_ijm = sum_k sum_p sum_q x[i+p, j+q, k] h[p, q, k, m] + b_m
+    The formula u_ijm = sum_k sum_p sum_q x[i+p, j+q, k] h[p, q, k, m] + b_m
     (cross-correlation, as in every DL framework). float32 or float64, not mixed.
 
     ``algo``: ``"auto"`` (the selection of :func:`nnkern.set_conv_algo`) or one of

@@ -1,6 +1,7 @@
 """A Keras-2 style API on nnkern: ``Sequential`` and its layers.
 
-The seed's example ports by changing the import::
+A Keras 2 model (e.g. the small-convnet example of Chollet's *Deep Learning with Python*)
+ports by changing the import::
 
     from nnkern.keras import layers, models
     model = models.Sequential()

@@ -3,7 +3,7 @@ native kernels, each switchable to the NumPy reference with ``backend="reference
 
 See :mod:`nnkern.layers.base` for the protocol (params/grads by name, aliasing).
 """
-from ._backend import BACKENDS, get_ops
+from ..backend import BACKENDS
 from .base import Layer
 from .conv import LRN, AvgPool2D, Conv2D, Convolution, MaxPool2D
 from .core import (
@@ -24,5 +24,4 @@ from .norm import BatchNorm, BatchNorm1D, BatchNorm2D, BatchNormalization
 
 __all__ = ["Layer", "Affine", "Dense", "Conv2D", "Convolution", "MaxPool2D", "AvgPool2D", "BatchNorm",
            "BatchNorm1D", "BatchNorm2D", "BatchNormalization", "LRN", "ReLU", "Relu", "Sigmoid", "Tanh",
-           "Softmax", "Identity", "Dropout", "Flatten", "SoftmaxWithLoss", "SigmoidWithLoss", "BACKENDS",
-           "get_ops"]
+           "Softmax", "Identity", "Dropout", "Flatten", "SoftmaxWithLoss", "SigmoidWithLoss", "BACKENDS"]

@@ -13,15 +13,19 @@ with respect to the input and stores the parameter gradients in ``layer.grads``.
 * ``layer.grads``: name -> ndarray, filled by ``backward``.
 * ``layer.buffers``: non-trainable state (batch-norm running statistics), saved in checkpoints.
 * ``layer.backend``: ``"native"`` (C++ kernels) or ``"reference"`` (NumPy oracle); settable.
-* ``layer.need_input_grad``: models set it to False on their first layer, so the gradient of
-  the data (never used) is not computed.
+  ``layer.F`` is the backend's module itself (nnkern.functional or nnkern.reference): a layer
+  computes only through ``self.F.<op>(...)``, with functional's signatures, so a layer in
+  reference mode cannot reach the native kernels.
+* ``layer.need_input_grad``: a model sets it to False on every layer that has no layer with
+  parameters before it, so the gradient of the data (never used) is not computed; such a
+  layer's backward may return None.
 """
 import numpy as np
 
-from ._backend import get_ops
+from .. import backend as _backend
 
 
-class Layer:
+class Layer(_backend.BackendSwitch):
     """Base class: parameter/gradient bookkeeping and the backend switch."""
 
     def __init__(self, backend="native"):
@@ -30,14 +34,6 @@ class Layer:
         self.buffers = {}
         self.need_input_grad = True
         self.backend = backend
-
-    @property
-    def backend(self):
-        return self._ops.name
-
-    @backend.setter
-    def backend(self, name):
-        self._ops = get_ops(name)
 
     def forward(self, x, train=True):
         raise NotImplementedError

@@ -41,11 +41,13 @@ class Conv2D(Layer):
         if x.ndim != 4 or x.shape[1] != W.shape[1] * self.groups:
             raise ValueError(f"Conv2D expects (N, {W.shape[1] * self.groups}, H, W), got {x.shape}")
         self.x = x
-        return self._ops.conv2d(x, W, self.params.get("b"), self.stride, self.pad, self.groups, self.algo)
+        return self.F.conv2d(x, W, self.params.get("b"), stride=self.stride, padding=self.pad, groups=self.groups,
+                             algo=self.algo)
 
     def backward(self, dout):
-        gx, gw, gb = self._ops.conv2d_backward(dout, self.x, self.params["W"], self.stride, self.pad,
-                                               self.groups, self.need_input_grad, "b" in self.params, self.algo)
+        mask = (self.need_input_grad, True, "b" in self.params)
+        gx, gw, gb = self.F.conv2d_backward(dout, self.x, self.params["W"], stride=self.stride, padding=self.pad,
+                                            groups=self.groups, output_mask=mask, algo=self.algo)
         self.grads["W"] = gw
         if "b" in self.params:
             self.grads["b"] = gb
@@ -89,11 +91,11 @@ class MaxPool2D(_Pool):
     def forward(self, x, train=True):
         x = self._check(x)
         self.input_shape = x.shape
-        y, self.indices = self._ops.max_pool2d(x, self.pool_size, self.stride, self.pad)
+        y, self.indices = self.F.max_pool2d(x, self.pool_size, self.stride, self.pad, return_indices=True)
         return y
 
     def backward(self, dout):
-        return self._ops.max_pool2d_backward(dout, self.indices, self.input_shape)
+        return self.F.max_pool2d_backward(dout, self.indices, self.input_shape)
 
 
 class AvgPool2D(_Pool):
@@ -106,18 +108,21 @@ class AvgPool2D(_Pool):
     def forward(self, x, train=True):
         x = self._check(x)
         self.input_shape = x.shape
-        return self._ops.avg_pool2d(x, self.pool_size, self.stride, self.pad, self.count_include_pad)
+        return self.F.avg_pool2d(x, self.pool_size, self.stride, self.pad, count_include_pad=self.count_include_pad)
 
     def backward(self, dout):
-        return self._ops.avg_pool2d_backward(dout, self.input_shape, self.pool_size, self.stride,
-                                             self.pad, self.count_include_pad)
+        return self.F.avg_pool2d_backward(dout, self.input_shape, self.pool_size, self.stride, self.pad,
+                                          count_include_pad=self.count_include_pad)
 
 
 class LRN(Layer):
     """Local response normalisation across channels (Krizhevsky et al. 2012, sec. 3.3):
-    b_c = a_c / (k + alpha' * sum_{c' within size/2 of c} a_c'^2) ** beta, defaults the
-    paper's size=5, alpha=1e-4, beta=0.75, k=2. ``alpha_over_size=False`` (default) uses the
-    paper's formula, alpha' = alpha; ``True`` uses torch/Caffe's alpha' = alpha / size.
+    b_c = a_c / (k + alpha' * sum_{c'=c-size//2}^{c+(size-1)//2} a_c'^2) ** beta, defaults the
+    paper's size=5, alpha=1e-4, beta=0.75, k=2.
+
+    The layer's default ``alpha_over_size=False`` is the paper's formula, alpha' = alpha (what
+    AlexNet uses). ``True`` is torch/Caffe's alpha' = alpha / size, the default of
+    :func:`nnkern.functional.local_response_norm` (which matches torch's function).
     """
 
     def __init__(self, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size=False, backend="native"):
@@ -125,11 +130,15 @@ class LRN(Layer):
         self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
         self.alpha_over_size = bool(alpha_over_size)
 
+    def _hyper(self):
+        return {"size": self.size, "alpha": self.alpha, "beta": self.beta, "k": self.k,
+                "alpha_over_size": self.alpha_over_size}
+
     def forward(self, x, train=True):
         self.x = check_float(x)
         if x.ndim != 4:
             raise ValueError(f"LRN expects (N, C, H, W), got {x.shape}")
-        return self._ops.lrn(self.x, self.size, self.alpha, self.beta, self.k, self.alpha_over_size)
+        return self.F.local_response_norm(self.x, **self._hyper())
 
     def backward(self, dout):
-        return self._ops.lrn_backward(dout, self.x, self.size, self.alpha, self.beta, self.k, self.alpha_over_size)
+        return self.F.local_response_norm_backward(dout, self.x, **self._hyper())

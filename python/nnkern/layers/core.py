@@ -31,10 +31,10 @@ class Affine(Layer):
             raise ValueError(f"Affine expects (N, {W.shape[0]}) (or (N, ...) with {W.shape[0]} "
                              f"features per sample), got {x.shape}")
         self.x = x
-        return self._ops.affine(x, W, self.params.get("b"))
+        return self.F.affine(x, W, self.params.get("b"))
 
     def backward(self, dout):
-        gx, gw, gb = self._ops.affine_backward(dout, self.x, self.params["W"], self.need_input_grad)
+        gx, gw, gb = self.F.affine_backward(dout, self.x, self.params["W"], need_grad_x=self.need_input_grad)
         self.grads["W"] = gw
         if "b" in self.params:
             self.grads["b"] = gb
@@ -48,50 +48,45 @@ Dense = Affine
 
 
 class ReLU(Layer):
-    """max(x, 0); the gradient at 0 is 0 (the seed's ReLU'(x) = 0 for x <= 0)."""
+    """max(x, 0); the gradient at 0 is 0 (ReLU'(x) = 0 for x <= 0, as in the book)."""
 
     def forward(self, x, train=True):
         self.x = x
-        return self._ops.relu(x)
+        return self.F.relu(x)
 
     def backward(self, dout):
-        return self._ops.relu_backward(dout, self.x)
+        return self.F.relu_backward(dout, self.x)
 
 
 Relu = ReLU
 
 
-class Sigmoid(Layer):
+class _ByOutput(Layer):
+    """An activation whose gradient needs only its output y: ``ops`` names the backend's
+    forward and backward functions."""
+    ops = (None, None)
+
+    def forward(self, x, train=True):
+        self.out = getattr(self.F, self.ops[0])(x)
+        return self.out
+
+    def backward(self, dout):
+        return getattr(self.F, self.ops[1])(dout, self.out)
+
+
+class Sigmoid(_ByOutput):
     """1 / (1 + exp(-x)); backward uses the output: dy * y * (1 - y)."""
-
-    def forward(self, x, train=True):
-        self.out = self._ops.sigmoid(x)
-        return self.out
-
-    def backward(self, dout):
-        return self._ops.sigmoid_backward(dout, self.out)
+    ops = ("sigmoid", "sigmoid_backward")
 
 
-class Tanh(Layer):
+class Tanh(_ByOutput):
     """tanh(x); backward uses the output: dy * (1 - y^2)."""
-
-    def forward(self, x, train=True):
-        self.out = self._ops.tanh(x)
-        return self.out
-
-    def backward(self, dout):
-        return self._ops.tanh_backward(dout, self.out)
+    ops = ("tanh", "tanh_backward")
 
 
-class Softmax(Layer):
+class Softmax(_ByOutput):
     """Softmax over the last axis (for Keras-style ``activation='softmax'`` outputs)."""
-
-    def forward(self, x, train=True):
-        self.out = self._ops.softmax(x)
-        return self.out
-
-    def backward(self, dout):
-        return self._ops.softmax_backward(dout, self.out)
+    ops = ("softmax", "softmax_backward")
 
 
 class Identity(Layer):
@@ -129,16 +124,15 @@ class Dropout(Layer):
             self.mask = None
             if self.inverted:
                 return x
-            y, _ = self._ops.dropout(x, self.p, False, 0, False)
-            return y
+            return self.F.dropout(x, p=self.p, training=False, seed=0, inverted=False)[0]
         seed = self.fixed_seed if self.fixed_seed is not None else int(self.rng.integers(2**63 - 1))
-        y, self.mask = self._ops.dropout(x, self.p, True, seed, self.inverted)
+        y, self.mask = self.F.dropout(x, p=self.p, training=True, seed=seed, inverted=self.inverted)
         return y
 
     def backward(self, dout):
         if self.mask is None:  # after an inference forward: the layer was the identity (or a scale)
             return dout if self.inverted else dout * (1.0 - self.p)
-        return self._ops.dropout_backward(dout, self.mask, self.p, self.inverted)
+        return self.F.dropout_backward(dout, self.mask, p=self.p, inverted=self.inverted)
 
 
 class Flatten(Layer):
@@ -178,11 +172,11 @@ class SoftmaxWithLoss(Layer):
         elif t.dtype != x.dtype:
             t = t.astype(x.dtype)
         self.t = t
-        self.loss, self.y = self._ops.softmax_cross_entropy(x, t)
+        self.loss, self.y = self.F.softmax_cross_entropy(x, t)
         return self.loss
 
     def backward(self, dout=1.0):
-        return self._ops.softmax_cross_entropy_backward(self.y, self.t, float(dout))
+        return self.F.softmax_cross_entropy_backward(self.y, self.t, float(dout))
 
 
 class SigmoidWithLoss(Layer):
@@ -202,7 +196,7 @@ class SigmoidWithLoss(Layer):
             else:
                 raise ValueError(f"targets must have shape {x.shape}, got {t.shape}")
         self.t = t
-        self.y = self._ops.sigmoid(x)
+        self.y = self.F.sigmoid(x)
         z = x.astype(np.float64, copy=False)
         self.loss = float(np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))))
         return self.loss

@@ -38,14 +38,15 @@ class BatchNorm(Layer):
         if x.ndim not in (2, 4) or x.shape[1] != d:
             raise ValueError(f"BatchNorm over {d} features expects (N, {d}) or (N, {d}, H, W), got {x.shape}")
         self.x, self.train = x, bool(train)
-        y, self.save_mean, self.save_invstd = self._ops.batch_norm_forward(
+        y, self.save_mean, self.save_invstd = self.F.batch_norm_forward(
             x, self.buffers["running_mean"], self.buffers["running_var"], self.params["gamma"],
-            self.params["beta"], self.train, self.momentum, self.eps, self.unbiased_running_var)
+            self.params["beta"], self.train, momentum=self.momentum, eps=self.eps,
+            unbiased_running_var=self.unbiased_running_var)
         return y
 
     def backward(self, dout):
-        gx, gg, gb = self._ops.batch_norm_backward(dout, self.x, self.params["gamma"], self.save_mean,
-                                                   self.save_invstd, self.train)
+        gx, gg, gb = self.F.batch_norm_backward(dout, self.x, self.params["gamma"], self.save_mean,
+                                                self.save_invstd, training=self.train)
         self.grads["gamma"], self.grads["beta"] = gg, gb
         return gx
 

@@ -1,10 +1,10 @@
 """Convolutional networks: the book's SimpleConvNet (ch. 7) and DeepConvNet (ch. 8), and
-AlexNet (Krizhevsky, Sutskever & Hinton 2012; the seed's section 5)."""
+AlexNet (Krizhevsky, Sutskever & Hinton 2012)."""
 import numpy as np
 
 from .. import init
 from ..layers import LRN, Affine, Conv2D, Dropout, Flatten, MaxPool2D, ReLU, SoftmaxWithLoss
-from .base import Net
+from .net import Net
 
 
 class _ConvNetBuilder(Net):
@@ -107,7 +107,7 @@ class DeepConvNet(_ConvNetBuilder):
 
 
 class AlexNet(_ConvNetBuilder):
-    """AlexNet (Krizhevsky, Sutskever & Hinton 2012) as the seed describes it.
+    """AlexNet (Krizhevsky, Sutskever & Hinton 2012).
 
     Input: 3x227x227 (``input_size=227``, the default; conv1 has no padding), or 3x224x224
     as the paper states with ``input_size=224``, which pads conv1 by 2 so that both give

@@ -1,9 +1,10 @@
-"""Fully connected networks of the book (ch. 6): MultiLayerNet and MultiLayerNetExtend."""
+"""Fully connected networks of the book (ch. 6): MultiLayerNet and MultiLayerNetExtend (one
+constructor: MultiLayerNetExtend is MultiLayerNet under the book's name for the options)."""
 import numpy as np
 
 from .. import init
 from ..layers import Affine, BatchNorm, Dropout, ReLU, Sigmoid, SoftmaxWithLoss, Tanh
-from .base import Net
+from .net import Net
 
 _ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
@@ -16,52 +17,29 @@ def _activation(name):
 
 
 class MultiLayerNet(Net):
-    """Fully connected network (the seed's example 3.1 listing) on nnkern's kernels.
+    """Fully connected network (the book's MultiLayerNet) on nnkern's kernels:
+    Affine -> [BatchNorm] -> activation -> [Dropout] per hidden layer, then Affine and
+    SoftmaxWithLoss.
 
     input_size: e.g. 784 for MNIST; hidden_size_list: e.g. [100, 100, 100]; output_size: e.g. 10;
     activation: 'relu', 'sigmoid' (or 'tanh'); weight_init_std: a float std, 'relu'/'he'
     (std sqrt(2/n)) or 'sigmoid'/'xavier' (std 1/sqrt(n)), n the fan-in;
-    weight_decay_lambda: strength of the L2 term 0.5*lambda*sum||W||^2 added to the loss.
-
-    Layers: Affine1, Activation_function1, ..., Affine{L+1}, then SoftmaxWithLoss.
-    Parameters W1, b1, ..., W{L+1}, b{L+1}; float32 by default (``dtype=np.float64`` for
-    gradient checks); ``backend='reference'`` runs the NumPy oracle.
-    """
-
-    def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
-                 weight_init_std="relu", weight_decay_lambda=0, dtype=np.float32, backend="native",
-                 seed=None):
-        super().__init__(dtype, backend, seed)
-        self.input_size = int(input_size)
-        self.output_size = int(output_size)
-        self.hidden_size_list = list(hidden_size_list)
-        self.hidden_layer_num = len(self.hidden_size_list)
-        self.weight_decay_lambda = weight_decay_lambda
-        act = _activation(activation)
-        sizes = [self.input_size] + self.hidden_size_list + [self.output_size]
-        for idx in range(1, len(sizes)):
-            W = init.weight((sizes[idx - 1], sizes[idx]), weight_init_std, rng=self.rng, dtype=self.dtype)
-            b = np.zeros(sizes[idx], self.dtype)
-            self._add(f"Affine{idx}", Affine(W, b), W=f"W{idx}", b=f"b{idx}")
-            if idx < len(sizes) - 1:
-                self._add(f"Activation_function{idx}", act())
-        self._finish(SoftmaxWithLoss())
-
-
-class MultiLayerNetExtend(MultiLayerNet):
-    """MultiLayerNet with optional batch normalisation and dropout (the book's
-    MultiLayerNetExtend): Affine -> [BatchNorm] -> activation -> [Dropout] per hidden layer.
-
+    weight_decay_lambda: strength of the L2 term 0.5*lambda*sum||W||^2 added to the loss;
     use_dropout / dropout_ration (probability of dropping, the book's spelling) /
-    use_batchnorm. Batch norm parameters are gamma{i}, beta{i}; its running statistics are
-    buffers (``model.buffers()``). nnkern's Dropout is inverted (scaled in training, identity
-    at inference); nnkern.compat.multi_layer_net_extend has the book's non-inverted variant.
+    use_batchnorm: the options of the book's MultiLayerNetExtend (off by default).
+
+    Layers: Affine1, [BatchNorm1], Activation_function1, [Dropout1], ..., Affine{L+1}.
+    Parameters W1, b1, [gamma1, beta1], ..., W{L+1}, b{L+1}; batch-norm running statistics
+    are buffers (``model.buffers()``). nnkern's Dropout is inverted (scaled in training,
+    identity at inference); nnkern.compat.multi_layer_net_extend has the book's non-inverted
+    variant. float32 by default (``dtype=np.float64`` for gradient checks);
+    ``backend='reference'`` runs the NumPy oracle.
     """
 
     def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
                  weight_init_std="relu", weight_decay_lambda=0, use_dropout=False, dropout_ration=0.5,
                  use_batchnorm=False, dtype=np.float32, backend="native", seed=None):
-        Net.__init__(self, dtype, backend, seed)
+        super().__init__(dtype, backend, seed)
         self.input_size = int(input_size)
         self.output_size = int(output_size)
         self.hidden_size_list = list(hidden_size_list)
@@ -84,3 +62,8 @@ class MultiLayerNetExtend(MultiLayerNet):
             if use_dropout:
                 self._add(f"Dropout{idx}", Dropout(dropout_ration, seed=int(self.rng.integers(2**31))))
         self._finish(SoftmaxWithLoss())
+
+
+class MultiLayerNetExtend(MultiLayerNet):
+    """The book's MultiLayerNetExtend: :class:`MultiLayerNet` with its batch-norm and dropout
+    options (``use_batchnorm``, ``use_dropout``, ``dropout_ration``); the same constructor."""

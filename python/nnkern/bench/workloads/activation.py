@@ -1,4 +1,4 @@
-"""Activation workloads of issue 3: relu / sigmoid / tanh on a large tensor, softmax rows."""
+"""Activation workloads: relu / sigmoid / tanh on a large tensor, softmax rows."""
 import numpy as np
 
 from nnkern import functional as F

@@ -1,4 +1,4 @@
-"""Affine (fully connected) workloads of issue 3: the book's MNIST MLP layer and AlexNet's fc6."""
+"""Affine (fully connected) workloads: the book's MNIST MLP layer and AlexNet's fc6."""
 import numpy as np
 
 from nnkern import functional as F

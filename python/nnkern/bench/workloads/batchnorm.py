@@ -1,4 +1,4 @@
-"""Batch normalization workloads of issue 3: training forward+backward on (32,64,56,56), the
+"""Batch normalization workloads: training forward+backward on (32,64,56,56), the
 seed MLP's (100, 50), and inference forward. ``bytes``: training step = x, y (forward) +
 gy, x, gx (backward) = 5 arrays; inference = x in, y out."""
 import numpy as np

@@ -10,7 +10,7 @@ from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
-# name: (x shape NCHW), (OC, KH, KW), stride, padding, groups
+# name: (x shape NCHW), (OC, KH, KW), stride, padding, groups; the first six are the bench's
 SHAPES = {
     "mnist-simpleconv": ((100, 1, 28, 28), (30, 5, 5), 1, 0, 1),
     "deepconv-3x3": ((100, 16, 28, 28), (16, 3, 3), 1, 1, 1),
@@ -18,10 +18,29 @@ SHAPES = {
     "alexnet-conv1": ((32, 3, 224, 224), (96, 11, 11), 4, 2, 1),
     "alexnet-conv2-g2": ((32, 96, 27, 27), (256, 5, 5), 1, 2, 2),
     "alexnet-conv3": ((32, 256, 13, 13), (384, 3, 3), 1, 1, 1),
+    # more shapes for `nnkern bench --algos` only (the heuristic's evidence)
+    "small-c3-oc16-3x3": ((32, 3, 32, 32), (16, 3, 3), 1, 1, 1),
+    "c16-oc16-3x3-56": ((32, 16, 56, 56), (16, 3, 3), 1, 1, 1),
+    "c4-oc8-3x3-64": ((8, 4, 64, 64), (8, 3, 3), 1, 1, 1),
+    "c512-oc512-3x3-14": ((8, 512, 14, 14), (512, 3, 3), 1, 1, 1),
+    "c256-oc256-3x3-28": ((8, 256, 28, 28), (256, 3, 3), 1, 1, 1),
+    "c64-oc128-3x3-s2": ((16, 64, 56, 56), (128, 3, 3), 2, 1, 1),
+    "c256-oc128-1x1": ((16, 256, 28, 28), (128, 1, 1), 1, 0, 1),
+    "c64-oc256-1x1-56": ((16, 64, 56, 56), (256, 1, 1), 1, 0, 1),
+    "c32-oc64-5x5": ((16, 32, 32, 32), (64, 5, 5), 1, 2, 1),
+    "c3-oc64-11x11-s4": ((8, 3, 227, 227), (64, 11, 11), 4, 0, 1),
+    "c3-oc64-7x7-s2": ((8, 3, 224, 224), (64, 7, 7), 2, 3, 1),
+    "c128-oc128-3x3-g4": ((16, 128, 28, 28), (128, 3, 3), 1, 1, 4),
+    "depthwise-64-3x3": ((16, 64, 56, 56), (64, 3, 3), 1, 1, 64),
+    "depthwise-128-3x3-s2": ((16, 128, 28, 28), (128, 3, 3), 2, 1, 128),
+    "n1-c64-oc64-3x3-56": ((1, 64, 56, 56), (64, 3, 3), 1, 1, 1),
+    "n1-c256-oc384-3x3-13": ((1, 256, 13, 13), (384, 3, 3), 1, 1, 1),
+    "n1-c3-oc64-7x7-s2": ((1, 3, 224, 224), (64, 7, 7), 2, 3, 1),
 }
 
 
-def _inputs(name):
+def conv_inputs(name):
+    """x, w, b, conv kwargs, y = conv2d(x, w, b), direct-method FLOPs of the named shape."""
     xs, (oc, kh, kw), stride, pad, groups = SHAPES[name]
     rng = np.random.default_rng(0)
     x = rng.standard_normal(xs, dtype=np.float32)
@@ -39,7 +58,7 @@ def _spec(x, w, kw, passes):
 
 def _forward(name):
     def make():
-        x, w, b, kw, y, flops = _inputs(name)
+        x, w, b, kw, y, flops = conv_inputs(name)
         torch = torch_or_none()
         tfn = None
         if torch is not None:
@@ -56,7 +75,7 @@ def _forward(name):
 
 def _train_step(name):
     def make():
-        x, w, b, kw, y, flops = _inputs(name)
+        x, w, b, kw, y, flops = conv_inputs(name)
         gy = np.ones_like(y)
         torch = torch_or_none()
         tfn = None
@@ -82,5 +101,7 @@ def _train_step(name):
     return make
 
 
-WORKLOADS = [Workload("conv2d forward", n, _forward(n)) for n in SHAPES] + [
-    Workload("conv2d fwd+bwd", n, _train_step(n)) for n in SHAPES]
+BENCH = tuple(SHAPES)[:6]
+SWEEP = tuple(SHAPES)[6:]
+WORKLOADS = [Workload("conv2d forward", n, _forward(n)) for n in BENCH] + [
+    Workload("conv2d fwd+bwd", n, _train_step(n)) for n in BENCH]

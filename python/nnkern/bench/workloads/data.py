@@ -1,4 +1,4 @@
-"""Data pipeline workloads of issue 6: per-batch gather + uint8 normalisation, augmentation.
+"""Data pipeline workloads: per-batch gather + uint8 normalisation, augmentation.
 
 nnkern runs the Cython loops of ``nnkern._data`` into preallocated batches (as the
 BatchLoader does); reference is ``nnkern.reference.data``; torch does the same work with

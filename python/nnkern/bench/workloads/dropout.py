@@ -1,4 +1,4 @@
-"""Dropout workloads of issue 3 (training: mask generation + scaling, and the backward)."""
+"""Dropout workloads (training: mask generation + scaling, and the backward)."""
 import numpy as np
 
 from nnkern import functional as F

@@ -1,4 +1,4 @@
-"""Softmax cross-entropy workloads of issue 3 (forward + backward, integer labels)."""
+"""Softmax cross-entropy workloads (forward + backward, integer labels)."""
 import numpy as np
 
 from nnkern import functional as F

@@ -1,4 +1,4 @@
-"""Local response normalization workloads of issue 3 (AlexNet: size 5, alpha 1e-4, beta 0.75,
+"""Local response normalization workloads (AlexNet: size 5, alpha 1e-4, beta 0.75,
 k 2 on (32,96,55,55)): forward, and forward+backward. ``bytes``: forward x in, y out;
 backward gy, x in, gx out."""
 import numpy as np

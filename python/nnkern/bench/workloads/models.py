@@ -1,4 +1,4 @@
-"""Model workloads of issue 5: one training step (forward, backward, Adam update) at batch
+"""Model workloads: one training step (forward, backward, Adam update) at batch
 100 on 1x28x28 inputs for the book's SimpleConvNet and DeepConvNet, and AlexNet
 forward+backward at batch 16 (3x227x227), float32.
 

@@ -1,6 +1,7 @@
-"""Optimizer workloads of issue 4: one update of every tensor of a model, float32.
+"""Optimizer workloads: one update of every tensor of a model, float32.
 
-Models: the seed's CNN (3,453,121 parameters in 12 tensors) and AlexNet (60,965,224 in 16).
+Models: the Keras example CNN (150x150x3 input; 3,453,121 parameters in 12 tensors) and
+AlexNet (60,965,224 in 16).
 nnkern runs ``nnkern.optimizers.<Rule>.update(params, grads)`` (validation + one native
 multi-tensor call); the reference is the NumPy rule key by key (the book's listing for
 Adam, which nnkern runs too: variant="book"); torch is ``torch.optim`` with ``fused=True`` or

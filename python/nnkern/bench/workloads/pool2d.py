@@ -1,4 +1,4 @@
-"""Pooling workloads of issue 3: forward (no indices, as in inference) and forward+backward.
+"""Pooling workloads: forward (no indices, as in inference) and forward+backward.
 
 ``bytes`` counts what each call must move: input + output (+ int64 indices and the gradients
 for the training step), so GB/s = bytes / seconds is comparable with the copy bandwidth.

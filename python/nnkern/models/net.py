@@ -1,0 +1,114 @@
+"""``Net``: the book's model API (predict, loss, accuracy, gradient, numerical_gradient, params)
+on the :class:`~nnkern.models.base.Model` base, shared by MultiLayerNet, the ConvNets and AlexNet.
+
+``model.gradient(x, t)`` returns a dict with the keys of ``model.params`` ('W1', 'b1', ...).
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from .base import Model
+
+
+class Net(Model):
+    """An ordered dict of named layers (``net.layers['Affine1']``), a loss layer
+    (``net.last_layer``) and named parameters, as in the book's networks."""
+
+    #: input shape without the batch axis; None means "(N, input_size) or anything with that many features"
+    input_dim = None
+
+    def __init__(self, dtype=np.float32, backend="native", seed=None):
+        super().__init__(dtype, backend, seed)
+        self.layers = OrderedDict()
+
+    # -- construction helpers ------------------------------------------------------------
+    def _add(self, name, layer, **param_names):
+        """Append a layer; ``param_names`` maps the layer's param keys to model names (W='W1').
+        Its buffers are saved as '<name>.<key>' ('BatchNorm1.running_mean')."""
+        self.layers[name] = layer
+        return self._register(layer, param_names, {k: f"{name}.{k}" for k in layer.buffers})
+
+    def _finish(self, last_layer):
+        last_layer.backend = self.backend
+        self.last_layer = last_layer
+
+    # -- the book's API ------------------------------------------------------------------
+    def _prepare(self, x):
+        """x as a C-contiguous array of the model's dtype, shape-checked against input_dim."""
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiu":
+            raise TypeError(f"{type(self).__name__}: numeric input expected, got {x.dtype}")
+        if self.input_dim is not None:
+            if x.ndim != len(self.input_dim) + 1 or tuple(x.shape[1:]) != tuple(self.input_dim):
+                raise ValueError(f"{type(self).__name__} expects input of shape (N, "
+                                 f"{', '.join(map(str, self.input_dim))}), got {x.shape}")
+        else:
+            if x.ndim < 2 or int(np.prod(x.shape[1:])) != self.input_size:
+                raise ValueError(f"{type(self).__name__} expects input of shape (N, {self.input_size}), got {x.shape}")
+            x = x.reshape(x.shape[0], -1)
+        return np.ascontiguousarray(x, dtype=self.dtype)
+
+    def predict(self, x, train=False):
+        """Scores (before softmax) for x; ``train`` switches dropout/batch norm to training mode."""
+        return self._forward(self._prepare(x), train)
+
+    def weight_decay(self):
+        """The L2 term 0.5 * lambda * sum ||W||^2 over the weight matrices (not biases, not BN)."""
+        lam = getattr(self, "weight_decay_lambda", 0)
+        if not lam:
+            return 0.0
+        return float(sum(0.5 * lam * np.sum(np.square(p, dtype=np.float64))
+                         for k, p in self.params.items() if k.startswith("W")))
+
+    def loss(self, x, t, train=True):
+        """Mean cross-entropy of softmax(predict(x)) against t, plus :meth:`weight_decay`."""
+        y = self.predict(x, train)
+        return self.last_layer.forward(y, t) + self.weight_decay()
+
+    def accuracy(self, x, t, batch_size=100):
+        """Fraction of argmax(predict(x)) == t (t labels or one-hot), evaluated in inference mode."""
+        t = np.asarray(t)
+        if t.ndim != 1:
+            t = np.argmax(t, axis=1)
+        if len(t) != len(x):
+            raise ValueError(f"{len(x)} inputs but {len(t)} labels")
+        correct = 0
+        for i in range(0, len(x), batch_size):
+            y = self.predict(x[i:i + batch_size], train=False)
+            correct += int(np.sum(np.argmax(y, axis=1) == t[i:i + batch_size]))
+        return correct / float(len(x))
+
+    def gradient(self, x, t):
+        """Gradients of :meth:`loss` (training mode) by backpropagation: dict like ``params``."""
+        self.loss(x, t, train=True)
+        self._backward(self.last_layer.backward(1.0))
+        grads = self._grads()
+        lam = getattr(self, "weight_decay_lambda", 0)
+        if lam:
+            for name in grads:
+                if name.startswith("W"):
+                    grads[name] = grads[name] + lam * self.params[name]
+        return grads
+
+    def numerical_gradient(self, x, t, eps=1e-4):
+        """Central differences of :meth:`loss` for every parameter (the book's check; use
+        float64 models). Dropout layers should have ``fixed_seed`` set for this to be meaningful."""
+        x = self._prepare(x)
+        grads = {}
+        for name, p in self.params.items():
+            g = np.zeros_like(p)
+            flat, gflat = p.reshape(-1), g.reshape(-1)
+            for i in range(flat.size):
+                old = flat[i]
+                flat[i] = old + eps
+                fp = self.loss(x, t, train=True)
+                flat[i] = old - eps
+                fm = self.loss(x, t, train=True)
+                flat[i] = old
+                gflat[i] = (fp - fm) / (2 * eps)
+            grads[name] = g
+        return grads
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({len(self.layers)} layers, {self.param_count():,} params, "
+                f"dtype={self.dtype.name}, backend={self.backend!r})")
