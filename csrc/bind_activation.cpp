@@ -8,44 +8,18 @@ using namespace nnk_py;
 
 namespace {
 
-template <class T>
-using UnaryKernel = void (*)(const T*, T*, int64_t);
-template <class T>
-using BinaryKernel = void (*)(const T*, const T*, T*, int64_t);
-
-template <class T>
-py::array unary_t(const py::array& x, int64_t n, UnaryKernel<T> k) {
-  auto y = new_array<T>(shape_of(x));
-  T* yp = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    k(data_of<T>(x), yp, n);
-  }
-  return std::move(y);
-}
-
-// y = f(x), elementwise, any shape.
-py::array unary(const char* fn, const py::array& x, UnaryKernel<float> kf, UnaryKernel<double> kd) {
+// y = kernel(x), elementwise, any shape; kernel(x, y, n) is a kernel template of nnk.
+template <class K>
+py::array unary(const char* fn, const py::array& x, K kernel) {
   const auto dt = float_dtype(fn, "x", x);
   const int64_t n = numel_of(fn, x);
   require_contiguous(fn, "x", x);
-  return dt == DType::f32 ? unary_t<float>(x, n, kf) : unary_t<double>(x, n, kd);
+  return float_output(dt, shape_of(x), [&](auto* y) { kernel(data_of<elem_t<decltype(y)>>(x), y, n); });
 }
 
-template <class T>
-py::array binary_t(const py::array& gy, const py::array& a, int64_t n, BinaryKernel<T> k) {
-  auto gx = new_array<T>(shape_of(a));
-  T* gp = gx.mutable_data();
-  {
-    py::gil_scoped_release release;
-    k(data_of<T>(gy), data_of<T>(a), gp, n);
-  }
-  return std::move(gx);
-}
-
-// gx = f(grad_out, a) elementwise; a is x or y (named a_name), grad_out has its shape.
-py::array binary(const char* fn, const py::array& gy, const char* a_name, const py::array& a,
-                 BinaryKernel<float> kf, BinaryKernel<double> kd) {
+// gx = kernel(grad_out, a) elementwise; a is x or y (named a_name), grad_out has its shape.
+template <class K>
+py::array binary(const char* fn, const py::array& gy, const char* a_name, const py::array& a, K kernel) {
   const auto dt = float_dtype(fn, a_name, a);
   float_dtype(fn, "grad_out", gy);
   same_dtype(fn, "grad_out", gy, a_name, a);
@@ -53,7 +27,10 @@ py::array binary(const char* fn, const py::array& gy, const char* a_name, const 
   const int64_t n = numel_of(fn, a);
   require_contiguous(fn, "grad_out", gy);
   require_contiguous(fn, a_name, a);
-  return dt == DType::f32 ? binary_t<float>(gy, a, n, kf) : binary_t<double>(gy, a, n, kd);
+  return float_output(dt, shape_of(a), [&](auto* gx) {
+    using T = elem_t<decltype(gx)>;
+    kernel(data_of<T>(gy), data_of<T>(a), gx, n);
+  });
 }
 
 // (outer, k, inner) view of a around `axis` (negative counts from the end).
@@ -79,34 +56,15 @@ AxisSplit split_axis(const char* fn, const py::array& x, int64_t axis) {
   return s;
 }
 
-template <class T>
-py::array softmax_forward_t(const py::array& x, const AxisSplit& s) {
-  auto y = new_array<T>(shape_of(x));
-  T* yp = y.mutable_data();
-  if (s.outer * s.k * s.inner > 0) {
-    py::gil_scoped_release release;
-    nnk::softmax_forward<T>(data_of<T>(x), yp, s.outer, s.k, s.inner);
-  }
-  return std::move(y);
-}
-
 py::array softmax_forward(const py::array& x, int64_t axis) {
   const char* fn = "softmax_forward";
   const auto dt = float_dtype(fn, "x", x);
   const auto s = split_axis(fn, x, axis);
   require_contiguous(fn, "x", x);
-  return dt == DType::f32 ? softmax_forward_t<float>(x, s) : softmax_forward_t<double>(x, s);
-}
-
-template <class T>
-py::array softmax_backward_t(const py::array& gy, const py::array& y, const AxisSplit& s) {
-  auto gx = new_array<T>(shape_of(y));
-  T* gp = gx.mutable_data();
-  if (s.outer * s.k * s.inner > 0) {
-    py::gil_scoped_release release;
-    nnk::softmax_backward<T>(data_of<T>(gy), data_of<T>(y), gp, s.outer, s.k, s.inner);
-  }
-  return std::move(gx);
+  return float_output(dt, shape_of(x), [&](auto* y) {
+    using T = elem_t<decltype(y)>;
+    if (s.outer * s.k * s.inner > 0) nnk::softmax_forward<T>(data_of<T>(x), y, s.outer, s.k, s.inner);
+  });
 }
 
 py::array softmax_backward(const py::array& gy, const py::array& y, int64_t axis) {
@@ -118,29 +76,35 @@ py::array softmax_backward(const py::array& gy, const py::array& y, int64_t axis
   require_shape(fn, "grad_out", gy, shape_of(y));
   require_contiguous(fn, "grad_out", gy);
   require_contiguous(fn, "y", y);
-  return dt == DType::f32 ? softmax_backward_t<float>(gy, y, s) : softmax_backward_t<double>(gy, y, s);
+  return float_output(dt, shape_of(y), [&](auto* gx) {
+    using T = elem_t<decltype(gx)>;
+    if (s.outer * s.k * s.inner > 0) nnk::softmax_backward<T>(data_of<T>(gy), data_of<T>(y), gx, s.outer, s.k, s.inner);
+  });
 }
 
 }  // namespace
 
 void bind_activation(py::module_& m) {
   m.def("relu_forward", [](const py::array& x) {
-    return unary("relu_forward", x, nnk::relu_forward<float>, nnk::relu_forward<double>);
+    return unary("relu_forward", x, [](const auto* in, auto* out, int64_t n) { nnk::relu_forward(in, out, n); });
   }, py::arg("x"), "y = max(x, 0), elementwise (NaN propagates).");
   m.def("relu_backward", [](const py::array& gy, const py::array& x) {
-    return binary("relu_backward", gy, "x", x, nnk::relu_backward<float>, nnk::relu_backward<double>);
+    return binary("relu_backward", gy, "x", x,
+                  [](const auto* g, const auto* a, auto* gx, int64_t n) { nnk::relu_backward(g, a, gx, n); });
   }, py::arg("grad_out"), py::arg("x"), "grad_x = grad_out where x > 0, else 0 (inputs are not modified).");
   m.def("sigmoid_forward", [](const py::array& x) {
-    return unary("sigmoid_forward", x, nnk::sigmoid_forward<float>, nnk::sigmoid_forward<double>);
+    return unary("sigmoid_forward", x, [](const auto* in, auto* out, int64_t n) { nnk::sigmoid_forward(in, out, n); });
   }, py::arg("x"), "y = 1 / (1 + exp(-x)), elementwise.");
   m.def("sigmoid_backward", [](const py::array& gy, const py::array& y) {
-    return binary("sigmoid_backward", gy, "y", y, nnk::sigmoid_backward<float>, nnk::sigmoid_backward<double>);
+    return binary("sigmoid_backward", gy, "y", y,
+                  [](const auto* g, const auto* a, auto* gx, int64_t n) { nnk::sigmoid_backward(g, a, gx, n); });
   }, py::arg("grad_out"), py::arg("y"), "grad_x = grad_out * y * (1 - y), from the forward output y.");
   m.def("tanh_forward", [](const py::array& x) {
-    return unary("tanh_forward", x, nnk::tanh_forward<float>, nnk::tanh_forward<double>);
+    return unary("tanh_forward", x, [](const auto* in, auto* out, int64_t n) { nnk::tanh_forward(in, out, n); });
   }, py::arg("x"), "y = tanh(x), elementwise.");
   m.def("tanh_backward", [](const py::array& gy, const py::array& y) {
-    return binary("tanh_backward", gy, "y", y, nnk::tanh_backward<float>, nnk::tanh_backward<double>);
+    return binary("tanh_backward", gy, "y", y,
+                  [](const auto* g, const auto* a, auto* gx, int64_t n) { nnk::tanh_backward(g, a, gx, n); });
   }, py::arg("grad_out"), py::arg("y"), "grad_x = grad_out * (1 - y^2), from the forward output y.");
   m.def("softmax_forward", &softmax_forward, py::arg("x"), py::arg("axis") = -1,
         "y = exp(x - max) / sum(exp(x - max)) along axis.");

@@ -34,18 +34,6 @@ AffineShape affine_shape(const char* fn, const py::array& x, const py::array& w)
   return s;
 }
 
-template <class T>
-py::array forward_t(const py::array& x, const py::array& w, const std::optional<py::array>& b, const AffineShape& s) {
-  auto y = new_array<T>({s.n, s.out});
-  const T* bp = b ? data_of<T>(*b) : nullptr;
-  T* yp = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    nnk::affine_forward<T>(data_of<T>(x), data_of<T>(w), bp, yp, s.n, s.in, s.out);
-  }
-  return std::move(y);
-}
-
 py::array affine_forward(const py::array& x, const py::array& w, const std::optional<py::array>& b) {
   const char* fn = "affine_forward";
   const auto s = affine_shape(fn, x, w);
@@ -54,26 +42,10 @@ py::array affine_forward(const py::array& x, const py::array& w, const std::opti
     require_shape(fn, "bias", *b, {s.out});
     require_contiguous(fn, "bias", *b);
   }
-  return float_dtype(fn, "x", x) == DType::f32 ? forward_t<float>(x, w, b, s) : forward_t<double>(x, w, b, s);
-}
-
-template <class T>
-py::tuple backward_t(const py::array& gy, const py::array& x, const py::array& w, const AffineShape& s, bool need_gx) {
-  auto gw = new_array<T>({s.in, s.out});
-  auto gb = new_array<T>({s.out});
-  py::object gx_o = py::none();
-  T* gxp = nullptr;
-  if (need_gx) {
-    auto a = new_array<T>({s.n, s.in});
-    gxp = a.mutable_data();
-    gx_o = a;
-  }
-  T *gwp = gw.mutable_data(), *gbp = gb.mutable_data();
-  {
-    py::gil_scoped_release release;
-    nnk::affine_backward<T>(data_of<T>(gy), data_of<T>(x), data_of<T>(w), gxp, gwp, gbp, s.n, s.in, s.out);
-  }
-  return py::make_tuple(gx_o, std::move(gw), std::move(gb));
+  return float_output(float_dtype(fn, "x", x), {s.n, s.out}, [&](auto* y) {
+    using T = elem_t<decltype(y)>;
+    nnk::affine_forward<T>(data_of<T>(x), data_of<T>(w), b ? data_of<T>(*b) : nullptr, y, s.n, s.in, s.out);
+  });
 }
 
 py::tuple affine_backward(const py::array& gy, const py::array& x, const py::array& w, bool need_gx) {
@@ -82,8 +54,24 @@ py::tuple affine_backward(const py::array& gy, const py::array& x, const py::arr
   same_dtype(fn, "grad_out", gy, "x", x);
   require_shape(fn, "grad_out", gy, {s.n, s.out});
   require_contiguous(fn, "grad_out", gy);
-  return float_dtype(fn, "x", x) == DType::f32 ? backward_t<float>(gy, x, w, s, need_gx)
-                                                : backward_t<double>(gy, x, w, s, need_gx);
+  return dispatch_float(float_dtype(fn, "x", x), [&](auto t) -> py::tuple {
+    using T = decltype(t);
+    auto gw = new_array<T>({s.in, s.out});
+    auto gb = new_array<T>({s.out});
+    py::object gx_o = py::none();
+    T* gxp = nullptr;
+    if (need_gx) {
+      auto a = new_array<T>({s.n, s.in});
+      gxp = a.mutable_data();
+      gx_o = a;
+    }
+    T *gwp = gw.mutable_data(), *gbp = gb.mutable_data();
+    {
+      py::gil_scoped_release release;
+      nnk::affine_backward<T>(data_of<T>(gy), data_of<T>(x), data_of<T>(w), gxp, gwp, gbp, s.n, s.in, s.out);
+    }
+    return py::make_tuple(gx_o, std::move(gw), std::move(gb));
+  });
 }
 
 }  // namespace

@@ -36,44 +36,27 @@ const T* opt_ptr(const OptArray& a) {
   return a ? data_of<T>(*a) : nullptr;
 }
 
-template <class T>
-py::tuple forward_t(const py::array& x, const OptArray& rm, const OptArray& rv, const OptArray& w, const OptArray& b,
-                    bool training, double momentum, double eps, bool unbiased, const nnk::BatchNormShape& s) {
-  std::vector<int64_t> shape(x.shape(), x.shape() + x.ndim());
-  auto y = new_array<T>(shape);
-  auto mean = new_array<T>({s.c});
-  auto invstd = new_array<T>({s.c});
-  T *yp = y.mutable_data(), *mp = mean.mutable_data(), *ip = invstd.mutable_data();
-  const T *xp = data_of<T>(x), *wp = opt_ptr<T>(w), *bp = opt_ptr<T>(b);
-  T* rmp = rm ? data_of<T>(*rm) : nullptr;
-  T* rvp = rv ? data_of<T>(*rv) : nullptr;
-  {
-    py::gil_scoped_release release;
-    if (training) nnk::batch_norm_forward_train<T>(xp, wp, bp, yp, mp, ip, rmp, rvp, s, momentum, eps, unbiased);
-    else nnk::batch_norm_forward_infer<T>(xp, wp, bp, rmp, rvp, yp, mp, ip, s, eps);
-  }
-  return py::make_tuple(y, mean, invstd);
-}
-
 // Running statistics must already be NumPy arrays: converting a list (or anything else) would
 // update a temporary copy and silently lose the update.
 OptArray running_arg(const char* fn, const char* name, const py::object& o) {
   if (o.is_none()) return std::nullopt;
   if (!py::isinstance<py::array>(o))
-    throw py::type_error(std::string(fn) + ": " + name + " must be a numpy.ndarray or None (it is updated in place), got " +
+    throw py::type_error(std::string(fn) + ": " + name +
+                         " must be a numpy.ndarray or None (it is updated in place), got " +
                          py::str(py::type::of(o).attr("__name__")).cast<std::string>());
   return o.cast<py::array>();
 }
 
 py::tuple batch_norm_forward(const py::array& x, const py::object& rm_o, const py::object& rv_o, const OptArray& w,
-                            const OptArray& b, bool training, double momentum, double eps, bool unbiased) {
+                             const OptArray& b, bool training, double momentum, double eps, bool unbiased) {
   const char* fn = "batch_norm_forward";
   const OptArray rm = running_arg(fn, "running_mean", rm_o), rv = running_arg(fn, "running_var", rv_o);
   auto dt = float_dtype(fn, "x", x);
   auto s = bn_shape(fn, x);
   if (bool(rm) != bool(rv))
     throw py::value_error(std::string(fn) + ": running_mean and running_var must both be arrays or both be None");
-  if (!training && !rm) throw py::value_error(std::string(fn) + ": inference (training=False) needs running_mean and running_var");
+  if (!training && !rm)
+    throw py::value_error(std::string(fn) + ": inference (training=False) needs running_mean and running_var");
   check_param(fn, "running_mean", rm, x, s.c, training);
   check_param(fn, "running_var", rv, x, s.c, training);
   check_param(fn, "weight", w, x, s.c, false);
@@ -83,41 +66,49 @@ py::tuple batch_norm_forward(const py::array& x, const py::object& rm_o, const p
   if (training && s.n * s.s < 2)
     throw py::value_error(std::string(fn) + ": expected more than 1 value per channel when training, got input shape " +
                           shape_str(x));
-  if (dt == DType::f32) return forward_t<float>(x, rm, rv, w, b, training, momentum, eps, unbiased, s);
-  return forward_t<double>(x, rm, rv, w, b, training, momentum, eps, unbiased, s);
-}
-
-template <class T>
-py::tuple backward_t(const py::array& gy, const py::array& x, const OptArray& w, const py::array& mean,
-                     const py::array& invstd, bool training, const nnk::BatchNormShape& s) {
-  std::vector<int64_t> shape(x.shape(), x.shape() + x.ndim());
-  auto gx = new_array<T>(shape);
-  auto gw = new_array<T>({s.c});
-  auto gb = new_array<T>({s.c});
-  T *gxp = gx.mutable_data(), *gwp = gw.mutable_data(), *gbp = gb.mutable_data();
-  const T *gyp = data_of<T>(gy), *xp = data_of<T>(x), *wp = opt_ptr<T>(w), *mp = data_of<T>(mean),
-          *ip = data_of<T>(invstd);
-  {
-    py::gil_scoped_release release;
-    nnk::batch_norm_backward<T>(gyp, xp, wp, mp, ip, gxp, gwp, gbp, s, training);
-  }
-  return py::make_tuple(gx, gw, gb);
+  return dispatch_float(dt, [&](auto t) -> py::tuple {
+    using T = decltype(t);
+    auto y = new_array<T>(shape_of(x));
+    auto mean = new_array<T>({s.c});
+    auto invstd = new_array<T>({s.c});
+    T *yp = y.mutable_data(), *mp = mean.mutable_data(), *ip = invstd.mutable_data();
+    const T *xp = data_of<T>(x), *wp = opt_ptr<T>(w), *bp = opt_ptr<T>(b);
+    T* rmp = rm ? data_of<T>(*rm) : nullptr;
+    T* rvp = rv ? data_of<T>(*rv) : nullptr;
+    {
+      py::gil_scoped_release release;
+      if (training) nnk::batch_norm_forward_train<T>(xp, wp, bp, yp, mp, ip, rmp, rvp, s, momentum, eps, unbiased);
+      else nnk::batch_norm_forward_infer<T>(xp, wp, bp, rmp, rvp, yp, mp, ip, s, eps);
+    }
+    return py::make_tuple(y, mean, invstd);
+  });
 }
 
 py::tuple batch_norm_backward(const py::array& gy, const py::array& x, const OptArray& w, const py::array& mean,
-                             const py::array& invstd, bool training) {
+                              const py::array& invstd, bool training) {
   const char* fn = "batch_norm_backward";
   auto dt = float_dtype(fn, "x", x);
   auto s = bn_shape(fn, x);
   same_dtype(fn, "grad_out", gy, "x", x);
-  std::vector<int64_t> shape(x.shape(), x.shape() + x.ndim());
-  require_shape(fn, "grad_out", gy, shape);
+  require_shape(fn, "grad_out", gy, shape_of(x));
   require_contiguous(fn, "grad_out", gy);
   check_param(fn, "weight", w, x, s.c, false);
   check_param(fn, "save_mean", mean, x, s.c, false);
   check_param(fn, "save_invstd", invstd, x, s.c, false);
-  if (dt == DType::f32) return backward_t<float>(gy, x, w, mean, invstd, training, s);
-  return backward_t<double>(gy, x, w, mean, invstd, training, s);
+  return dispatch_float(dt, [&](auto t) -> py::tuple {
+    using T = decltype(t);
+    auto gx = new_array<T>(shape_of(x));
+    auto gw = new_array<T>({s.c});
+    auto gb = new_array<T>({s.c});
+    T *gxp = gx.mutable_data(), *gwp = gw.mutable_data(), *gbp = gb.mutable_data();
+    const T *gyp = data_of<T>(gy), *xp = data_of<T>(x), *wp = opt_ptr<T>(w), *mp = data_of<T>(mean),
+            *ip = data_of<T>(invstd);
+    {
+      py::gil_scoped_release release;
+      nnk::batch_norm_backward<T>(gyp, xp, wp, mp, ip, gxp, gwp, gbp, s, training);
+    }
+    return py::make_tuple(gx, gw, gb);
+  });
 }
 
 }  // namespace

@@ -85,8 +85,7 @@ py::array conv2d_forward(const py::array& x, const py::array& w, const std::opti
   }
   const DType dt = float_dtype(fn, "x", x);
   const nnk::ConvAlgo algo = conv_algo_arg(fn, algo_name, s, nnk::ConvPass::Forward, conv_dtype(dt));
-  if (dt == DType::f32) return forward_t<float>(x, w, b, s, algo);
-  return forward_t<double>(x, w, b, s, algo);
+  return dispatch_float(dt, [&](auto t) { return forward_t<decltype(t)>(x, w, b, s, algo); });
 }
 
 template <class T>
@@ -122,8 +121,8 @@ py::tuple conv2d_backward(const py::array& gy, const py::array& x, const py::arr
                                     : conv_algo_from_arg(fn, "algo", names.first);
   const nnk::ConvAlgo agw = need_gw ? conv_algo_arg(fn, names.second, s, nnk::ConvPass::BackwardWeight, conv_dtype(dt))
                                     : conv_algo_from_arg(fn, "algo", names.second);
-  if (dt == DType::f32) return backward_t<float>(gy, x, w, s, need_gx, need_gw, need_gb, agx, agw);
-  return backward_t<double>(gy, x, w, s, need_gx, need_gw, need_gb, agx, agw);
+  return dispatch_float(
+      dt, [&](auto t) { return backward_t<decltype(t)>(gy, x, w, s, need_gx, need_gw, need_gb, agx, agw); });
 }
 
 struct AlgoQuery {
@@ -191,8 +190,7 @@ py::array im2col_t(const py::array& x, const nnk::Conv2dShape& s) {
 
 py::array im2col(const py::array& x, Pair k, Pair stride, Pair pad, Pair dil) {
   auto s = plain_shape("im2col", x, k, stride, pad, dil);
-  if (float_dtype("im2col", "x", x) == DType::f32) return im2col_t<float>(x, s);
-  return im2col_t<double>(x, s);
+  return dispatch_float(float_dtype("im2col", "x", x), [&](auto t) { return im2col_t<decltype(t)>(x, s); });
 }
 
 template <class T>
@@ -216,8 +214,7 @@ py::array col2im(const py::array& cols, std::vector<int64_t> shape, Pair k, Pair
   s.n = shape[0];
   require_shape(fn, "cols_t", cols, {s.c * s.kh * s.kw, s.n * s.oh * s.ow});
   require_contiguous(fn, "cols_t", cols);
-  if (dt == DType::f32) return col2im_t<float>(cols, s);
-  return col2im_t<double>(cols, s);
+  return dispatch_float(dt, [&](auto t) { return col2im_t<decltype(t)>(cols, s); });
 }
 
 }  // namespace

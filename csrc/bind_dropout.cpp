@@ -17,50 +17,35 @@ void check_p(const char* fn, double p) {
 // Scale of the kept elements in training (and of grad_x): 1/(1-p) inverted, else 1.
 double train_scale(double p, bool inverted) { return inverted ? 1.0 / (1.0 - p) : 1.0; }
 
-template <class T>
-py::tuple forward_t(const py::array& x, int64_t n, double p, uint64_t seed, bool training, bool inverted) {
-  auto y = new_array<T>(shape_of(x));
-  T* yp = y.mutable_data();
-  const T* xp = data_of<T>(x);
-  if (!training) {
-    const T scale = inverted ? T(1) : T(1.0 - p);
-    {
-      py::gil_scoped_release release;
-      nnk::dropout_scale<T>(xp, yp, n, scale);
-    }
-    return py::make_tuple(std::move(y), py::none());
-  }
-  py::array_t<uint8_t> mask(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
-  uint8_t* mp = mask.mutable_data();
-  const T scale = T(train_scale(p, inverted));
-  const uint64_t thr = nnk::dropout_threshold(p);
-  {
-    py::gil_scoped_release release;
-    nnk::dropout_forward<T>(xp, yp, mp, n, seed, thr, scale);
-  }
-  return py::make_tuple(std::move(y), std::move(mask));
-}
-
 py::tuple dropout_forward(const py::array& x, double p, uint64_t seed, bool training, bool inverted) {
   const char* fn = "dropout_forward";
   const auto dt = float_dtype(fn, "x", x);
   check_p(fn, p);
   const int64_t n = numel_of(fn, x);
   require_contiguous(fn, "x", x);
-  return dt == DType::f32 ? forward_t<float>(x, n, p, seed, training, inverted)
-                          : forward_t<double>(x, n, p, seed, training, inverted);
-}
-
-template <class T>
-py::array backward_t(const py::array& gy, const py::array& mask, int64_t n, double p, bool inverted) {
-  auto gx = new_array<T>(shape_of(gy));
-  T* gp = gx.mutable_data();
-  const T scale = T(train_scale(p, inverted));
-  {
-    py::gil_scoped_release release;
-    nnk::dropout_backward<T>(data_of<T>(gy), static_cast<const uint8_t*>(mask.data()), gp, n, scale);
-  }
-  return std::move(gx);
+  return dispatch_float(dt, [&](auto t) -> py::tuple {
+    using T = decltype(t);
+    auto y = new_array<T>(shape_of(x));
+    T* yp = y.mutable_data();
+    const T* xp = data_of<T>(x);
+    if (!training) {
+      const T scale = inverted ? T(1) : T(1.0 - p);
+      {
+        py::gil_scoped_release release;
+        nnk::dropout_scale<T>(xp, yp, n, scale);
+      }
+      return py::make_tuple(std::move(y), py::none());
+    }
+    auto mask = new_array<uint8_t>(shape_of(x));
+    uint8_t* mp = mask.mutable_data();
+    const T scale = T(train_scale(p, inverted));
+    const uint64_t thr = nnk::dropout_threshold(p);
+    {
+      py::gil_scoped_release release;
+      nnk::dropout_forward<T>(xp, yp, mp, n, seed, thr, scale);
+    }
+    return py::make_tuple(std::move(y), std::move(mask));
+  });
 }
 
 py::array dropout_backward(const py::array& gy, const py::array& mask, double p, bool inverted) {
@@ -74,7 +59,11 @@ py::array dropout_backward(const py::array& gy, const py::array& mask, double p,
   const int64_t n = numel_of(fn, gy);
   require_contiguous(fn, "grad_out", gy);
   require_contiguous(fn, "mask", mask);
-  return dt == DType::f32 ? backward_t<float>(gy, mask, n, p, inverted) : backward_t<double>(gy, mask, n, p, inverted);
+  const double scale = train_scale(p, inverted);
+  return float_output(dt, shape_of(gy), [&](auto* gx) {
+    using T = elem_t<decltype(gx)>;
+    nnk::dropout_backward<T>(data_of<T>(gy), static_cast<const uint8_t*>(mask.data()), gx, n, T(scale));
+  });
 }
 
 }  // namespace

@@ -22,8 +22,22 @@ void bind_info(py::module_& m) {
   m.def("get_num_threads", &nnk::num_threads, "Thread count of nnkern's OpenMP regions (1 in a forked child).");
   m.def("_in_fork_child", &nnk::in_fork_child, "Whether this process was forked after nnkern loaded.");
   m.def("blas_get_num_threads", &nnk::blas_get_num_threads);
+  m.def("_last_parallel_threads", &nnk::last_parallel_threads,
+        "Testing hook: threads of the most recent work split of a kernel (1: it ran on the calling thread).");
   m.def("_set_poison_outputs", [](bool on) { nnk_py::poison_outputs() = on; }, py::arg("on"),
-        "Testing hook: fill freshly allocated outputs with NaN before each kernel runs.");
+        "Testing hook: fill freshly allocated outputs with a value no kernel writes (see _poison_value) before "
+        "each kernel runs.");
+  m.def("_poison_value", [](const py::object& dtype) -> py::object {
+    using nnk_py::poison_value;
+    const py::dtype dt = py::dtype::from_args(dtype);
+    if (dt.is(py::dtype::of<float>())) return py::float_(poison_value<float>());
+    if (dt.is(py::dtype::of<double>())) return py::float_(poison_value<double>());
+    if (dt.is(py::dtype::of<int64_t>())) return py::int_(poison_value<int64_t>());
+    if (dt.is(py::dtype::of<uint8_t>())) return py::int_(poison_value<uint8_t>());
+    throw py::type_error("_poison_value: no kernel output has dtype " + py::str(dt).cast<std::string>());
+  }, py::arg("dtype"),
+        "The poison of _set_poison_outputs for an output dtype: NaN (float32, float64), INT64_MIN (int64: "
+        "max-pooling indices), 255 (uint8: dropout masks).");
   m.def("_poison_outputs", []() { return nnk_py::poison_outputs(); },
         "Whether the NaN-poisoning test hook is on (for outputs allocated in Python).");
   m.def("build_info", []() {

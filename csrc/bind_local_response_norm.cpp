@@ -20,48 +20,28 @@ nnk::LrnShape lrn_shape(const char* fn, const py::array& x, int64_t size, double
   return nnk::LrnShape{x.shape(0), x.shape(1), x.shape(2) * x.shape(3)};
 }
 
-
-template <class T>
-py::array forward_t(const py::array& x, const nnk::LrnShape& s, const nnk::LrnParams& p) {
-  auto y = new_array<T>(shape_of(x));
-  T* yp = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    nnk::local_response_norm_forward<T>(data_of<T>(x), yp, s, p);
-  }
-  return std::move(y);
-}
-
 py::array local_response_norm_forward(const py::array& x, int64_t size, double alpha, double beta, double k,
                                       bool alpha_over_size) {
   const char* fn = "local_response_norm_forward";
-  auto s = lrn_shape(fn, x, size, alpha, beta, k);
-  nnk::LrnParams p{size, alpha, beta, k, alpha_over_size};
-  if (float_dtype(fn, "x", x) == DType::f32) return forward_t<float>(x, s, p);
-  return forward_t<double>(x, s, p);
-}
-
-template <class T>
-py::array backward_t(const py::array& gy, const py::array& x, const nnk::LrnShape& s, const nnk::LrnParams& p) {
-  auto gx = new_array<T>(shape_of(x));
-  T* gp = gx.mutable_data();
-  {
-    py::gil_scoped_release release;
-    nnk::local_response_norm_backward<T>(data_of<T>(gy), data_of<T>(x), gp, s, p);
-  }
-  return std::move(gx);
+  const auto s = lrn_shape(fn, x, size, alpha, beta, k);
+  const nnk::LrnParams p{size, alpha, beta, k, alpha_over_size};
+  return float_output(float_dtype(fn, "x", x), shape_of(x), [&](auto* y) {
+    nnk::local_response_norm_forward(data_of<elem_t<decltype(y)>>(x), y, s, p);
+  });
 }
 
 py::array local_response_norm_backward(const py::array& gy, const py::array& x, int64_t size, double alpha, double beta,
                                        double k, bool alpha_over_size) {
   const char* fn = "local_response_norm_backward";
-  auto s = lrn_shape(fn, x, size, alpha, beta, k);
+  const auto s = lrn_shape(fn, x, size, alpha, beta, k);
   same_dtype(fn, "grad_out", gy, "x", x);
   require_shape(fn, "grad_out", gy, shape_of(x));
   require_contiguous(fn, "grad_out", gy);
-  nnk::LrnParams p{size, alpha, beta, k, alpha_over_size};
-  if (float_dtype(fn, "x", x) == DType::f32) return backward_t<float>(gy, x, s, p);
-  return backward_t<double>(gy, x, s, p);
+  const nnk::LrnParams p{size, alpha, beta, k, alpha_over_size};
+  return float_output(float_dtype(fn, "x", x), shape_of(x), [&](auto* gx) {
+    using T = elem_t<decltype(gx)>;
+    nnk::local_response_norm_backward<T>(data_of<T>(gy), data_of<T>(x), gx, s, p);
+  });
 }
 
 }  // namespace
@@ -72,6 +52,7 @@ void bind_local_response_norm(py::module_& m) {
         "y = x * (k + a * window sum of x^2 across channels)^(-beta) for x (N, C, H, W); a = alpha/size "
         "when alpha_over_size (torch), else alpha (Krizhevsky et al. 2012).");
   m.def("local_response_norm_backward", &local_response_norm_backward, py::arg("grad_out"), py::arg("x"),
-        py::arg("size") = 5, py::arg("alpha") = 1e-4, py::arg("beta") = 0.75, py::arg("k") = 2.0, py::arg("alpha_over_size") = true,
+        py::arg("size") = 5, py::arg("alpha") = 1e-4, py::arg("beta") = 0.75, py::arg("k") = 2.0,
+        py::arg("alpha_over_size") = true,
         "grad_x of local_response_norm_forward for grad_out (N, C, H, W).");
 }

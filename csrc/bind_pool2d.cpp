@@ -25,7 +25,8 @@ nnk::Pool2dShape pool_shape(const char* fn, int64_t n, int64_t c, int64_t h, int
                           " (torch's rule: every window must hold an input element)");
   checked_numel(fn, {n, c, h, w});
   if (h == 0 || w == 0)
-    throw py::value_error(f + ": input planes must not be empty, got H=" + std::to_string(h) + ", W=" + std::to_string(w));
+    throw py::value_error(f + ": input planes must not be empty, got H=" + std::to_string(h) +
+                          ", W=" + std::to_string(w));
   if (k.first > h + 2 * pad.first || k.second > w + 2 * pad.second)
     throw py::value_error(f + ": kernel_size " + pair_str(k.first, k.second) + " is larger than the padded input " +
                           pair_str(h + 2 * pad.first, w + 2 * pad.second));
@@ -53,45 +54,27 @@ std::vector<int64_t> input_shape4(const char* fn, const std::vector<int64_t>& sh
   return shape;
 }
 
-template <class T>
-py::object maxpool_forward_t(const py::array& x, const nnk::Pool2dShape& s, bool return_indices) {
-  auto y = new_array<T>({s.n, s.c, s.oh, s.ow});
-  py::object io = py::none();
-  int64_t* ip = nullptr;
-  if (return_indices) {
-    auto a = new_array<int64_t>({s.n, s.c, s.oh, s.ow});
-    ip = a.mutable_data();
-    io = a;
-  }
-  T* yp = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    nnk::max_pool2d_forward<T>(data_of<T>(x), yp, ip, s);
-  }
-  if (return_indices) return py::make_tuple(y, io);
-  return std::move(y);
-}
-
 py::object max_pool2d_forward(const py::array& x, Pair k, Pair stride, Pair pad, bool return_indices) {
   const char* fn = "max_pool2d_forward";
-  auto s = input_pool_shape(fn, x, k, stride, pad);
-  if (float_dtype(fn, "x", x) == DType::f32) return maxpool_forward_t<float>(x, s, return_indices);
-  return maxpool_forward_t<double>(x, s, return_indices);
-}
-
-template <class T>
-py::array maxpool_backward_t(const py::array& gy, const py::array& idx, const nnk::Pool2dShape& s) {
-  auto gx = new_array<T>({s.n, s.c, s.h, s.w});
-  T* gp = gx.mutable_data();
-  int64_t bad;
-  {
-    py::gil_scoped_release release;
-    bad = nnk::max_pool2d_backward<T>(data_of<T>(gy), data_of<int64_t>(idx), gp, s);
-  }
-  if (bad)
-    throw py::value_error("max_pool2d_backward: " + std::to_string(bad) + " of the indices lie outside [0, H*W) = [0, " +
-                          std::to_string(s.h * s.w) + ")");
-  return std::move(gx);
+  const auto s = input_pool_shape(fn, x, k, stride, pad);
+  return dispatch_float(float_dtype(fn, "x", x), [&](auto t) -> py::object {
+    using T = decltype(t);
+    auto y = new_array<T>({s.n, s.c, s.oh, s.ow});
+    py::object io = py::none();
+    int64_t* ip = nullptr;
+    if (return_indices) {
+      auto a = new_array<int64_t>({s.n, s.c, s.oh, s.ow});
+      ip = a.mutable_data();
+      io = a;
+    }
+    T* yp = y.mutable_data();
+    {
+      py::gil_scoped_release release;
+      nnk::max_pool2d_forward<T>(data_of<T>(x), yp, ip, s);
+    }
+    if (return_indices) return py::make_tuple(y, io);
+    return std::move(y);
+  });
 }
 
 py::array max_pool2d_backward(const py::array& gy, const py::array& idx, const std::vector<int64_t>& input_shape) {
@@ -109,51 +92,37 @@ py::array max_pool2d_backward(const py::array& gy, const py::array& idx, const s
     throw py::value_error(std::string(fn) + ": input planes are empty but grad_out is not");
   require_contiguous(fn, "grad_out", gy);
   require_contiguous(fn, "indices", idx);
-  nnk::Pool2dShape s{in[0], in[1], in[2], in[3], 1, 1, 1, 1, 0, 0, gy.shape(2), gy.shape(3)};
-  if (dt == DType::f32) return maxpool_backward_t<float>(gy, idx, s);
-  return maxpool_backward_t<double>(gy, idx, s);
-}
-
-template <class T>
-py::array avgpool_forward_t(const py::array& x, const nnk::Pool2dShape& s, bool include_pad) {
-  auto y = new_array<T>({s.n, s.c, s.oh, s.ow});
-  T* yp = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    nnk::avg_pool2d_forward<T>(data_of<T>(x), yp, s, include_pad);
-  }
-  return std::move(y);
+  const nnk::Pool2dShape s{in[0], in[1], in[2], in[3], 1, 1, 1, 1, 0, 0, gy.shape(2), gy.shape(3)};
+  int64_t bad = 0;
+  auto gx = float_output(dt, {s.n, s.c, s.h, s.w}, [&](auto* g) {
+    bad = nnk::max_pool2d_backward(data_of<elem_t<decltype(g)>>(gy), data_of<int64_t>(idx), g, s);
+  });
+  if (bad)
+    throw py::value_error(std::string(fn) + ": " + std::to_string(bad) + " of the indices lie outside [0, H*W) = [0, " +
+                          std::to_string(s.h * s.w) + ")");
+  return gx;
 }
 
 py::array avg_pool2d_forward(const py::array& x, Pair k, Pair stride, Pair pad, bool include_pad) {
   const char* fn = "avg_pool2d_forward";
-  auto s = input_pool_shape(fn, x, k, stride, pad);
-  if (float_dtype(fn, "x", x) == DType::f32) return avgpool_forward_t<float>(x, s, include_pad);
-  return avgpool_forward_t<double>(x, s, include_pad);
-}
-
-template <class T>
-py::array avgpool_backward_t(const py::array& gy, const nnk::Pool2dShape& s, bool include_pad) {
-  auto gx = new_array<T>({s.n, s.c, s.h, s.w});
-  T* gp = gx.mutable_data();
-  {
-    py::gil_scoped_release release;
-    nnk::avg_pool2d_backward<T>(data_of<T>(gy), gp, s, include_pad);
-  }
-  return std::move(gx);
+  const auto s = input_pool_shape(fn, x, k, stride, pad);
+  return float_output(float_dtype(fn, "x", x), {s.n, s.c, s.oh, s.ow}, [&](auto* y) {
+    nnk::avg_pool2d_forward(data_of<elem_t<decltype(y)>>(x), y, s, include_pad);
+  });
 }
 
 py::array avg_pool2d_backward(const py::array& gy, const std::vector<int64_t>& input_shape, Pair k, Pair stride,
-                             Pair pad, bool include_pad) {
+                              Pair pad, bool include_pad) {
   const char* fn = "avg_pool2d_backward";
   auto dt = float_dtype(fn, "grad_out", gy);
   require_ndim(fn, "grad_out", gy, 4, "(N, C, OH, OW)");
   auto in = input_shape4(fn, input_shape);
-  auto s = pool_shape(fn, in[0], in[1], in[2], in[3], k, stride, pad);
+  const auto s = pool_shape(fn, in[0], in[1], in[2], in[3], k, stride, pad);
   require_shape(fn, "grad_out", gy, {s.n, s.c, s.oh, s.ow});
   require_contiguous(fn, "grad_out", gy);
-  if (dt == DType::f32) return avgpool_backward_t<float>(gy, s, include_pad);
-  return avgpool_backward_t<double>(gy, s, include_pad);
+  return float_output(dt, {s.n, s.c, s.h, s.w}, [&](auto* gx) {
+    nnk::avg_pool2d_backward(data_of<elem_t<decltype(gx)>>(gy), gx, s, include_pad);
+  });
 }
 
 }  // namespace

@@ -39,56 +39,43 @@ bool check_target(const char* fn, const char* a_name, const py::array& a, const 
   return labels;
 }
 
-template <class T>
-py::tuple forward_t(const py::array& x, const py::array& target, bool labels) {
-  const int64_t n = x.shape(0), k = x.shape(1);
-  auto probs = new_array<T>({n, k});
-  T* pp = probs.mutable_data();
-  const int64_t* lp = labels ? static_cast<const int64_t*>(target.data()) : nullptr;
-  const T* tp = labels ? nullptr : data_of<T>(target);
-  double loss;
-  {
-    py::gil_scoped_release release;
-    loss = nnk::softmax_cross_entropy_forward<T>(data_of<T>(x), lp, tp, pp, n, k);
-  }
-  return py::make_tuple(loss, std::move(probs));
-}
-
-py::tuple sce_forward(const py::array& logits, const py::array& target) {
+py::tuple softmax_cross_entropy_forward(const py::array& logits, const py::array& target) {
   const char* fn = "softmax_cross_entropy_forward";
   const bool labels = check_target(fn, "logits", logits, target);
-  return float_dtype(fn, "logits", logits) == DType::f32 ? forward_t<float>(logits, target, labels)
-                                                          : forward_t<double>(logits, target, labels);
+  return dispatch_float(float_dtype(fn, "logits", logits), [&](auto t) -> py::tuple {
+    using T = decltype(t);
+    const int64_t n = logits.shape(0), k = logits.shape(1);
+    auto probs = new_array<T>({n, k});
+    T* pp = probs.mutable_data();
+    const int64_t* lp = labels ? static_cast<const int64_t*>(target.data()) : nullptr;
+    const T* tp = labels ? nullptr : data_of<T>(target);
+    double loss;
+    {
+      py::gil_scoped_release release;
+      loss = nnk::softmax_cross_entropy_forward<T>(data_of<T>(logits), lp, tp, pp, n, k);
+    }
+    return py::make_tuple(loss, std::move(probs));
+  });
 }
 
-template <class T>
-py::array backward_t(const py::array& probs, const py::array& target, bool labels, double grad_loss) {
-  const int64_t n = probs.shape(0), k = probs.shape(1);
-  auto g = new_array<T>({n, k});
-  T* gp = g.mutable_data();
-  const int64_t* lp = labels ? static_cast<const int64_t*>(target.data()) : nullptr;
-  const T* tp = labels ? nullptr : data_of<T>(target);
-  const T scale = T(grad_loss / double(n));
-  {
-    py::gil_scoped_release release;
-    nnk::softmax_cross_entropy_backward<T>(data_of<T>(probs), lp, tp, gp, n, k, scale);
-  }
-  return std::move(g);
-}
-
-py::array sce_backward(const py::array& probs, const py::array& target, double grad_loss) {
+py::array softmax_cross_entropy_backward(const py::array& probs, const py::array& target, double grad_loss) {
   const char* fn = "softmax_cross_entropy_backward";
   const bool labels = check_target(fn, "probs", probs, target);
-  return float_dtype(fn, "probs", probs) == DType::f32 ? backward_t<float>(probs, target, labels, grad_loss)
-                                                        : backward_t<double>(probs, target, labels, grad_loss);
+  const int64_t n = probs.shape(0), k = probs.shape(1);
+  const int64_t* lp = labels ? static_cast<const int64_t*>(target.data()) : nullptr;
+  return float_output(float_dtype(fn, "probs", probs), {n, k}, [&](auto* g) {
+    using T = elem_t<decltype(g)>;
+    const T* tp = labels ? nullptr : data_of<T>(target);
+    nnk::softmax_cross_entropy_backward<T>(data_of<T>(probs), lp, tp, g, n, k, T(grad_loss / double(n)));
+  });
 }
 
 }  // namespace
 
 void bind_softmax_cross_entropy(py::module_& m) {
-  m.def("softmax_cross_entropy_forward", &sce_forward, py::arg("logits"), py::arg("target"),
+  m.def("softmax_cross_entropy_forward", &softmax_cross_entropy_forward, py::arg("logits"), py::arg("target"),
         "(loss, probs): mean over rows of logsumexp(logits) - <target, logits>; target int64 labels (N,) or "
         "one-hot (N, K); probs = softmax(logits) per row.");
-  m.def("softmax_cross_entropy_backward", &sce_backward, py::arg("probs"), py::arg("target"),
+  m.def("softmax_cross_entropy_backward", &softmax_cross_entropy_backward, py::arg("probs"), py::arg("target"),
         py::arg("grad_loss") = 1.0, "grad_logits = (probs - onehot(target)) / N * grad_loss.");
 }

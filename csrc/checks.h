@@ -5,11 +5,13 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace nnk_py {
@@ -90,9 +92,27 @@ inline int64_t numel_of(const char* fn, const py::array& a) {
   return p;
 }
 
-// Testing hook: when on, fresh outputs are filled with NaN before a kernel runs, so a
-// test can see any element that the kernel failed to write.
+// The one dtype switch of the bindings: returns f(T()) with T = float for f32 and double for
+// f64. Both instantiations of f must return the same type (py::array, py::object, ...).
+template <class F>
+auto dispatch_float(DType dt, F&& f) {
+  if (dt == DType::f64) return f(double());
+  return f(float());
+}
+
+// Testing hook: when on, fresh outputs are filled before a kernel runs with a value that no
+// kernel writes, so a test can see any element that the kernel failed to write: NaN in
+// floating-point outputs, the most negative value in signed integer outputs (INT64_MIN for
+// max-pooling indices, which are >= 0), the largest value in unsigned ones (255 for dropout
+// masks, which are 0 or 1). _core._poison_value(dtype) returns it.
 bool& poison_outputs();
+
+template <class T>
+constexpr T poison_value() {
+  if constexpr (std::numeric_limits<T>::has_quiet_NaN) return std::numeric_limits<T>::quiet_NaN();
+  else if constexpr (std::numeric_limits<T>::is_signed) return std::numeric_limits<T>::min();
+  else return std::numeric_limits<T>::max();
+}
 
 template <class T>
 py::array_t<T> new_array(const std::vector<int64_t>& shape) {
@@ -100,7 +120,7 @@ py::array_t<T> new_array(const std::vector<int64_t>& shape) {
   py::array_t<T> out(sh);
   if (poison_outputs()) {
     T* p = out.mutable_data();
-    std::fill(p, p + out.size(), std::numeric_limits<T>::quiet_NaN());
+    std::fill(p, p + out.size(), poison_value<T>());
   }
   return out;
 }
@@ -108,6 +128,25 @@ py::array_t<T> new_array(const std::vector<int64_t>& shape) {
 template <class T>
 T* data_of(const py::array& a) {
   return static_cast<T*>(const_cast<void*>(a.data()));
+}
+
+// The element type of a T* (in the generic kernel lambdas of float_output).
+template <class P>
+using elem_t = std::remove_pointer_t<P>;
+
+// The common shape of a binding with one output: a fresh output of `shape` and dtype dt (poisoned
+// in tests), filled by kernel(T* out) with the GIL released, returned.
+template <class K>
+py::array float_output(DType dt, const std::vector<int64_t>& shape, K&& kernel) {
+  return dispatch_float(dt, [&](auto t) -> py::array {
+    auto out = new_array<decltype(t)>(shape);
+    auto* p = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      kernel(p);
+    }
+    return std::move(out);
+  });
 }
 
 }  // namespace nnk_py

@@ -1,45 +1,38 @@
-// Activations and softmax. Elementwise kernels: one NNK_CLONES body per thread over a
-// static [begin, end) range (auto-vectorised body, scalar tail), exp from nnk_vmath.h.
-// Softmax: whole rows per thread, lane-partial reductions in a fixed order, so results
-// do not depend on the thread count.
-#include <algorithm>
+// Activations and softmax. Elementwise kernels: one ISA-cloned body per thread range
+// (auto-vectorised loop, scalar tail), exp from nnk_vmath.h. Softmax: whole rows per
+// thread, lane-partial reductions in a fixed order, so results do not depend on the
+// thread count.
 #include <cassert>
 #include "activation.h"
 #include "nnk_common.h"
 #include "nnk_vmath.h"
 
 namespace nnk {
+namespace {
 
-// Elements per thread below which fewer threads run: tens of microseconds of work per thread
-// at the single-core rates measured here (relu ~0.12 ns/element, sigmoid/tanh ~0.4-0.5, softmax
-// ~0.65), so that the fork/join (microseconds; far more on an oversubscribed machine) is small.
-constexpr int64_t kGrainLight = int64_t(1) << 17;  // relu, the backward products
-constexpr int64_t kGrainExp = int64_t(1) << 16;    // sigmoid, tanh forward (one exp each)
-constexpr int64_t kGrainRows = int64_t(1) << 15;   // softmax (three passes, exp)
-
-// ---- elementwise bodies (always inlined into the clones) --------------------------------
+// ---- elementwise bodies: elements [b, e) --------------------------------------------------
 template <class T>
-NNK_INLINE void relu_fwd_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, int64_t b, int64_t e) {
+NNK_INLINE void relu_forward_range(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) y[i] = x[i] < T(0) ? T(0) : x[i];  // NaN passes through
 }
 template <class T>
-NNK_INLINE void relu_bwd_impl(const T* NNK_RESTRICT gy, const T* NNK_RESTRICT x, T* NNK_RESTRICT gx, int64_t b,
-                              int64_t e) {
+NNK_INLINE void relu_backward_range(const T* NNK_RESTRICT gy, const T* NNK_RESTRICT x, T* NNK_RESTRICT gx,
+                                    int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) gx[i] = x[i] > T(0) ? gy[i] : T(0);
 }
 template <class T>
-NNK_INLINE void sigmoid_fwd_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, int64_t b, int64_t e) {
+NNK_INLINE void sigmoid_forward_range(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) y[i] = T(1) / (T(1) + vexp(-x[i]));
 }
 template <class T>
-NNK_INLINE void sigmoid_bwd_impl(const T* NNK_RESTRICT gy, const T* NNK_RESTRICT y, T* NNK_RESTRICT gx, int64_t b,
-                                 int64_t e) {
+NNK_INLINE void sigmoid_backward_range(const T* NNK_RESTRICT gy, const T* NNK_RESTRICT y, T* NNK_RESTRICT gx,
+                                       int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) gx[i] = gy[i] * (T(1) - y[i]) * y[i];
 }
 // tanh |x| = -m / (2 + m) with m = expm1(-2|x|) in (-1, 0]: no overflow, exact sign, and
 // relative accuracy near 0 (no 1 - e cancellation).
 template <class T>
-NNK_INLINE void tanh_fwd_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, int64_t b, int64_t e) {
+NNK_INLINE void tanh_forward_range(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) {
     const T a = x[i] < T(0) ? -x[i] : x[i];
     const T m = vexpm1(T(-2) * a);
@@ -48,65 +41,15 @@ NNK_INLINE void tanh_fwd_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, int64_
   }
 }
 template <class T>
-NNK_INLINE void tanh_bwd_impl(const T* NNK_RESTRICT gy, const T* NNK_RESTRICT y, T* NNK_RESTRICT gx, int64_t b,
-                              int64_t e) {
+NNK_INLINE void tanh_backward_range(const T* NNK_RESTRICT gy, const T* NNK_RESTRICT y, T* NNK_RESTRICT gx,
+                                    int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) gx[i] = gy[i] * (T(1) - y[i] * y[i]);
 }
 
-// One clone set per (op, type): NNK_CLONES functions must not be templates.
-#define NNK_UNARY_CLONES(op)                                                                              \
-  NNK_CLONES static void op##_range_f32(const float* x, float* y, int64_t b, int64_t e) {                \
-    op##_impl<float>(x, y, b, e);                                                                        \
-  }                                                                                                      \
-  NNK_CLONES static void op##_range_f64(const double* x, double* y, int64_t b, int64_t e) {              \
-    op##_impl<double>(x, y, b, e);                                                                       \
-  }                                                                                                      \
-  static void op##_range(const float* x, float* y, int64_t b, int64_t e) { op##_range_f32(x, y, b, e); } \
-  static void op##_range(const double* x, double* y, int64_t b, int64_t e) { op##_range_f64(x, y, b, e); }
-#define NNK_BINARY_CLONES(op)                                                                               \
-  NNK_CLONES static void op##_range_f32(const float* a, const float* c, float* y, int64_t b, int64_t e) {  \
-    op##_impl<float>(a, c, y, b, e);                                                                       \
-  }                                                                                                        \
-  NNK_CLONES static void op##_range_f64(const double* a, const double* c, double* y, int64_t b, int64_t e) { \
-    op##_impl<double>(a, c, y, b, e);                                                                      \
-  }                                                                                                        \
-  static void op##_range(const float* a, const float* c, float* y, int64_t b, int64_t e) {                 \
-    op##_range_f32(a, c, y, b, e);                                                                         \
-  }                                                                                                        \
-  static void op##_range(const double* a, const double* c, double* y, int64_t b, int64_t e) {              \
-    op##_range_f64(a, c, y, b, e);                                                                         \
-  }
-
-NNK_UNARY_CLONES(relu_fwd)
-NNK_BINARY_CLONES(relu_bwd)
-NNK_UNARY_CLONES(sigmoid_fwd)
-NNK_BINARY_CLONES(sigmoid_bwd)
-NNK_UNARY_CLONES(tanh_fwd)
-NNK_BINARY_CLONES(tanh_bwd)
-
-template <class T> void relu_forward(const T* x, T* y, int64_t n) {
-  parallel_ranges(n, kGrainLight, [&](int64_t b, int64_t e) { relu_fwd_range(x, y, b, e); });
-}
-template <class T> void relu_backward(const T* gy, const T* x, T* gx, int64_t n) {
-  parallel_ranges(n, kGrainLight, [&](int64_t b, int64_t e) { relu_bwd_range(gy, x, gx, b, e); });
-}
-template <class T> void sigmoid_forward(const T* x, T* y, int64_t n) {
-  parallel_ranges(n, kGrainExp, [&](int64_t b, int64_t e) { sigmoid_fwd_range(x, y, b, e); });
-}
-template <class T> void sigmoid_backward(const T* gy, const T* y, T* gx, int64_t n) {
-  parallel_ranges(n, kGrainLight, [&](int64_t b, int64_t e) { sigmoid_bwd_range(gy, y, gx, b, e); });
-}
-template <class T> void tanh_forward(const T* x, T* y, int64_t n) {
-  parallel_ranges(n, kGrainExp, [&](int64_t b, int64_t e) { tanh_fwd_range(x, y, b, e); });
-}
-template <class T> void tanh_backward(const T* gy, const T* y, T* gx, int64_t n) {
-  parallel_ranges(n, kGrainLight, [&](int64_t b, int64_t e) { tanh_bwd_range(gy, y, gx, b, e); });
-}
-
-// ---- softmax ---------------------------------------------------------------------------
+// ---- softmax bodies --------------------------------------------------------------------------
 // Rows [b, e) of a contiguous (rows, k) matrix (inner == 1).
 template <class T>
-NNK_INLINE void softmax_rows_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, int64_t k, int64_t b, int64_t e) {
+NNK_INLINE void softmax_forward_rows(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, int64_t k, int64_t b, int64_t e) {
   for (int64_t r = b; r < e; ++r) {
     const T* xr = x + r * k;
     T* yr = y + r * k;
@@ -116,7 +59,7 @@ NNK_INLINE void softmax_rows_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, in
   }
 }
 template <class T>
-NNK_INLINE void softmax_bwd_rows_impl(const T* NNK_RESTRICT gy, const T* NNK_RESTRICT y, T* NNK_RESTRICT gx,
+NNK_INLINE void softmax_backward_rows(const T* NNK_RESTRICT gy, const T* NNK_RESTRICT y, T* NNK_RESTRICT gx,
                                       int64_t k, int64_t b, int64_t e) {
   for (int64_t r = b; r < e; ++r) {
     const T* g = gy + r * k;
@@ -130,8 +73,8 @@ NNK_INLINE void softmax_bwd_rows_impl(const T* NNK_RESTRICT gy, const T* NNK_RES
 // contiguous values, reduced elementwise across rows (vectorised along inner, in k order).
 // `tmp` holds 2 * inner values.
 template <class T>
-NNK_INLINE void softmax_strided_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, T* NNK_RESTRICT tmp, int64_t k,
-                                     int64_t inner, int64_t b, int64_t e) {
+NNK_INLINE void softmax_forward_strided(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, T* NNK_RESTRICT tmp, int64_t k,
+                                        int64_t inner, int64_t b, int64_t e) {
   T* NNK_RESTRICT m = tmp;
   T* NNK_RESTRICT s = tmp + inner;
   for (int64_t o = b; o < e; ++o) {
@@ -151,8 +94,9 @@ NNK_INLINE void softmax_strided_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y,
       for (int64_t j = 0; j < inner; ++j) yo[r * inner + j] *= s[j];
   }
 }
+// `d` holds inner values.
 template <class T>
-NNK_INLINE void softmax_bwd_strided_impl(const T* NNK_RESTRICT gy, const T* NNK_RESTRICT y, T* NNK_RESTRICT gx,
+NNK_INLINE void softmax_backward_strided(const T* NNK_RESTRICT gy, const T* NNK_RESTRICT y, T* NNK_RESTRICT gx,
                                          T* NNK_RESTRICT d, int64_t k, int64_t inner, int64_t b, int64_t e) {
   for (int64_t o = b; o < e; ++o) {
     const int64_t off = o * k * inner;
@@ -167,87 +111,72 @@ NNK_INLINE void softmax_bwd_strided_impl(const T* NNK_RESTRICT gy, const T* NNK_
   }
 }
 
-NNK_CLONES static void softmax_rows_f32(const float* x, float* y, int64_t k, int64_t b, int64_t e) {
-  softmax_rows_impl<float>(x, y, k, b, e);
-}
-NNK_CLONES static void softmax_rows_f64(const double* x, double* y, int64_t k, int64_t b, int64_t e) {
-  softmax_rows_impl<double>(x, y, k, b, e);
-}
-NNK_CLONES static void softmax_bwd_rows_f32(const float* gy, const float* y, float* gx, int64_t k, int64_t b,
-                                            int64_t e) {
-  softmax_bwd_rows_impl<float>(gy, y, gx, k, b, e);
-}
-NNK_CLONES static void softmax_bwd_rows_f64(const double* gy, const double* y, double* gx, int64_t k, int64_t b,
-                                            int64_t e) {
-  softmax_bwd_rows_impl<double>(gy, y, gx, k, b, e);
-}
-NNK_CLONES static void softmax_strided_f32(const float* x, float* y, float* tmp, int64_t k, int64_t inner,
-                                           int64_t b, int64_t e) {
-  softmax_strided_impl<float>(x, y, tmp, k, inner, b, e);
-}
-NNK_CLONES static void softmax_strided_f64(const double* x, double* y, double* tmp, int64_t k, int64_t inner,
-                                           int64_t b, int64_t e) {
-  softmax_strided_impl<double>(x, y, tmp, k, inner, b, e);
-}
-NNK_CLONES static void softmax_bwd_strided_f32(const float* gy, const float* y, float* gx, float* d, int64_t k,
-                                               int64_t inner, int64_t b, int64_t e) {
-  softmax_bwd_strided_impl<float>(gy, y, gx, d, k, inner, b, e);
-}
-NNK_CLONES static void softmax_bwd_strided_f64(const double* gy, const double* y, double* gx, double* d, int64_t k,
-                                               int64_t inner, int64_t b, int64_t e) {
-  softmax_bwd_strided_impl<double>(gy, y, gx, d, k, inner, b, e);
-}
+// ---- ISA clones of the per-thread bodies -----------------------------------------------------
+NNK_ISA_CLONES(relu_forward, (const T* x, T* y, int64_t b, int64_t e), relu_forward_range<T>(x, y, b, e))
+NNK_ISA_CLONES(relu_backward, (const T* gy, const T* x, T* gx, int64_t b, int64_t e),
+               relu_backward_range<T>(gy, x, gx, b, e))
+NNK_ISA_CLONES(sigmoid_forward, (const T* x, T* y, int64_t b, int64_t e), sigmoid_forward_range<T>(x, y, b, e))
+NNK_ISA_CLONES(sigmoid_backward, (const T* gy, const T* y, T* gx, int64_t b, int64_t e),
+               sigmoid_backward_range<T>(gy, y, gx, b, e))
+NNK_ISA_CLONES(tanh_forward, (const T* x, T* y, int64_t b, int64_t e), tanh_forward_range<T>(x, y, b, e))
+NNK_ISA_CLONES(tanh_backward, (const T* gy, const T* y, T* gx, int64_t b, int64_t e),
+               tanh_backward_range<T>(gy, y, gx, b, e))
+NNK_ISA_CLONES(softmax_forward_rows, (const T* x, T* y, int64_t k, int64_t b, int64_t e),
+               softmax_forward_rows<T>(x, y, k, b, e))
+NNK_ISA_CLONES(softmax_backward_rows, (const T* gy, const T* y, T* gx, int64_t k, int64_t b, int64_t e),
+               softmax_backward_rows<T>(gy, y, gx, k, b, e))
+NNK_ISA_CLONES(softmax_forward_strided, (const T* x, T* y, T* tmp, int64_t k, int64_t inner, int64_t b, int64_t e),
+               softmax_forward_strided<T>(x, y, tmp, k, inner, b, e))
+NNK_ISA_CLONES(softmax_backward_strided,
+               (const T* gy, const T* y, T* gx, T* d, int64_t k, int64_t inner, int64_t b, int64_t e),
+               softmax_backward_strided<T>(gy, y, gx, d, k, inner, b, e))
 
-static void softmax_rows(const float* x, float* y, int64_t k, int64_t b, int64_t e) { softmax_rows_f32(x, y, k, b, e); }
-static void softmax_rows(const double* x, double* y, int64_t k, int64_t b, int64_t e) {
-  softmax_rows_f64(x, y, k, b, e);
+}  // namespace
+
+template <class T> void relu_forward(const T* x, T* y, int64_t n) {
+  parallel_ranges(n, grain::kLight, [&](int64_t b, int64_t e) { relu_forward_isa<T>(x, y, b, e); });
 }
-static void softmax_bwd_rows(const float* gy, const float* y, float* gx, int64_t k, int64_t b, int64_t e) {
-  softmax_bwd_rows_f32(gy, y, gx, k, b, e);
+template <class T> void relu_backward(const T* gy, const T* x, T* gx, int64_t n) {
+  parallel_ranges(n, grain::kLight, [&](int64_t b, int64_t e) { relu_backward_isa<T>(gy, x, gx, b, e); });
 }
-static void softmax_bwd_rows(const double* gy, const double* y, double* gx, int64_t k, int64_t b, int64_t e) {
-  softmax_bwd_rows_f64(gy, y, gx, k, b, e);
+template <class T> void sigmoid_forward(const T* x, T* y, int64_t n) {
+  parallel_ranges(n, grain::kExp, [&](int64_t b, int64_t e) { sigmoid_forward_isa<T>(x, y, b, e); });
 }
-static void softmax_strided(const float* x, float* y, float* t, int64_t k, int64_t in, int64_t b, int64_t e) {
-  softmax_strided_f32(x, y, t, k, in, b, e);
+template <class T> void sigmoid_backward(const T* gy, const T* y, T* gx, int64_t n) {
+  parallel_ranges(n, grain::kLight, [&](int64_t b, int64_t e) { sigmoid_backward_isa<T>(gy, y, gx, b, e); });
 }
-static void softmax_strided(const double* x, double* y, double* t, int64_t k, int64_t in, int64_t b, int64_t e) {
-  softmax_strided_f64(x, y, t, k, in, b, e);
+template <class T> void tanh_forward(const T* x, T* y, int64_t n) {
+  parallel_ranges(n, grain::kExp, [&](int64_t b, int64_t e) { tanh_forward_isa<T>(x, y, b, e); });
 }
-static void softmax_bwd_strided(const float* gy, const float* y, float* gx, float* d, int64_t k, int64_t in, int64_t b,
-                                int64_t e) {
-  softmax_bwd_strided_f32(gy, y, gx, d, k, in, b, e);
-}
-static void softmax_bwd_strided(const double* gy, const double* y, double* gx, double* d, int64_t k, int64_t in,
-                                int64_t b, int64_t e) {
-  softmax_bwd_strided_f64(gy, y, gx, d, k, in, b, e);
+template <class T> void tanh_backward(const T* gy, const T* y, T* gx, int64_t n) {
+  parallel_ranges(n, grain::kLight, [&](int64_t b, int64_t e) { tanh_backward_isa<T>(gy, y, gx, b, e); });
 }
 
 template <class T>
 void softmax_forward(const T* x, T* y, int64_t outer, int64_t k, int64_t inner) {
   assert(k >= 1 && outer >= 0 && inner >= 1);
-  const int64_t grain = std::max<int64_t>(1, kGrainRows / (k * inner));  // rows/blocks per thread
+  const int64_t rows = items_per_grain(grain::kRows, k * inner);  // rows / blocks per thread
   if (inner == 1) {
-    parallel_ranges(outer, grain, [&](int64_t b, int64_t e) { softmax_rows(x, y, k, b, e); });
+    parallel_ranges(outer, rows, [&](int64_t b, int64_t e) { softmax_forward_rows_isa<T>(x, y, k, b, e); });
     return;
   }
-  parallel_ranges(outer, grain, [&](int64_t b, int64_t e) {
+  parallel_ranges(outer, rows, [&](int64_t b, int64_t e) {
     auto tmp = scratch<T>(2 * inner);
-    softmax_strided(x, y, tmp.get(), k, inner, b, e);
+    softmax_forward_strided_isa<T>(x, y, tmp.get(), k, inner, b, e);
   });
 }
 
 template <class T>
 void softmax_backward(const T* gy, const T* y, T* gx, int64_t outer, int64_t k, int64_t inner) {
   assert(k >= 1 && outer >= 0 && inner >= 1);
-  const int64_t grain = std::max<int64_t>(1, kGrainRows / (k * inner));
+  const int64_t rows = items_per_grain(grain::kRows, k * inner);
   if (inner == 1) {
-    parallel_ranges(outer, grain, [&](int64_t b, int64_t e) { softmax_bwd_rows(gy, y, gx, k, b, e); });
+    parallel_ranges(outer, rows, [&](int64_t b, int64_t e) { softmax_backward_rows_isa<T>(gy, y, gx, k, b, e); });
     return;
   }
-  parallel_ranges(outer, grain, [&](int64_t b, int64_t e) {
+  parallel_ranges(outer, rows, [&](int64_t b, int64_t e) {
     auto tmp = scratch<T>(inner);
-    softmax_bwd_strided(gy, y, gx, tmp.get(), k, inner, b, e);
+    softmax_backward_strided_isa<T>(gy, y, gx, tmp.get(), k, inner, b, e);
   });
 }
 

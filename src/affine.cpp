@@ -8,15 +8,13 @@
 #include "affine.h"
 #include "gemm_tiled.h"
 #include "nnk_common.h"
-#include "nnk_vmath.h"
 
 namespace nnk {
-
-constexpr int64_t kGrain = int64_t(1) << 17;  // elements per thread of the bias passes
+namespace {
 
 template <class T>
-NNK_INLINE void colsum_impl(const T* NNK_RESTRICT gy, T* NNK_RESTRICT gb, double* NNK_RESTRICT acc, int64_t n,
-                            int64_t out, int64_t b, int64_t e) {
+NNK_INLINE void affine_bias_grad_columns(const T* NNK_RESTRICT gy, T* NNK_RESTRICT gb, double* NNK_RESTRICT acc,
+                                         int64_t n, int64_t out, int64_t b, int64_t e) {
   for (int64_t j = b; j < e; ++j) acc[j - b] = 0.0;
   for (int64_t r = 0; r < n; ++r) {
     const T* row = gy + r * out;
@@ -24,27 +22,17 @@ NNK_INLINE void colsum_impl(const T* NNK_RESTRICT gy, T* NNK_RESTRICT gb, double
   }
   for (int64_t j = b; j < e; ++j) gb[j] = T(acc[j - b]);
 }
-NNK_CLONES static void colsum_f32(const float* gy, float* gb, double* acc, int64_t n, int64_t out, int64_t b,
-                                  int64_t e) {
-  colsum_impl<float>(gy, gb, acc, n, out, b, e);
-}
-NNK_CLONES static void colsum_f64(const double* gy, double* gb, double* acc, int64_t n, int64_t out, int64_t b,
-                                  int64_t e) {
-  colsum_impl<double>(gy, gb, acc, n, out, b, e);
-}
-static void colsum(const float* gy, float* gb, double* acc, int64_t n, int64_t out, int64_t b, int64_t e) {
-  colsum_f32(gy, gb, acc, n, out, b, e);
-}
-static void colsum(const double* gy, double* gb, double* acc, int64_t n, int64_t out, int64_t b, int64_t e) {
-  colsum_f64(gy, gb, acc, n, out, b, e);
-}
+NNK_ISA_CLONES(affine_bias_grad, (const T* gy, T* gb, double* acc, int64_t n, int64_t out, int64_t b, int64_t e),
+               affine_bias_grad_columns<T>(gy, gb, acc, n, out, b, e))
+
+}  // namespace
 
 template <class T>
 void affine_forward(const T* x, const T* w, const T* b, T* y, int64_t n, int64_t in, int64_t out) {
   assert(n >= 0 && in >= 0 && out >= 0);
   if (n == 0 || out == 0) return;
   if (b) {  // y = broadcast b, then y += x . W (beta = 1)
-    parallel_ranges(n, std::max<int64_t>(1, kGrain / out), [&](int64_t r0, int64_t r1) {
+    parallel_ranges(n, items_per_grain(grain::kLight, out), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) std::copy(b, b + out, y + r * out);
     });
   }
@@ -59,9 +47,9 @@ template <class T>
 void affine_backward(const T* gy, const T* x, const T* w, T* gx, T* gw, T* gb, int64_t n, int64_t in, int64_t out) {
   assert(n >= 0 && in >= 0 && out >= 0);
   if (gb) {
-    parallel_ranges(out, std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
+    parallel_ranges(out, items_per_grain(grain::kLight, n), [&](int64_t b, int64_t e) {
       auto acc = scratch<double>(e - b);
-      colsum(gy, gb, acc.get(), n, out, b, e);
+      affine_bias_grad_isa<T>(gy, gb, acc.get(), n, out, b, e);
     });
   }
   if (n == 0 || out == 0) {  // empty reductions: K = 0 GEMMs are not left to BLAS

@@ -2,123 +2,23 @@
 // Training by Reducing Internal Covariate Shift"), forward in training and inference mode,
 // and backward.
 //
-// NCHW input (S > 1): OpenMP over channels; a thread owns whole channels and walks their N
+// NCHW input (S > 1): threads over channels; a thread owns whole channels and walks their N
 // planes (each plane is a fixed reduction chunk, summed in 16 interleaved double lanes and
 // folded in a fixed tree), so a channel's N*S elements stay in L2 between the passes
-// (sum, centred sum of squares, normalise). (N, D) input (S = 1): OpenMP over blocks of
+// (sum, centred sum of squares, normalise). (N, D) input (S = 1): threads over blocks of
 // features; every row is accumulated into per-feature double sums in row order. Either way
 // each statistic is computed by one thread in a fixed order: bit-identical for 1 or 2 threads.
 // The elementwise passes are single fused multiply-adds with per-channel coefficients.
 #include <algorithm>
 #include <cassert>
 #include <cmath>
-#include <omp.h>
 #include "batch_norm.h"
 #include "nnk_common.h"
+#include "nnk_reduce.h"
 
 namespace nnk {
 
 namespace {
-
-
-constexpr int kLanes = 16;
-
-// Fixed-order fold of the lanes (a balanced tree, the same on every ISA and thread count).
-NNK_INLINE double fold(double* a) {
-  for (int w = kLanes / 2; w >= 1; w /= 2)
-    for (int j = 0; j < w; ++j) a[j] += a[j + w];
-  return a[0];
-}
-
-// The chunk reductions below sum a chunk in 16 interleaved lanes: blocks of kBlock elements
-// are summed in T (a 16-lane GCC generic vector, 16 terms per lane: cheap and accurate), then
-// each block's lanes are added into double accumulators. The order is fixed by the source, not
-// by the ISA or the thread count. (GCC lowers generic vectors before target_clones makes the
-// ISA clones, so these run at SSE width in every clone; still measured 1.1-1.3x faster here
-// than auto-vectorised double accumulators, which the clones do widen.)
-constexpr int64_t kBlock = 16 * kLanes;
-
-template <class T>
-struct Lanes {
-  typedef T type __attribute__((vector_size(kLanes * sizeof(T))));
-};
-template <class T>
-NNK_INLINE void load_lanes(typename Lanes<T>::type& v, const T* p) {
-  __builtin_memcpy(&v, p, sizeof(v));
-}
-template <class T>
-NNK_INLINE void add_lanes(double* a, const typename Lanes<T>::type& b) {
-  for (int j = 0; j < kLanes; ++j) a[j] += double(b[j]);
-}
-
-// sum(x) over one chunk.
-template <class T>
-NNK_INLINE double chunk_sum(const T* NNK_RESTRICT p, int64_t n) {
-  double a[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kBlock <= n; i += kBlock) {
-    typename Lanes<T>::type b = {};
-    for (int64_t k = 0; k < kBlock; k += kLanes) {
-      typename Lanes<T>::type v;
-      load_lanes<T>(v, p + i + k);
-      b += v;
-    }
-    add_lanes<T>(a, b);
-  }
-  for (; i < n; ++i) a[i % kLanes] += double(p[i]);
-  return fold(a);
-}
-
-// sum((x - m)^2) over one chunk (m rounded to T: a shift of at most half an ulp of the mean,
-// whose effect on the sum, n * shift^2, is far below rounding).
-template <class T>
-NNK_INLINE double chunk_sqdev(const T* NNK_RESTRICT p, int64_t n, double m) {
-  const T mt = T(m);
-  double a[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kBlock <= n; i += kBlock) {
-    typename Lanes<T>::type b = {};
-    for (int64_t k = 0; k < kBlock; k += kLanes) {
-      typename Lanes<T>::type d;
-      load_lanes<T>(d, p + i + k);
-      d -= mt;
-      b += d * d;
-    }
-    add_lanes<T>(a, b);
-  }
-  for (; i < n; ++i) {
-    const double d = double(p[i] - mt);
-    a[i % kLanes] += d * d;
-  }
-  return fold(a);
-}
-
-// (sum(g), sum(g * (x - m))) over one chunk.
-template <class T>
-NNK_INLINE void chunk_grad_sums(const T* NNK_RESTRICT g, const T* NNK_RESTRICT x, int64_t n, double m, double& sg,
-                                double& sgx) {
-  const T mt = T(m);
-  double a[kLanes] = {}, b[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kBlock <= n; i += kBlock) {
-    typename Lanes<T>::type ba = {}, bb = {};
-    for (int64_t k = 0; k < kBlock; k += kLanes) {
-      typename Lanes<T>::type gj, xj;
-      load_lanes<T>(gj, g + i + k);
-      load_lanes<T>(xj, x + i + k);
-      ba += gj;
-      bb += gj * (xj - mt);
-    }
-    add_lanes<T>(a, ba);
-    add_lanes<T>(b, bb);
-  }
-  for (; i < n; ++i) {
-    a[i % kLanes] += double(g[i]);
-    b[i % kLanes] += double(g[i]) * double(x[i] - mt);
-  }
-  sg = fold(a);
-  sgx = fold(b);
-}
 
 template <class T>
 NNK_INLINE void affine_plane(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, int64_t n, T a, T b) {
@@ -294,67 +194,49 @@ NNK_INLINE void backward_features(const BnArgs<T>& a, int64_t d0, int64_t d1) {
   }
 }
 
-// Per-thread bodies (ISA-multiversioned). Range = channels for S > 1, features for S = 1.
-NNK_CLONES void bn_train_f32(const BnArgs<float>& a, int64_t b, int64_t e) {
+// Per-thread bodies. Range = channels for S > 1, features for S = 1.
+template <class T>
+NNK_INLINE void train_range(const BnArgs<T>& a, int64_t b, int64_t e) {
   a.s.s == 1 ? train_features(a, b, e) : train_channels(a, b, e);
 }
-NNK_CLONES void bn_train_f64(const BnArgs<double>& a, int64_t b, int64_t e) {
-  a.s.s == 1 ? train_features(a, b, e) : train_channels(a, b, e);
-}
-NNK_CLONES void bn_infer_f32(const BnArgs<float>& a, const float* sc, const float* sh, int64_t b, int64_t e) {
-  infer_rows(a, sc, sh, b, e);
-}
-NNK_CLONES void bn_infer_f64(const BnArgs<double>& a, const double* sc, const double* sh, int64_t b, int64_t e) {
-  infer_rows(a, sc, sh, b, e);
-}
-NNK_CLONES void bn_backward_f32(const BnArgs<float>& a, int64_t b, int64_t e) {
+template <class T>
+NNK_INLINE void backward_range(const BnArgs<T>& a, int64_t b, int64_t e) {
   a.s.s == 1 ? backward_features(a, b, e) : backward_channels(a, b, e);
 }
-NNK_CLONES void bn_backward_f64(const BnArgs<double>& a, int64_t b, int64_t e) {
-  a.s.s == 1 ? backward_features(a, b, e) : backward_channels(a, b, e);
-}
-inline void bn_train(const BnArgs<float>& a, int64_t b, int64_t e) { bn_train_f32(a, b, e); }
-inline void bn_train(const BnArgs<double>& a, int64_t b, int64_t e) { bn_train_f64(a, b, e); }
-inline void bn_infer(const BnArgs<float>& a, const float* sc, const float* sh, int64_t b, int64_t e) {
-  bn_infer_f32(a, sc, sh, b, e);
-}
-inline void bn_infer(const BnArgs<double>& a, const double* sc, const double* sh, int64_t b, int64_t e) {
-  bn_infer_f64(a, sc, sh, b, e);
-}
-inline void bn_backward(const BnArgs<float>& a, int64_t b, int64_t e) { bn_backward_f32(a, b, e); }
-inline void bn_backward(const BnArgs<double>& a, int64_t b, int64_t e) { bn_backward_f64(a, b, e); }
+NNK_ISA_CLONES(batch_norm_forward_train, (const BnArgs<T>& a, int64_t b, int64_t e), train_range<T>(a, b, e))
+NNK_ISA_CLONES(batch_norm_forward_infer, (const BnArgs<T>& a, const T* sc, const T* sh, int64_t b, int64_t e),
+               infer_rows<T>(a, sc, sh, b, e))
+NNK_ISA_CLONES(batch_norm_backward, (const BnArgs<T>& a, int64_t b, int64_t e), backward_range<T>(a, b, e))
 
-// Feature blocks for (N, D) input: a multiple of 16 features so that blocks are whole vectors.
-inline void feature_range(int64_t D, int t, int nt, int64_t& b, int64_t& e) {
-  const int64_t blocks = (D + 15) / 16;
-  thread_range(blocks, t, nt, b, e);
-  b = std::min(D, b * 16);
-  e = std::min(D, e * 16);
+// body(b, e) over the channels (S != 1) or the features (S = 1: in blocks of 16, whole vectors),
+// with the statistics' grain.
+template <class F>
+void over_channels(const BatchNormShape& s, F&& body) {
+  if (s.s != 1) {
+    parallel_ranges(s.c, items_per_grain(grain::kRows, s.n * s.s), body);
+    return;
+  }
+  parallel_ranges((s.c + 15) / 16, items_per_grain(grain::kRows, s.n * 16),
+                  [&](int64_t b, int64_t e) { body(std::min(s.c, b * 16), std::min(s.c, e * 16)); });
 }
 
 }  // namespace
 
 template <class T>
 void batch_norm_forward_train(const T* x, const T* gamma, const T* beta, T* y, T* save_mean, T* save_invstd,
-                             T* running_mean, T* running_var, const BatchNormShape& s, double momentum, double eps,
-                             bool unbiased) {
+                              T* running_mean, T* running_var, const BatchNormShape& s, double momentum, double eps,
+                              bool unbiased) {
   assert(s.n * s.s >= 2 && (running_mean == nullptr) == (running_var == nullptr));
   BnArgs<T> a{x, nullptr, gamma, beta, nullptr, nullptr, nullptr, nullptr,
               y, nullptr, save_mean, save_invstd, running_mean, running_var, nullptr, nullptr,
               s, momentum, eps, unbiased, true};
-#pragma omp parallel num_threads(threads_for(s.n * s.c * s.s))
-  {
-    int64_t b, e;
-    if (s.s == 1) feature_range(s.c, omp_get_thread_num(), omp_get_num_threads(), b, e);
-    else thread_range(s.c, omp_get_thread_num(), omp_get_num_threads(), b, e);
-    if (b < e) bn_train(a, b, e);
-  }
+  over_channels(s, [&](int64_t b, int64_t e) { batch_norm_forward_train_isa<T>(a, b, e); });
 }
 
 template <class T>
 void batch_norm_forward_infer(const T* x, const T* gamma, const T* beta, const T* running_mean,
-                             const T* running_var, T* y, T* save_mean, T* save_invstd, const BatchNormShape& s,
-                             double eps) {
+                              const T* running_var, T* y, T* save_mean, T* save_invstd, const BatchNormShape& s,
+                              double eps) {
   auto coef = scratch<T>(2 * s.c);
   T* sc = coef.get();
   T* sh = sc + s.c;
@@ -370,36 +252,26 @@ void batch_norm_forward_infer(const T* x, const T* gamma, const T* beta, const T
               y, nullptr, save_mean, save_invstd, nullptr, nullptr, nullptr, nullptr,
               s, 0.0, eps, false, false};
   const int64_t rows = s.s == 1 ? s.n : s.n * s.c;
-#pragma omp parallel num_threads(threads_for(s.n * s.c * s.s))
-  {
-    int64_t b, e;
-    thread_range(rows, omp_get_thread_num(), omp_get_num_threads(), b, e);
-    if (b < e) bn_infer(a, sc, sh, b, e);
-  }
+  parallel_ranges(rows, items_per_grain(grain::kLight, s.s == 1 ? s.c : s.s),
+                  [&](int64_t b, int64_t e) { batch_norm_forward_infer_isa<T>(a, sc, sh, b, e); });
 }
 
 template <class T>
 void batch_norm_backward(const T* gy, const T* x, const T* gamma, const T* mean, const T* invstd, T* gx,
-                        T* ggamma, T* gbeta, const BatchNormShape& s, bool training) {
+                         T* ggamma, T* gbeta, const BatchNormShape& s, bool training) {
   BnArgs<T> a{x, gy, gamma, nullptr, nullptr, nullptr, mean, invstd,
               nullptr, gx, nullptr, nullptr, nullptr, nullptr, ggamma, gbeta,
               s, 0.0, 0.0, false, training};
-#pragma omp parallel num_threads(threads_for(s.n * s.c * s.s))
-  {
-    int64_t b, e;
-    if (s.s == 1) feature_range(s.c, omp_get_thread_num(), omp_get_num_threads(), b, e);
-    else thread_range(s.c, omp_get_thread_num(), omp_get_num_threads(), b, e);
-    if (b < e) bn_backward(a, b, e);
-  }
+  over_channels(s, [&](int64_t b, int64_t e) { batch_norm_backward_isa<T>(a, b, e); });
 }
 
 #define NNK_BN_INSTANTIATE(T)                                                                                   \
   template void batch_norm_forward_train<T>(const T*, const T*, const T*, T*, T*, T*, T*, T*,                    \
-                                           const BatchNormShape&, double, double, bool);                        \
+                                            const BatchNormShape&, double, double, bool);                        \
   template void batch_norm_forward_infer<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \
-                                           const BatchNormShape&, double);                                      \
+                                            const BatchNormShape&, double);                                      \
   template void batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,             \
-                                      const BatchNormShape&, bool);
+                                       const BatchNormShape&, bool);
 NNK_BN_INSTANTIATE(float)
 NNK_BN_INSTANTIATE(double)
 

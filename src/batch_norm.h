@@ -18,19 +18,19 @@ struct BatchNormShape {
 // 16 interleaved lanes) combined in a fixed order: bit-identical for any thread count.
 template <class T>
 void batch_norm_forward_train(const T* x, const T* gamma, const T* beta, T* y, T* save_mean, T* save_invstd,
-                             T* running_mean, T* running_var, const BatchNormShape& s, double momentum, double eps,
-                             bool unbiased);
+                              T* running_mean, T* running_var, const BatchNormShape& s, double momentum, double eps,
+                              bool unbiased);
 // Inference forward: mean/var/eps/gamma/beta are folded into one scale and shift per channel,
 // y = x * scale + shift. save_mean = running_mean, save_invstd = 1/sqrt(running_var + eps).
 template <class T>
 void batch_norm_forward_infer(const T* x, const T* gamma, const T* beta, const T* running_mean,
-                             const T* running_var, T* y, T* save_mean, T* save_invstd, const BatchNormShape& s,
-                             double eps);
+                              const T* running_var, T* y, T* save_mean, T* save_invstd, const BatchNormShape& s,
+                              double eps);
 // Backward with the saved statistics. gbeta = sum gy, ggamma = sum gy * xhat; in training
 // gx = gamma*invstd * (gy - gbeta/M - xhat*ggamma/M) (the statistics depend on x), in
 // inference gx = gamma*invstd * gy. gamma may be null (1).
 template <class T>
 void batch_norm_backward(const T* gy, const T* x, const T* gamma, const T* mean, const T* invstd, T* gx,
-                        T* ggamma, T* gbeta, const BatchNormShape& s, bool training);
+                         T* ggamma, T* gbeta, const BatchNormShape& s, bool training);
 
 }  // namespace nnk

@@ -122,17 +122,18 @@ void conv2d_backward(const T* gy, const T* x, const T* w, T* gx, T* gw, T* gb, c
 template <class T>
 void conv2d_bias_backward(const T* gy, T* gb, const Conv2dShape& s) {
   const int64_t P = s.oh * s.ow;
-#pragma omp parallel for num_threads(threads_for(s.n * s.oc * P)) schedule(static)
-  for (int64_t o = 0; o < s.oc; ++o) {
-    double acc = 0.0;
-    for (int64_t n = 0; n < s.n; ++n) {
-      const T* g = gy + (n * s.oc + o) * P;
-      double part = 0.0;
-      for (int64_t q = 0; q < P; ++q) part += g[q];
-      acc += part;
+  parallel_ranges(s.oc, items_per_grain(grain::kLight, s.n * P), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      double acc = 0.0;
+      for (int64_t n = 0; n < s.n; ++n) {
+        const T* g = gy + (n * s.oc + o) * P;
+        double part = 0.0;
+        for (int64_t q = 0; q < P; ++q) part += g[q];
+        acc += part;
+      }
+      gb[o] = T(acc);
     }
-    gb[o] = T(acc);
-  }
+  });
 }
 
 template void conv2d_forward<float>(const float*, const float*, const float*, float*, const Conv2dShape&, ConvAlgo);

@@ -1,16 +1,14 @@
-// Dropout: mask generation and scaling fused in one elementwise pass (NNK_CLONES body per
+// Dropout: mask generation and scaling fused in one elementwise pass (an ISA-cloned body per
 // thread range). The RNG is a pure function of (seed, index): see dropout.h.
 #include <cmath>
 #include "dropout.h"
 #include "nnk_common.h"
-#include "nnk_vmath.h"
 
 namespace nnk {
 
-constexpr int64_t kGrainMask = int64_t(1) << 16;   // elements per thread: hash + select + scale
-constexpr int64_t kGrainLight = int64_t(1) << 17;  // scale / backward: one multiply
-
 uint64_t dropout_threshold(double p) { return static_cast<uint64_t>(std::ceil(std::ldexp(p, 53))); }
+
+namespace {
 
 NNK_INLINE uint64_t splitmix64(uint64_t seed, uint64_t i) {
   uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
@@ -20,8 +18,8 @@ NNK_INLINE uint64_t splitmix64(uint64_t seed, uint64_t i) {
 }
 
 template <class T>
-NNK_INLINE void dropout_fwd_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, uint8_t* NNK_RESTRICT mask,
-                                 uint64_t seed, uint64_t thr, T scale, int64_t b, int64_t e) {
+NNK_INLINE void dropout_forward_range(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, uint8_t* NNK_RESTRICT mask,
+                                      uint64_t seed, uint64_t thr, T scale, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) {
     const bool keep = (splitmix64(seed, uint64_t(i)) >> 11) >= thr;
     mask[i] = keep;
@@ -29,59 +27,37 @@ NNK_INLINE void dropout_fwd_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, uin
   }
 }
 template <class T>
-NNK_INLINE void dropout_scale_impl(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, T scale, int64_t b, int64_t e) {
+NNK_INLINE void dropout_scale_range(const T* NNK_RESTRICT x, T* NNK_RESTRICT y, T scale, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) y[i] = x[i] * scale;
 }
 template <class T>
-NNK_INLINE void dropout_bwd_impl(const T* NNK_RESTRICT gy, const uint8_t* NNK_RESTRICT mask, T* NNK_RESTRICT gx,
-                                 T scale, int64_t b, int64_t e) {
+NNK_INLINE void dropout_backward_range(const T* NNK_RESTRICT gy, const uint8_t* NNK_RESTRICT mask, T* NNK_RESTRICT gx,
+                                       T scale, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) gx[i] = mask[i] ? gy[i] * scale : T(0);
 }
 
-NNK_CLONES static void fwd_f32(const float* x, float* y, uint8_t* m, uint64_t s, uint64_t t, float c, int64_t b,
-                               int64_t e) {
-  dropout_fwd_impl<float>(x, y, m, s, t, c, b, e);
-}
-NNK_CLONES static void fwd_f64(const double* x, double* y, uint8_t* m, uint64_t s, uint64_t t, double c, int64_t b,
-                               int64_t e) {
-  dropout_fwd_impl<double>(x, y, m, s, t, c, b, e);
-}
-NNK_CLONES static void scale_f32(const float* x, float* y, float c, int64_t b, int64_t e) {
-  dropout_scale_impl<float>(x, y, c, b, e);
-}
-NNK_CLONES static void scale_f64(const double* x, double* y, double c, int64_t b, int64_t e) {
-  dropout_scale_impl<double>(x, y, c, b, e);
-}
-NNK_CLONES static void bwd_f32(const float* g, const uint8_t* m, float* gx, float c, int64_t b, int64_t e) {
-  dropout_bwd_impl<float>(g, m, gx, c, b, e);
-}
-NNK_CLONES static void bwd_f64(const double* g, const uint8_t* m, double* gx, double c, int64_t b, int64_t e) {
-  dropout_bwd_impl<double>(g, m, gx, c, b, e);
-}
-static void fwd(const float* x, float* y, uint8_t* m, uint64_t s, uint64_t t, float c, int64_t b, int64_t e) {
-  fwd_f32(x, y, m, s, t, c, b, e);
-}
-static void fwd(const double* x, double* y, uint8_t* m, uint64_t s, uint64_t t, double c, int64_t b, int64_t e) {
-  fwd_f64(x, y, m, s, t, c, b, e);
-}
-static void scl(const float* x, float* y, float c, int64_t b, int64_t e) { scale_f32(x, y, c, b, e); }
-static void scl(const double* x, double* y, double c, int64_t b, int64_t e) { scale_f64(x, y, c, b, e); }
-static void bwd(const float* g, const uint8_t* m, float* gx, float c, int64_t b, int64_t e) {
-  bwd_f32(g, m, gx, c, b, e);
-}
-static void bwd(const double* g, const uint8_t* m, double* gx, double c, int64_t b, int64_t e) {
-  bwd_f64(g, m, gx, c, b, e);
-}
+NNK_ISA_CLONES(dropout_forward,
+               (const T* x, T* y, uint8_t* mask, uint64_t seed, uint64_t thr, T scale, int64_t b, int64_t e),
+               dropout_forward_range<T>(x, y, mask, seed, thr, scale, b, e))
+NNK_ISA_CLONES(dropout_scale, (const T* x, T* y, T scale, int64_t b, int64_t e),
+               dropout_scale_range<T>(x, y, scale, b, e))
+NNK_ISA_CLONES(dropout_backward, (const T* gy, const uint8_t* mask, T* gx, T scale, int64_t b, int64_t e),
+               dropout_backward_range<T>(gy, mask, gx, scale, b, e))
+
+}  // namespace
 
 template <class T>
 void dropout_forward(const T* x, T* y, uint8_t* mask, int64_t n, uint64_t seed, uint64_t threshold, T scale) {
-  parallel_ranges(n, kGrainMask, [&](int64_t b, int64_t e) { fwd(x, y, mask, seed, threshold, scale, b, e); });
+  parallel_ranges(n, grain::kExp, [&](int64_t b, int64_t e) {
+    dropout_forward_isa<T>(x, y, mask, seed, threshold, scale, b, e);
+  });
 }
 template <class T> void dropout_scale(const T* x, T* y, int64_t n, T scale) {
-  parallel_ranges(n, kGrainLight, [&](int64_t b, int64_t e) { scl(x, y, scale, b, e); });
+  parallel_ranges(n, grain::kLight, [&](int64_t b, int64_t e) { dropout_scale_isa<T>(x, y, scale, b, e); });
 }
 template <class T> void dropout_backward(const T* gy, const uint8_t* mask, T* gx, int64_t n, T scale) {
-  parallel_ranges(n, kGrainLight, [&](int64_t b, int64_t e) { bwd(gy, mask, gx, scale, b, e); });
+  parallel_ranges(n, grain::kLight,
+                  [&](int64_t b, int64_t e) { dropout_backward_isa<T>(gy, mask, gx, scale, b, e); });
 }
 
 template void dropout_forward<float>(const float*, float*, uint8_t*, int64_t, uint64_t, uint64_t, float);

@@ -23,7 +23,6 @@ static void tile_grid(int64_t m, int64_t n, int64_t k, int64_t& tm, int64_t& tn)
   }
 }
 
-
 template <class T>
 void gemm_tiled(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
                 int64_t ldb, T beta, T* c, int64_t ldc) {
@@ -32,15 +31,17 @@ void gemm_tiled(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
   tile_grid(m, n, k, tm, tn);
   const int64_t gm = (m + tm - 1) / tm, gn = (n + tn - 1) / tn;
   BlasSerialScope pin;
-  // Tile (i, j): rows [i*tm, ...) of op(A) and C, columns [j*tn, ...) of op(B) and C.
-#pragma omp parallel for num_threads(std::min<int64_t>(num_threads(), gm * gn)) schedule(static)
-  for (int64_t t = 0; t < gm * gn; ++t) {
-    const int64_t i0 = (t / gn) * tm, j0 = (t % gn) * tn;
-    const int64_t mi = std::min(tm, m - i0), nj = std::min(tn, n - j0);
-    const T* ai = ta ? a + i0 : a + i0 * lda;  // op(A) rows i0..: A^T's rows are A's columns
-    const T* bj = tb ? b + j0 * ldb : b + j0;  // op(B) columns j0..: B^T's columns are B's rows
-    gemm<T>(ta, tb, mi, nj, k, alpha, ai, lda, bj, ldb, beta, c + i0 * ldc + j0, ldc);
-  }
+  // Tile (i, j): rows [i*tm, ...) of op(A) and C, columns [j*tn, ...) of op(B) and C. Each tile
+  // is about kMinTileMadds of work or more (or the only one), so the grain is one tile.
+  parallel_ranges(gm * gn, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t i0 = (t / gn) * tm, j0 = (t % gn) * tn;
+      const int64_t mi = std::min(tm, m - i0), nj = std::min(tn, n - j0);
+      const T* ai = ta ? a + i0 : a + i0 * lda;  // op(A) rows i0..: A^T's rows are A's columns
+      const T* bj = tb ? b + j0 * ldb : b + j0;  // op(B) columns j0..: B^T's columns are B's rows
+      gemm<T>(ta, tb, mi, nj, k, alpha, ai, lda, bj, ldb, beta, c + i0 * ldc + j0, ldc);
+    }
+  });
 }
 
 template void gemm_tiled<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,

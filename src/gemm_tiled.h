@@ -10,8 +10,8 @@
 // gemm_tiled cuts C into a grid of tiles that depends only on (m, n, k), computes each tile
 // with one single-threaded BLAS call (full K, so every element's dot product is one BLAS
 // call's), and spreads the tiles over nnkern's OpenMP threads. The BLAS thread count is
-// pinned to 1 for the duration of the call (outside the parallel region) and restored
-// afterwards: these are the only BLAS calls made inside an OpenMP region.
+// pinned to 1 for the duration of the call (a BlasSerialScope, taken outside the parallel
+// region) and restored afterwards.
 #pragma once
 #include <cstdint>
 

@@ -1,6 +1,6 @@
 // Local response normalization across channels (Krizhevsky, Sutskever & Hinton 2012,
 // "ImageNet Classification with Deep Convolutional Neural Networks", section 3.3).
-// Work items are (image, block of kBlock pixels); OpenMP splits them statically. Within an
+// Work items are (image, block of kBlock pixels); parallel_ranges splits them. Within an
 // item every channel's window sum of squares is a short sum over at most `size` channel
 // rows of the block (L1/L2 resident), vectorised over pixels; a full window of 5 channels
 // (AlexNet) is one fused pass instead of a read-modify-write pass per channel. d^(-beta) has fast exact
@@ -11,14 +11,12 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
-#include <omp.h>
 #include "local_response_norm.h"
 #include "nnk_common.h"
 
 namespace nnk {
 
 namespace {
-
 
 constexpr int64_t kBlock = 256;
 
@@ -167,33 +165,19 @@ NNK_INLINE void backward_dispatch(const T* gy, const T* x, T* gx, const LrnShape
   }
 }
 
-NNK_CLONES void lrn_fwd_f32(const float* x, float* y, const LrnShape& s, const LrnParams& p, int64_t a, int64_t b) {
-  forward_dispatch(x, y, s, p, a, b);
-}
-NNK_CLONES void lrn_fwd_f64(const double* x, double* y, const LrnShape& s, const LrnParams& p, int64_t a, int64_t b) {
-  forward_dispatch(x, y, s, p, a, b);
-}
-NNK_CLONES void lrn_bwd_f32(const float* g, const float* x, float* gx, const LrnShape& s, const LrnParams& p,
-                            int64_t a, int64_t b) {
-  backward_dispatch(g, x, gx, s, p, a, b);
-}
-NNK_CLONES void lrn_bwd_f64(const double* g, const double* x, double* gx, const LrnShape& s, const LrnParams& p,
-                            int64_t a, int64_t b) {
-  backward_dispatch(g, x, gx, s, p, a, b);
-}
-inline void lrn_fwd(const float* x, float* y, const LrnShape& s, const LrnParams& p, int64_t a, int64_t b) {
-  lrn_fwd_f32(x, y, s, p, a, b);
-}
-inline void lrn_fwd(const double* x, double* y, const LrnShape& s, const LrnParams& p, int64_t a, int64_t b) {
-  lrn_fwd_f64(x, y, s, p, a, b);
-}
-inline void lrn_bwd(const float* g, const float* x, float* gx, const LrnShape& s, const LrnParams& p, int64_t a,
-                    int64_t b) {
-  lrn_bwd_f32(g, x, gx, s, p, a, b);
-}
-inline void lrn_bwd(const double* g, const double* x, double* gx, const LrnShape& s, const LrnParams& p, int64_t a,
-                    int64_t b) {
-  lrn_bwd_f64(g, x, gx, s, p, a, b);
+NNK_ISA_CLONES(local_response_norm_forward,
+               (const T* x, T* y, const LrnShape& s, const LrnParams& p, int64_t i0, int64_t i1),
+               forward_dispatch<T>(x, y, s, p, i0, i1))
+NNK_ISA_CLONES(local_response_norm_backward,
+               (const T* gy, const T* x, T* gx, const LrnShape& s, const LrnParams& p, int64_t i0, int64_t i1),
+               backward_dispatch<T>(gy, x, gx, s, p, i0, i1))
+
+// Work items: (image, block of kBlock pixels), each about C * kBlock * min(size, C) steps.
+template <class F>
+void over_items(const LrnShape& s, const LrnParams& p, F&& body) {
+  const int64_t items = s.n * ((s.s + kBlock - 1) / kBlock);
+  const int64_t per = items_per_grain(items_per_grain(grain::kRows, s.c * kBlock), std::min(p.size, s.c));
+  parallel_ranges(items, per, body);
 }
 
 }  // namespace
@@ -201,27 +185,15 @@ inline void lrn_bwd(const double* g, const double* x, double* gx, const LrnShape
 template <class T>
 void local_response_norm_forward(const T* x, T* y, const LrnShape& s, const LrnParams& p) {
   assert(p.size >= 1 && p.k > 0);
-  const int64_t items = s.n * ((s.s + kBlock - 1) / kBlock);
   if (s.c == 0) return;
-#pragma omp parallel num_threads(threads_for(s.n * s.c * s.s * p.size))
-  {
-    int64_t b, e;
-    thread_range(items, omp_get_thread_num(), omp_get_num_threads(), b, e);
-    if (b < e) lrn_fwd(x, y, s, p, b, e);
-  }
+  over_items(s, p, [&](int64_t b, int64_t e) { local_response_norm_forward_isa<T>(x, y, s, p, b, e); });
 }
 
 template <class T>
 void local_response_norm_backward(const T* gy, const T* x, T* gx, const LrnShape& s, const LrnParams& p) {
   assert(p.size >= 1 && p.k > 0);
-  const int64_t items = s.n * ((s.s + kBlock - 1) / kBlock);
   if (s.c == 0) return;
-#pragma omp parallel num_threads(threads_for(s.n * s.c * s.s * p.size))
-  {
-    int64_t b, e;
-    thread_range(items, omp_get_thread_num(), omp_get_num_threads(), b, e);
-    if (b < e) lrn_bwd(gy, x, gx, s, p, b, e);
-  }
+  over_items(s, p, [&](int64_t b, int64_t e) { local_response_norm_backward_isa<T>(gy, x, gx, s, p, b, e); });
 }
 
 template void local_response_norm_forward<float>(const float*, float*, const LrnShape&, const LrnParams&);

@@ -1,21 +1,53 @@
-// Shared helpers of the nnkern kernels: thread count, static work split, ISA clones.
-// Pure C++17 + OpenMP: no Python headers anywhere under src/.
+// Shared helpers of the nnkern kernels: thread count, the work-split policy, ISA clones,
+// scratch memory. Pure C++17 + OpenMP: no Python headers anywhere under src/.
 #pragma once
-#include <cstdint>
+#include <omp.h>
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <exception>
 #include <memory>
+#include <type_traits>
+#include <utility>
 
-// Multiversioned hot loops: one ifunc-dispatched clone per ISA level, so the default
-// build runs on any x86-64 CPU and still uses AVX2+FMA or AVX-512 where present.
-// Apply it to non-template functions that are called once per thread (outlined OpenMP
-// bodies are not cloned by GCC, so clones sit *inside* parallel regions, not around them).
+#define NNK_INLINE inline __attribute__((always_inline))
+#define NNK_RESTRICT __restrict__
+
+// ---- ISA clones --------------------------------------------------------------------------
+// Multiversioned hot loops: one ifunc-dispatched clone per ISA level, so the default build
+// runs on any x86-64 CPU and still uses AVX2+FMA or AVX-512 where present. GCC clones only
+// non-template functions, and does not clone outlined OpenMP bodies, so the clones are the
+// per-thread bodies *inside* parallel regions, and everything they call is always-inline.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(NNK_NO_CLONES)
 #define NNK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define NNK_CLONES
 #endif
-#define NNK_INLINE inline __attribute__((always_inline))
-#define NNK_RESTRICT __restrict__
+
+// NNK_ISA_CLONES(name, (params), body): the statement `body` (written in terms of a type T
+// and the names in params) compiled as two non-template functions, name__f32 (T = float) and
+// name__f64 (T = double), each multiversioned by NNK_CLONES, and name_isa<T>(args...), which
+// calls the one for T. Example:
+//   NNK_ISA_CLONES(relu_forward, (const T* x, T* y, int64_t b, int64_t e), relu_rows<T>(x, y, b, e))
+// defines relu_forward__f32 / relu_forward__f64 (their names appear in profiles as such, with
+// the clone's ISA suffix) and relu_forward_isa<T>(x, y, b, e).
+#define NNK_ISA_CLONES(name, params, ...)                                              \
+  namespace isa_f32 {                                                                 \
+  using T = float;                                                                    \
+  NNK_CLONES void name##__f32 params { __VA_ARGS__; }                                 \
+  }                                                                                   \
+  namespace isa_f64 {                                                                 \
+  using T = double;                                                                   \
+  NNK_CLONES void name##__f64 params { __VA_ARGS__; }                                 \
+  }                                                                                   \
+  template <class T_, class... A_>                                                    \
+  NNK_INLINE void name##_isa(A_&&... a) {                                             \
+    static_assert(std::is_same<T_, float>::value || std::is_same<T_, double>::value); \
+    if constexpr (std::is_same<T_, float>::value)                                     \
+      isa_f32::name##__f32(std::forward<A_>(a)...);                                   \
+    else                                                                              \
+      isa_f64::name##__f64(std::forward<A_>(a)...);                                   \
+  }
 
 namespace nnk {
 
@@ -27,11 +59,30 @@ int requested_num_threads();  // the count set (or OMP_NUM_THREADS), even in a f
 // Name of the clone the CPU dispatches to: "x86-64-v4 (AVX-512)", "x86-64-v3 (AVX2+FMA)" or "x86-64 (SSE2)".
 const char* simd_path();
 
-// Threads for a region over `elements` items: below 2^15 a parallel region costs more than
-// it saves (and on a busy machine waits for a second thread to be scheduled), so run on the
-// calling thread. Results never depend on it (work splits are shape-based).
-constexpr int64_t kSerialBelow = int64_t(1) << 15;
-inline int threads_for(int64_t elements) { return elements < kSerialBelow ? 1 : num_threads(); }
+// ---- work split ----------------------------------------------------------------------------
+// Threads of the most recent parallel_ranges call (from any thread; 1 when it ran on the calling
+// thread): a testing hook, so that tests can check that a case really ran in parallel.
+int last_parallel_threads();
+void note_parallel_threads(int n);
+
+// Grains: elements of work per thread below which fewer threads run, so that a thread gets
+// tens of microseconds of work at the single-core rates measured here (relu ~0.12 ns/element,
+// sigmoid/tanh ~0.4-0.5, softmax ~0.65) and the fork/join (microseconds; far more on a busy
+// machine, where a second thread may wait to be scheduled) stays small. A kernel converts its
+// grain to its own items (rows, planes, channels) with items_per_grain.
+namespace grain {
+constexpr int64_t kLight = int64_t(1) << 17;  // ~0.1 ns/element: relu, products, scaling, copies, column sums
+constexpr int64_t kExp = int64_t(1) << 16;    // one exp or hash per element: sigmoid, tanh, dropout masks
+constexpr int64_t kRows = int64_t(1) << 15;   // several passes per element: softmax, cross-entropy, pooling,
+                                              // batch norm, local response norm (per window element)
+constexpr int64_t kUpdate = int64_t(1) << 14;  // optimizer updates (one chunk of the multi-tensor range)
+constexpr int64_t kData = int64_t(1) << 16;    // the data pipeline's batch loops (csrc/_data.pyx)
+}  // namespace grain
+
+// `grain` (elements of work) expressed in items of `work_per_item` elements, at least 1.
+inline int64_t items_per_grain(int64_t grain, int64_t work_per_item) {
+  return std::max<int64_t>(1, grain / std::max<int64_t>(work_per_item, 1));
+}
 
 // The [begin, end) share of `n` items for thread `t` of `nt` (contiguous, static).
 inline void thread_range(int64_t n, int t, int nt, int64_t& begin, int64_t& end) {
@@ -40,6 +91,42 @@ inline void thread_range(int64_t n, int t, int nt, int64_t& begin, int64_t& end)
   end = begin + q + (t < r ? 1 : 0);
 }
 
+// The work-split policy of the kernels, in one place: runs body(begin, end) over a split of
+// the items [0, n) into contiguous ranges that cover it exactly once, with no more threads
+// than num_threads() and than n / grain_items (so a call of fewer than 2 * grain_items items
+// runs on the calling thread, without a parallel region). Today: one static range per thread. `body`
+// must give the same result however [0, n) is cut (elementwise work, whole rows, planes or
+// channels: every reduction inside one item), which is what makes every kernel bit-identical
+// for any thread count. An exception thrown by `body` (std::bad_alloc of a scratch buffer)
+// never crosses the parallel region: the first one is rethrown on the calling thread after
+// the region has ended. Not on it yet: the convolution work items (conv2d_im2col.cpp,
+// im2col.cpp) are scheduled by their own OpenMP loops, without the small-call rule.
+template <class F>
+void parallel_ranges(int64_t n, int64_t grain_items, F&& body) {
+  if (n <= 0) return;
+  const int64_t want = std::min<int64_t>(num_threads(), n / std::max<int64_t>(grain_items, 1));
+  if (want <= 1) {
+    note_parallel_threads(1);
+    body(int64_t(0), n);
+    return;
+  }
+  std::exception_ptr error;
+#pragma omp parallel num_threads(int(want))
+  {
+    int64_t b, e;
+    if (omp_get_thread_num() == 0) note_parallel_threads(omp_get_num_threads());
+    thread_range(n, omp_get_thread_num(), omp_get_num_threads(), b, e);
+    try {
+      if (b < e) body(b, e);
+    } catch (...) {
+#pragma omp critical(nnk_parallel_ranges_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+// ---- scratch memory ------------------------------------------------------------------------
 // Uninitialised scratch storage (std::vector would zero it first).
 template <class T>
 std::unique_ptr<T[]> scratch(int64_t n) {

@@ -1,38 +1,15 @@
-// Vectorisable math and work-splitting helpers of the elementwise and row-wise kernels
-// (activations, softmax, dropout, softmax cross-entropy). Everything here is always-inline
-// so that it is compiled once per ISA clone of the NNK_CLONES function that calls it.
+// Vectorisable exp and expm1 (no libm calls, no branches) and the softmax row pass built on
+// them. Everything here is always-inline, so that it is compiled once per ISA clone of the
+// function that calls it. The loops over it vectorise only where GCC may treat FP compares
+// as non-trapping (the clamps below): the sources that use it are compiled with
+// -fno-trapping-math (CMakeLists.txt).
 #pragma once
-// Without this, GCC keeps FP compare-and-select (the clamps below, relu, dropout masks) as
-// branches because a compare may raise an FP exception, and the loops do not vectorise.
-// nnkern never inspects FP exception flags. Applies to every function of the including file.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
-#endif
-#include <omp.h>
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include "nnk_common.h"
+#include "nnk_reduce.h"
 
 namespace nnk {
-
-// Runs body(begin, end) once per thread over a static contiguous split of [0, n), with no
-// more threads than n / grain (a single call, no parallel region, for small n). Use only
-// for work whose result does not depend on the split (elementwise ops, whole rows).
-template <class F>
-void parallel_ranges(int64_t n, int64_t grain, F&& body) {
-  const int64_t want = std::min<int64_t>(num_threads(), std::max<int64_t>(1, n / std::max<int64_t>(grain, 1)));
-  if (want <= 1) {
-    body(int64_t(0), n);
-    return;
-  }
-#pragma omp parallel num_threads(int(want))
-  {
-    int64_t b, e;
-    thread_range(n, omp_get_thread_num(), omp_get_num_threads(), b, e);
-    body(b, e);
-  }
-}
 
 template <class T> struct ExpConst;
 template <> struct ExpConst<float> {
@@ -102,34 +79,6 @@ NNK_INLINE T vexpm1(T x) {
   return scale * q + (scale - T(1));
 }
 
-// Row reductions with kLanes independent partial sums (so that they vectorise without
-// reassociation flags), combined pairwise in a fixed order, then the scalar tail. The
-// result depends only on n, never on threads; it differs from a sequential sum only by
-// rounding.
-constexpr int kLanes = 16;
-
-template <class T>
-NNK_INLINE T lanes_combine(T* acc) {
-  for (int w = kLanes / 2; w >= 1; w /= 2)
-    for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
-  return acc[0];
-}
-
-// max_k x[k] (NaN entries are skipped; n >= 1).
-template <class T>
-NNK_INLINE T row_max(const T* NNK_RESTRICT x, int64_t n) {
-  T acc[kLanes];
-  for (int l = 0; l < kLanes; ++l) acc[l] = x[0];
-  int64_t k = 0;
-  for (; k + kLanes <= n; k += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] = x[k + l] > acc[l] ? x[k + l] : acc[l];
-  for (int w = kLanes / 2; w >= 1; w /= 2)
-    for (int l = 0; l < w; ++l) acc[l] = acc[l + w] > acc[l] ? acc[l + w] : acc[l];
-  T m = acc[0];
-  for (; k < n; ++k) m = x[k] > m ? x[k] : m;
-  return m;
-}
-
 // y[k] = exp(x[k] - shift); returns sum_k y[k].
 template <class T>
 NNK_INLINE T row_exp_sum(const T* NNK_RESTRICT x, T shift, T* NNK_RESTRICT y, int64_t n) {
@@ -146,19 +95,7 @@ NNK_INLINE T row_exp_sum(const T* NNK_RESTRICT x, T shift, T* NNK_RESTRICT y, in
     y[k] = vexp(x[k] - shift);
     tail += y[k];
   }
-  return lanes_combine(acc) + tail;
-}
-
-// sum_k a[k] * b[k].
-template <class T>
-NNK_INLINE T row_dot(const T* NNK_RESTRICT a, const T* NNK_RESTRICT b, int64_t n) {
-  T acc[kLanes] = {};
-  int64_t k = 0;
-  for (; k + kLanes <= n; k += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += a[k + l] * b[k + l];
-  T tail = T(0);
-  for (; k < n; ++k) tail += a[k] * b[k];
-  return lanes_combine(acc) + tail;
+  return lanes_fold(acc) + tail;
 }
 
 }  // namespace nnk

@@ -2,7 +2,7 @@
 // sgd_update, momentum_update, nesterov_update, adagrad_update, rmsprop_update, adam_update.
 //
 // Every rule reads each parameter, gradient and state element once and writes each once.
-// The element order of the arithmetic mirrors nnkern/reference/optim.py (the seed's NumPy
+// The element order of the arithmetic mirrors nnkern/reference/optim.py (the book's NumPy
 // listings) operation by operation, and the file is compiled with -ffp-contract=off, so the
 // native result equals the NumPy reference bit for bit in both float32 and float64.
 #pragma once
@@ -12,7 +12,7 @@
 namespace nnk {
 
 // How weight decay enters a tensor's update.
-//   l2:        g <- g + wd * W        (the seed's MultiLayerNet: d/dW of wd/2 * ||W||^2)
+//   l2:        g <- g + wd * W        (the book's MultiLayerNet: d/dW of wd/2 * ||W||^2)
 //   l1:        g <- g + wd * sign(W)  (sign(0) = 0, sign(NaN) = NaN, as np.sign)
 //   decoupled: W <- W * (1 - lr * wd) before the rule (AdamW, Loshchilov & Hutter 2019)
 enum class Decay : int { none = 0, l2 = 1, l1 = 2, decoupled = 3 };
@@ -47,7 +47,7 @@ template <class T> void rmsprop_update(const std::vector<OptimTensor<T>>& ts, do
 //  standard (Kingma & Ba 2015, as torch.optim.Adam):
 //    m <- b1*m + (1-b1)*g;  v <- b2*v + (1-b2)*g*g;
 //    W <- W - (lr/(1-b1^t)) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
-//  book (the seed's listing, DLFS common/optimizer.py):
+//  book (the book's listing, DLFS common/optimizer.py):
 //    m <- m + (1-b1)*(g - m);  v <- v + (1-b2)*(g*g - v);
 //    W <- W - lr_t * m / (sqrt(v) + eps),  lr_t = lr*sqrt(1-b2^t)/(1-b1^t); the last line is
 //    evaluated in double (lr_t is a float64 scalar in the listing, so NumPy promotes it).

@@ -1,7 +1,10 @@
-// The update rules of src/optim.cpp, one struct per rule: `coef` computes the per-tensor
-// scalars in double on the host; `step` updates one element (w, g, state a, state b) in T.
-// Each line of each `step` is one line of nnkern/reference/optim.py, in the same order, so
-// that (with -ffp-contract=off on optim.cpp, which includes this file) the roundings match.
+// The update rules of src/optim.cpp, one class template per rule. A rule object holds the
+// per-tensor coefficients of its update, computed in double on the host from the tensor's lr
+// and the rule's hyper-parameters and rounded to T (as NumPy rounds Python-float scalars to
+// the array's dtype); step() updates one element (w, g, state a, state b) in T. The
+// coefficients carry the names of nnkern/reference/optim.py and each line of each step() is
+// one line of it, in the same order, so that (with -ffp-contract=off on optim.cpp, which
+// includes this file) the roundings match the reference bit for bit.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -10,17 +13,10 @@
 namespace nnk {
 namespace optim_detail {
 
-// Rule-wide hyper-parameters (meaning per rule, see the coef functions).
-struct Glob {
-  double a, b, eps;
-  int64_t step;
-};
-
-// The scalars of one tensor, rounded to T (lrt stays double: the book's lr_t is float64).
-template <class T>
-struct Ks {
-  T k[7];
-  double lrt;
+// The rule-wide hyper-parameters of one call (each rule reads its own).
+struct Hyper {
+  double momentum = 0, decay_rate = 0, beta1 = 0, beta2 = 0, eps = 0;
+  int64_t step = 0;
 };
 
 template <class T>
@@ -28,91 +24,106 @@ NNK_INLINE T sign_of(T w) {  // np.sign: 0 for +-0, NaN for NaN
   return w > T(0) ? T(1) : (w < T(0) ? T(-1) : (w == T(0) ? T(0) : w));
 }
 
+// W <- W - lr * g
+template <class T>
 struct Sgd {
   static constexpr int nstate = 0;
-  static void coef(double lr, const Glob&, double* k, double&) { k[0] = lr; }
-  template <class T>
-  static NNK_INLINE void step(T& w, T g, T&, T&, const Ks<T>& c) { w = w - c.k[0] * g; }
+  T lr;
+  Sgd(double lr_, const Hyper&) : lr(T(lr_)) {}
+  NNK_INLINE void step(T& w, T g, T&, T&) const { w = w - lr * g; }
 };
 
+// v <- momentum * v - lr * g;  W <- W + v
+template <class T>
 struct Momentum {
   static constexpr int nstate = 1;
-  static void coef(double lr, const Glob& h, double* k, double&) { k[0] = h.a; k[1] = lr; }
-  template <class T>
-  static NNK_INLINE void step(T& w, T g, T& v, T&, const Ks<T>& c) {
-    v = c.k[0] * v - c.k[1] * g;
+  T momentum, lr;
+  Momentum(double lr_, const Hyper& h) : momentum(T(h.momentum)), lr(T(lr_)) {}
+  NNK_INLINE void step(T& w, T g, T& v, T&) const {
+    v = momentum * v - lr * g;
     w = w + v;
   }
 };
 
+// v *= momentum;  v -= lr * g;  W += momentum*momentum * v;  W -= (1 + momentum)*lr * g
+template <class T>
 struct Nesterov {
   static constexpr int nstate = 1;
-  static void coef(double lr, const Glob& h, double* k, double&) {
-    k[0] = h.a; k[1] = lr; k[2] = h.a * h.a; k[3] = (1 + h.a) * lr;
-  }
-  template <class T>
-  static NNK_INLINE void step(T& w, T g, T& v, T&, const Ks<T>& c) {
-    v = v * c.k[0];
-    v = v - c.k[1] * g;
-    w = w + c.k[2] * v;
-    w = w - c.k[3] * g;
+  T momentum, lr, momentum_squared, lr_one_plus_momentum;
+  Nesterov(double lr_, const Hyper& h)
+      : momentum(T(h.momentum)), lr(T(lr_)), momentum_squared(T(h.momentum * h.momentum)),
+        lr_one_plus_momentum(T((1 + h.momentum) * lr_)) {}
+  NNK_INLINE void step(T& w, T g, T& v, T&) const {
+    v = v * momentum;
+    v = v - lr * g;
+    w = w + momentum_squared * v;
+    w = w - lr_one_plus_momentum * g;
   }
 };
 
+// h += g * g;  W -= lr * g / (sqrt(h) + eps)
+template <class T>
 struct AdaGrad {
   static constexpr int nstate = 1;
-  static void coef(double lr, const Glob& h, double* k, double&) { k[0] = lr; k[1] = h.eps; }
-  template <class T>
-  static NNK_INLINE void step(T& w, T g, T& s, T&, const Ks<T>& c) {
-    s = s + g * g;
-    w = w - (c.k[0] * g) / (std::sqrt(s) + c.k[1]);
+  T lr, eps;
+  AdaGrad(double lr_, const Hyper& h) : lr(T(lr_)), eps(T(h.eps)) {}
+  NNK_INLINE void step(T& w, T g, T& h, T&) const {
+    h = h + g * g;
+    w = w - (lr * g) / (std::sqrt(h) + eps);
   }
 };
 
+// h *= decay_rate;  h += (1 - decay_rate) * g * g;  W -= lr * g / (sqrt(h) + eps)
+template <class T>
 struct RMSprop {
   static constexpr int nstate = 1;
-  static void coef(double lr, const Glob& h, double* k, double&) {
-    k[0] = lr; k[1] = h.a; k[2] = 1 - h.a; k[3] = h.eps;
-  }
-  template <class T>
-  static NNK_INLINE void step(T& w, T g, T& s, T&, const Ks<T>& c) {
-    s = s * c.k[1];
-    s = s + (c.k[2] * g) * g;
-    w = w - (c.k[0] * g) / (std::sqrt(s) + c.k[3]);
+  T lr, decay_rate, one_minus_decay_rate, eps;
+  RMSprop(double lr_, const Hyper& h)
+      : lr(T(lr_)), decay_rate(T(h.decay_rate)), one_minus_decay_rate(T(1 - h.decay_rate)), eps(T(h.eps)) {}
+  NNK_INLINE void step(T& w, T g, T& h, T&) const {
+    h = h * decay_rate;
+    h = h + (one_minus_decay_rate * g) * g;
+    w = w - (lr * g) / (std::sqrt(h) + eps);
   }
 };
 
-struct AdamStd {
+// Kingma & Ba (2015), as torch.optim.Adam:
+//   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g g;
+//   W -= step_size m / (sqrt(v) / bias_correction2_sqrt + eps)
+//   with step_size = lr / (1 - beta1^t), bias_correction2_sqrt = sqrt(1 - beta2^t).
+template <class T>
+struct AdamStandard {
   static constexpr int nstate = 2;
-  static void coef(double lr, const Glob& h, double* k, double&) {
-    const double t = double(h.step);
-    k[0] = h.a; k[1] = 1 - h.a; k[2] = h.b; k[3] = 1 - h.b;
-    k[4] = lr / (1 - std::pow(h.a, t));   // step size
-    k[5] = std::sqrt(1 - std::pow(h.b, t));  // sqrt of the second bias correction
-    k[6] = h.eps;
-  }
-  template <class T>
-  static NNK_INLINE void step(T& w, T g, T& m, T& v, const Ks<T>& c) {
-    m = c.k[0] * m + c.k[1] * g;
-    v = c.k[2] * v + (c.k[3] * g) * g;
-    const T d = std::sqrt(v) / c.k[5] + c.k[6];
-    w = w - (c.k[4] * m) / d;
+  T beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps;
+  AdamStandard(double lr_, const Hyper& h)
+      : beta1(T(h.beta1)), one_minus_beta1(T(1 - h.beta1)), beta2(T(h.beta2)), one_minus_beta2(T(1 - h.beta2)),
+        step_size(T(lr_ / (1 - std::pow(h.beta1, double(h.step))))),
+        bias_correction2_sqrt(T(std::sqrt(1 - std::pow(h.beta2, double(h.step))))), eps(T(h.eps)) {}
+  NNK_INLINE void step(T& w, T g, T& m, T& v) const {
+    m = beta1 * m + one_minus_beta1 * g;
+    v = beta2 * v + (one_minus_beta2 * g) * g;
+    const T denom = std::sqrt(v) / bias_correction2_sqrt + eps;
+    w = w - (step_size * m) / denom;
   }
 };
 
+// The book's listing (DLFS common/optimizer.py Adam):
+//   m += (1 - beta1) (g - m);  v += (1 - beta2) (g g - v);  W -= lr_t m / (sqrt(v) + eps)
+//   with lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t), a float64 scalar there: the last line
+//   is evaluated in double (NumPy promotes it), so lr_t stays double here.
+template <class T>
 struct AdamBook {
   static constexpr int nstate = 2;
-  static void coef(double lr, const Glob& h, double* k, double& lrt) {
-    const double t = double(h.step);
-    k[0] = 1 - h.a; k[1] = 1 - h.b; k[2] = h.eps;
-    lrt = lr * std::sqrt(1.0 - std::pow(h.b, t)) / (1.0 - std::pow(h.a, t));
-  }
-  template <class T>
-  static NNK_INLINE void step(T& w, T g, T& m, T& v, const Ks<T>& c) {
-    m = m + c.k[0] * (g - m);
-    v = v + c.k[1] * (g * g - v);
-    const T d = std::sqrt(v) + c.k[2];
-    w = T(double(w) - (c.lrt * double(m)) / double(d));
+  T one_minus_beta1, one_minus_beta2, eps;
+  double lr_t;
+  AdamBook(double lr_, const Hyper& h)
+      : one_minus_beta1(T(1 - h.beta1)), one_minus_beta2(T(1 - h.beta2)), eps(T(h.eps)),
+        lr_t(lr_ * std::sqrt(1.0 - std::pow(h.beta2, double(h.step))) / (1.0 - std::pow(h.beta1, double(h.step)))) {}
+  NNK_INLINE void step(T& w, T g, T& m, T& v) const {
+    m = m + one_minus_beta1 * (g - m);
+    v = v + one_minus_beta2 * (g * g - v);
+    const T denom = std::sqrt(v) + eps;
+    w = T(double(w) - (lr_t * double(m)) / double(denom));
   }
 };
 

@@ -1,6 +1,7 @@
-// Softmax cross-entropy: whole rows per thread (NNK_CLONES body per thread range); the
+// Softmax cross-entropy: whole rows per thread (an ISA-cloned body per thread range); the
 // per-row losses go to a buffer that one thread sums in row order, so the loss is
 // bit-identical for any thread count.
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include "softmax_cross_entropy.h"
@@ -8,11 +9,10 @@
 #include "nnk_vmath.h"
 
 namespace nnk {
-
-constexpr int64_t kGrain = int64_t(1) << 15;  // elements per thread (softmax rows: ~0.65 ns each)
+namespace {
 
 template <class T>
-NNK_INLINE void sce_fwd_impl(const T* NNK_RESTRICT x, const int64_t* NNK_RESTRICT labels,
+NNK_INLINE void softmax_cross_entropy_forward_rows(const T* NNK_RESTRICT x, const int64_t* NNK_RESTRICT labels,
                              const T* NNK_RESTRICT target, T* NNK_RESTRICT p, double* NNK_RESTRICT row_loss,
                              int64_t k, int64_t b, int64_t e) {
   for (int64_t r = b; r < e; ++r) {
@@ -34,7 +34,7 @@ NNK_INLINE void sce_fwd_impl(const T* NNK_RESTRICT x, const int64_t* NNK_RESTRIC
   }
 }
 template <class T>
-NNK_INLINE void sce_bwd_impl(const T* NNK_RESTRICT p, const int64_t* NNK_RESTRICT labels,
+NNK_INLINE void softmax_cross_entropy_backward_rows(const T* NNK_RESTRICT p, const int64_t* NNK_RESTRICT labels,
                              const T* NNK_RESTRICT target, T* NNK_RESTRICT g, T scale, int64_t k, int64_t b,
                              int64_t e) {
   if (labels) {
@@ -49,45 +49,24 @@ NNK_INLINE void sce_bwd_impl(const T* NNK_RESTRICT p, const int64_t* NNK_RESTRIC
   }
 }
 
-NNK_CLONES static void fwd_f32(const float* x, const int64_t* l, const float* t, float* p, double* rl, int64_t k,
-                               int64_t b, int64_t e) {
-  sce_fwd_impl<float>(x, l, t, p, rl, k, b, e);
-}
-NNK_CLONES static void fwd_f64(const double* x, const int64_t* l, const double* t, double* p, double* rl, int64_t k,
-                               int64_t b, int64_t e) {
-  sce_fwd_impl<double>(x, l, t, p, rl, k, b, e);
-}
-NNK_CLONES static void bwd_f32(const float* p, const int64_t* l, const float* t, float* g, float s, int64_t k,
-                               int64_t b, int64_t e) {
-  sce_bwd_impl<float>(p, l, t, g, s, k, b, e);
-}
-NNK_CLONES static void bwd_f64(const double* p, const int64_t* l, const double* t, double* g, double s, int64_t k,
-                               int64_t b, int64_t e) {
-  sce_bwd_impl<double>(p, l, t, g, s, k, b, e);
-}
-static void fwd(const float* x, const int64_t* l, const float* t, float* p, double* rl, int64_t k, int64_t b,
-                int64_t e) {
-  fwd_f32(x, l, t, p, rl, k, b, e);
-}
-static void fwd(const double* x, const int64_t* l, const double* t, double* p, double* rl, int64_t k, int64_t b,
-                int64_t e) {
-  fwd_f64(x, l, t, p, rl, k, b, e);
-}
-static void bwd(const float* p, const int64_t* l, const float* t, float* g, float s, int64_t k, int64_t b, int64_t e) {
-  bwd_f32(p, l, t, g, s, k, b, e);
-}
-static void bwd(const double* p, const int64_t* l, const double* t, double* g, double s, int64_t k, int64_t b,
-                int64_t e) {
-  bwd_f64(p, l, t, g, s, k, b, e);
-}
+NNK_ISA_CLONES(softmax_cross_entropy_forward,
+               (const T* x, const int64_t* labels, const T* target, T* p, double* row_loss, int64_t k, int64_t b,
+                int64_t e),
+               softmax_cross_entropy_forward_rows<T>(x, labels, target, p, row_loss, k, b, e))
+NNK_ISA_CLONES(softmax_cross_entropy_backward,
+               (const T* p, const int64_t* labels, const T* target, T* g, T scale, int64_t k, int64_t b, int64_t e),
+               softmax_cross_entropy_backward_rows<T>(p, labels, target, g, scale, k, b, e))
+
+}  // namespace
 
 template <class T>
 double softmax_cross_entropy_forward(const T* logits, const int64_t* labels, const T* target, T* probs, int64_t n,
                                      int64_t k) {
   assert(n >= 1 && k >= 1 && (labels || target));
   auto row_loss = scratch<double>(n);
-  parallel_ranges(n, std::max<int64_t>(1, kGrain / k),
-                  [&](int64_t b, int64_t e) { fwd(logits, labels, target, probs, row_loss.get(), k, b, e); });
+  parallel_ranges(n, items_per_grain(grain::kRows, k), [&](int64_t b, int64_t e) {
+    softmax_cross_entropy_forward_isa<T>(logits, labels, target, probs, row_loss.get(), k, b, e);
+  });
   double total = 0.0;
   for (int64_t r = 0; r < n; ++r) total += row_loss[r];
   return total / double(n);
@@ -97,8 +76,9 @@ template <class T>
 void softmax_cross_entropy_backward(const T* probs, const int64_t* labels, const T* target, T* grad, int64_t n,
                                     int64_t k, T scale) {
   assert(k >= 1 && (labels || target));
-  parallel_ranges(n, std::max<int64_t>(1, kGrain / k),
-                  [&](int64_t b, int64_t e) { bwd(probs, labels, target, grad, scale, k, b, e); });
+  parallel_ranges(n, items_per_grain(grain::kRows, k), [&](int64_t b, int64_t e) {
+    softmax_cross_entropy_backward_isa<T>(probs, labels, target, grad, scale, k, b, e);
+  });
 }
 
 template double softmax_cross_entropy_forward<float>(const float*, const int64_t*, const float*, float*, int64_t,

@@ -10,6 +10,10 @@
 namespace nnk {
 
 static std::atomic<int> g_threads{0};
+static std::atomic<int> g_last_parallel{0};
+
+int last_parallel_threads() { return g_last_parallel.load(std::memory_order_relaxed); }
+void note_parallel_threads(int n) { g_last_parallel.store(n, std::memory_order_relaxed); }
 
 int requested_num_threads() {
   int n = g_threads.load(std::memory_order_relaxed);

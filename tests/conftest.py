@@ -1,15 +1,45 @@
-"""Shared test harness: seeded data, NaN-poisoned outputs, closeness checks, thread pinning."""
+"""Shared fixtures (poisoned outputs, seeded data, thread pinning) and the test harness.
+
+A kernel's test is a table of cases run by ``harness.check_op`` on both backends
+(``nnkern.functional`` and ``nnkern.reference``)::
+
+    from harness import DTYPES, case, check_op
+
+    CASES = [  # one line per case: id, input shapes, keyword arguments of the op
+        case("n1-odd", (1, 3, 7, 9), kernel_size=3, stride=2, padding=1),
+    ]
+
+    @pytest.mark.parametrize("dtype", DTYPES)
+    @pytest.mark.parametrize("inputs,kwargs", CASES)
+    def test_max_pool2d(inputs, kwargs, dtype):
+        check_op("max_pool2d", inputs, kwargs, dtype=dtype)
+
+check_op compares forward outputs and gradients with the reference under the tolerance rule
+in tests/tolerances.py, checks float64 gradients against finite differences and 1 and 2
+threads for bit-identical results, and names the op, case, dtype and worst element when a
+check fails. A new op is one entry of ``OPS`` in tests/harness_ops.py; tables that several
+files share are in tests/cases.py. Keyword arguments reach both backends, so a forced algorithm
+is ``check_op("conv2d", inputs, dict(kwargs, algo="implicit"), dtype=...)`` (the reference
+ignores ``algo``); check_op returns the native outputs and gradients for further checks.
+
+Tests marked ``slow`` (end-to-end training and experiments) run by default, as in CI;
+``python -m pytest -m "not slow"`` is the quick local run.
+"""
 import zlib
 
 import nnkern
 import numpy as np
 import pytest
+from harness import assert_close, numerical_grad  # noqa: F401  (shared by the test files)
 from nnkern import _core
+from tolerances import TOL  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
 def poison_outputs():
-    """Every native output buffer starts as NaN, so an element a kernel forgot to write fails."""
+    """Every native output buffer starts poisoned with a value no kernel writes (NaN in floats,
+    INT64_MIN in indices, 255 in masks: _core._poison_value), so an element a kernel forgot to
+    write fails the comparison with the reference."""
     _core._set_poison_outputs(True)
     yield
     _core._set_poison_outputs(False)
@@ -33,36 +63,3 @@ def threads():
 
     yield set_
     nnkern.set_num_threads(before)
-
-
-# float32 tolerances (DEVELOPERS.md): rtol 1e-5, atol 1e-6 for short reductions; float64 tight.
-TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}
-
-
-def assert_close(actual, expected, rtol, atol, what=""):
-    """allclose with a message that names the worst element; NaN anywhere fails."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    assert not np.isnan(actual).any(), f"{what}: NaN in output (unwritten element?)"
-    err = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
-    bound = atol + rtol * np.abs(expected.astype(np.float64))
-    if not (err <= bound).all():
-        i = np.unravel_index(np.argmax(err - bound), err.shape)
-        raise AssertionError(f"{what}: max violation at {i}: got {actual[i]!r}, want {expected[i]!r} "
-                             f"(|err| {err[i]:.3g} > {bound[i]:.3g}; rtol {rtol}, atol {atol})")
-
-
-def numerical_grad(f, x, eps=1e-6):
-    """Central differences of a scalar function f at x (float64), element by element."""
-    g = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + eps
-        fp = f()
-        x[i] = old - eps
-        fm = f()
-        x[i] = old
-        g[i] = (fp - fm) / (2 * eps)
-    return g

@@ -1,4 +1,5 @@
 """The nnkern command end to end, in subprocesses, with tiny settings."""
+import argparse
 import gzip
 import json
 import os
@@ -8,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from nnkern import data, train
 
 
 def nnkern(*args, cwd):
@@ -22,6 +24,7 @@ def assert_png(path):
     assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,optimizer,extra", [
     ("simple-cnn", "adam", []),
     ("mlp", "momentum", ["--batchnorm", "--dropout", "0.1", "--weight-decay", "1e-4"]),
@@ -36,10 +39,15 @@ def test_train_writes_history_plot_and_checkpoint(tmp_path, model, optimizer, ex
     assert len(hist["epochs"]) == 2
     assert hist["epochs"][-1]["test_acc"] > 0.3  # ten classes: chance is 0.1
     assert_png(out / "training.png")
-    with np.load(out / "checkpoint.npz") as ck:
-        assert len(ck.files) > 0
+    # the checkpoint restores the trained network: a fresh model of the same settings that loads
+    # it scores the final test accuracy again, exactly (evaluation is deterministic)
+    (_, _), (x_test, t_test) = data.load_data(None)
+    model = train.build_model(argparse.Namespace(**hist["args"]), x_test.shape[1:], 10)
+    model.load_params(str(out / "checkpoint.npz"))
+    assert train.evaluate(model, x_test, t_test)[1] == hist["epochs"][-1]["test_acc"]
 
 
+@pytest.mark.slow
 def test_train_default_settings_reach_stated_accuracy(tmp_path):
     """The README's claim: the default run reaches >= 95% test accuracy on the digits."""
     r = nnkern("train", "--no-progress", "--out", str(tmp_path / "run"), cwd=tmp_path)
@@ -105,15 +113,60 @@ def test_corrupted_idx_exits_2_naming_the_file(tmp_path):
     assert "train-labels-idx1-ubyte" in r.stderr and "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("name", ["init-histogram", "optimizers", "overfit", "batchnorm"])
+def check_init_histogram(n):
+    """The book's figures 6-10 to 6-14: sigmoid with std 1 saturates (activations near 0 and 1), std
+    0.01 collapses to 0.5, Xavier stays in between; ReLU with He keeps its spread in every layer."""
+    assert list(n) == ["sigmoid, std 1", "sigmoid, std 0.01", "sigmoid, Xavier", "ReLU, He"]
+    assert all(len(layers) == 5 for layers in n.values())
+    assert all(sum(layer["hist_counts"]) == 1000 * 100 for k in list(n)[:3] for layer in n[k])  # all in [0, 1]
+    std5 = {k: layers[-1]["std"] for k, layers in n.items()}
+    assert std5["sigmoid, std 0.01"] < 0.05 < std5["sigmoid, Xavier"] < 0.3 < std5["sigmoid, std 1"]
+    assert min(layer["std"] for layer in n["ReLU, He"]) > 0.3
+
+
+def check_optimizers(n):
+    """Every rule lowers the loss over 400 iterations; plain SGD is the slowest (figure 6-9)."""
+    assert n["iterations"] == 400 and list(n["losses"]) == ["SGD", "Momentum", "AdaGrad", "RMSprop", "Adam"]
+    final = {k: np.mean(c[-50:]) for k, c in n["losses"].items()}
+    for k, c in n["losses"].items():
+        assert len(c) == 400 and np.isfinite(c).all() and final[k] < 0.5 * np.mean(c[:20]), k
+    assert all(final["SGD"] > v for k, v in final.items() if k != "SGD")
+
+
+def check_overfit(n):
+    """Without regularisation the MLP fits its 300 training images; weight decay and dropout keep
+    training accuracy below that (figures 6-20 to 6-23); all generalise beyond chance."""
+    curves = n["curves"]
+    assert n["epochs"] == 150 and all(len(c["train_acc"]) == len(c["test_acc"]) == 150 for c in curves.values())
+    plain = curves["no regularisation"]["train_acc"][-1]
+    assert plain >= 0.99
+    assert curves["L2 weight decay 0.1"]["train_acc"][-1] < plain and curves["dropout 0.15"]["train_acc"][-1] < plain
+    assert all(c["test_acc"][-1] > 0.6 for c in curves.values())
+
+
+def check_batchnorm(n):
+    """With a small initial weight std the plain MLP does not learn in 200 iterations, the one with
+    batch normalisation does (figure 6-19)."""
+    acc = n["accuracy_every_10_iterations"]
+    assert n["iterations"] == 200 and len(acc) == 12 and all(len(c) == 20 for c in acc.values())
+    for s in ("0.03", "0.01", "0.003"):
+        assert acc[f"std {s}, with batch norm"][-1] >= 0.9 > 0.3 >= acc[f"std {s}, without batch norm"][-1], s
+
+
+EXPERIMENTS = {"init-histogram": check_init_histogram, "optimizers": check_optimizers, "overfit": check_overfit,
+               "batchnorm": check_batchnorm}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_writes_png_and_numbers(tmp_path, name):
     r = nnkern("experiment", name, "--out", str(tmp_path), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert_png(tmp_path / f"{name}.png")
-    numbers = json.loads((tmp_path / f"{name}.json").read_text())
-    assert numbers
+    EXPERIMENTS[name](json.loads((tmp_path / f"{name}.json").read_text()))
 
 
+@pytest.mark.slow
 def test_bench_writes_table_and_chart(tmp_path):
     r = nnkern("bench", "--family", "softmax", "--repeat", "1", "--budget", "0.2", "--out-dir", str(tmp_path),
                cwd=tmp_path)

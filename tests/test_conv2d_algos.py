@@ -11,12 +11,16 @@ from dataclasses import dataclass
 import nnkern
 import numpy as np
 import pytest
+from cases import CONV2D_DEFAULTS, conv2d_case
 from conftest import assert_close, numerical_grad
 from nnkern import _core
 from nnkern import functional as F
 from nnkern import reference as R
-from test_conv2d import CASES, make_case, tol
+from test_conv2d import CASES as TABLE
 from test_conv2d_winograd import winograd_bound
+from tolerances import reduction_tol as tol
+
+CASES = {p.id: p.values for p in TABLE}  # name -> (inputs, kwargs): test_conv2d.py's table
 
 
 @dataclass
@@ -38,9 +42,13 @@ BUILT = nnkern.conv_algorithms()
 
 
 def shapes(case):
-    xshape, (oc, *k), stride, pad, dil, groups = case
-    kh, kw = k if len(k) == 2 else k[0]
-    return xshape, (oc, xshape[1] // groups, kh, kw), dict(stride=stride, padding=pad, dilation=dil, groups=groups)
+    """(inputs, kwargs) of a case -> x shape, weight shape, all four conv arguments."""
+    (xs, ws, _), kw = case
+    return xs, ws, {**CONV2D_DEFAULTS, **kw}
+
+
+def make_case(rng, case, dtype):
+    return conv2d_case(rng, *case, dtype)
 
 
 def applies(algo, name, pass_, dtype):
@@ -100,11 +108,11 @@ def test_algo_matches_reference(algo, name, dtype, pass_):
     assert_close(got, ref, **t, what=f"{algo} {name} {pass_}")
 
 
-GRAD_CASES = {  # small float64 shapes for finite differences
-    "odd-pad": ((1, 3, 5, 6), (4, 3, 3), 1, 1, 1, 1),
-    "stride2-k5": ((2, 2, 9, 8), (3, 5, 5), 2, 2, 1, 1),
-    "groups2-k3": ((1, 4, 6, 5), (4, 3, 3), 1, 1, 1, 2),
-    "k1": ((2, 3, 4, 3), (5, 1, 1), 1, 0, 1, 1),
+GRAD_CASES = {  # small float64 shapes for finite differences: ([x, weight, bias], conv arguments)
+    "odd-pad": ([(1, 3, 5, 6), (4, 3, 3, 3), (4,)], dict(padding=1)),
+    "stride2-k5": ([(2, 2, 9, 8), (3, 2, 5, 5), (3,)], dict(stride=2, padding=2)),
+    "groups2-k3": ([(1, 4, 6, 5), (4, 2, 3, 3), (4,)], dict(padding=1, groups=2)),
+    "k1": ([(2, 3, 4, 3), (5, 3, 1, 1), (5,)], {}),
 }
 
 
@@ -130,10 +138,10 @@ def test_algo_gradients_match_finite_differences(rng, algo, name):
 
 
 THREAD_CASES = {  # big enough that every pass runs several work items on both threads
-    "3x3-pad": ((6, 16, 30, 29), (24, 3, 3), 1, 1, 1, 1),
-    "5x5-groups2": ((4, 12, 19, 21), (16, 5, 5), 1, 2, 1, 2),
-    "11x11-s4": ((3, 3, 67, 65), (8, 11, 11), 4, 2, 1, 1),
-    "1x1": ((4, 24, 33, 35), (20, 1, 1), 1, 0, 1, 1),
+    "3x3-pad": ([(6, 16, 30, 29), (24, 16, 3, 3), (24,)], dict(padding=1)),
+    "5x5-groups2": ([(4, 12, 19, 21), (16, 6, 5, 5), (16,)], dict(padding=2, groups=2)),
+    "11x11-s4": ([(3, 3, 67, 65), (8, 3, 11, 11), (8,)], dict(stride=4, padding=2)),
+    "1x1": ([(4, 24, 33, 35), (20, 24, 1, 1), (20,)], {}),
 }
 
 

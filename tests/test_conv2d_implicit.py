@@ -4,27 +4,32 @@ backward_input and backward_weight against the float64 reference on shapes that 
 packing's special cases, and 1 vs 2 threads bit-identical per path."""
 import numpy as np
 import pytest
+from cases import conv2d_case
 from conftest import assert_close
 from nnkern import _core
 from nnkern import functional as F
 from nnkern import reference as R
-from test_conv2d import make_case, tol
+from tolerances import reduction_tol as tol
 
 ISAS = [i for i in ("avx512", "avx2", "generic") if _core.gemm_isa_supported(i)]
 
-# (N, C, H, W), (OC, KH, KW), stride, padding, dilation, groups
+# ([x (N, C, H, W), weight (OC, C/groups, KH, KW), bias], conv arguments)
 CASES = {
     # strips that cross output rows and images (OW < vector width, P < strip width)
-    "tiny-planes": ((5, 3, 4, 3), (7, 2, 2), 1, 0, 1, 1),
-    "odd-rows-pad": ((3, 5, 13, 11), (9, 3, 3), 1, 1, 1, 1),
+    "tiny-planes": ([(5, 3, 4, 3), (7, 3, 2, 2), (7,)], {}),
+    "odd-rows-pad": ([(3, 5, 13, 11), (9, 5, 3, 3), (9,)], dict(padding=1)),
     # staged rows (column stride > 1) with dilation, and rectangular everything
-    "stride3-dil2": ((2, 4, 17, 19), (6, (3, 2)), (2, 3), (1, 2), (1, 2), 1),
+    "stride3-dil2": ([(2, 4, 17, 19), (6, 4, 3, 2), (6,)], dict(stride=(2, 3), padding=(1, 2), dilation=(1, 2))),
     # padding larger than the kernel reach: backward_input's padding is negative
-    "pad-exceeds": ((2, 3, 6, 7), (5, 3, 3), 1, 3, 1, 1),
+    "pad-exceeds": ([(2, 3, 6, 7), (5, 3, 3, 3), (5,)], dict(padding=3)),
     # groups, OC/G not a multiple of the register tile, K over several KC blocks
-    "groups-deep": ((2, 48, 9, 8), (20, 3, 3), 1, 1, 1, 2),
-    "dilated-1x5": ((2, 6, 10, 20), (11, (1, 5)), 1, (0, 4), (1, 2), 1),
+    "groups-deep": ([(2, 48, 9, 8), (20, 24, 3, 3), (20,)], dict(padding=1, groups=2)),
+    "dilated-1x5": ([(2, 6, 10, 20), (11, 6, 1, 5), (11,)], dict(padding=(0, 4), dilation=(1, 2))),
 }
+
+
+def make_case(rng, case, dtype):
+    return conv2d_case(rng, *case, dtype)
 
 
 def run(pass_, x, w, b, gy, kw):
@@ -65,9 +70,9 @@ def test_implicit_matches_reference_on_every_isa(rng, isa, name, dtype):
 
 
 THREAD_CASES = {  # over 2^20 multiply-adds per pass, the implicit kernels' threshold for threads
-    "3x3-pad": ((6, 16, 30, 29), (24, 3, 3), 1, 1, 1, 1),
-    "stride3-dil2": ((8, 16, 40, 50), (12, (3, 2)), (2, 3), (1, 2), (1, 2), 1),
-    "groups-deep": ((6, 48, 17, 16), (20, 3, 3), 1, 1, 1, 2),
+    "3x3-pad": ([(6, 16, 30, 29), (24, 16, 3, 3), (24,)], dict(padding=1)),
+    "stride3-dil2": ([(8, 16, 40, 50), (12, 16, 3, 2), (12,)], dict(stride=(2, 3), padding=(1, 2), dilation=(1, 2))),
+    "groups-deep": ([(6, 48, 17, 16), (20, 24, 3, 3), (20,)], dict(padding=1, groups=2)),
 }
 
 

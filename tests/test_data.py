@@ -126,17 +126,20 @@ def test_load_mnist_folder(tmp_path, rng):
     np.testing.assert_array_equal(oh.argmax(1), arrays[1])
 
 
-def test_load_npz(tmp_path, rng):
+@pytest.mark.parametrize("loader", ["load_npz", "load_mnist", "load_data"])
+@pytest.mark.parametrize("style", ["keras", "book"])
+def test_load_npz(tmp_path, rng, style, loader):
     xa, ta, xb, tb = tiny_mnist(rng)
-    keras = tmp_path / "mnist.npz"
-    np.savez(keras, x_train=xa, y_train=ta, x_test=xb, y_test=tb)
-    seed_style = tmp_path / "seed.npz"
-    np.savez_compressed(seed_style, x_train=xa, t_train=ta, x_test=xb, t_test=tb)
-    for p in (keras, seed_style):
-        for (x, _t), (xt, tt) in (D.load_npz(p), D.load_mnist(p), D.load_data(str(p))):
-            np.testing.assert_array_equal(x[:, 0], xa / np.float32(255))
-            np.testing.assert_array_equal(tt, tb)
-            assert xt.shape == (5, 1, 4, 3)
+    p = tmp_path / "mnist.npz"
+    if style == "keras":  # y_*, plain
+        np.savez(p, x_train=xa, y_train=ta, x_test=xb, y_test=tb)
+    else:  # t_*, compressed
+        np.savez_compressed(p, x_train=xa, t_train=ta, x_test=xb, t_test=tb)
+    (x, t), (xt, tt) = getattr(D, loader)(str(p) if loader == "load_data" else p)
+    np.testing.assert_array_equal(x[:, 0], xa / np.float32(255))
+    np.testing.assert_array_equal(t, ta)
+    np.testing.assert_array_equal(tt, tb)
+    assert xt.shape == (5, 1, 4, 3)
 
 
 def _mnist_fault(tmp_path, rng, fault):

@@ -1,6 +1,6 @@
 """sgd/momentum/nesterov/adagrad/rmsprop/adam_update through nnkern.optimizers: native vs the
-NumPy reference (bit for bit in the same dtype, close to float64 from float32), vs the seed's
-listings, state_dict round trips, in-place aliasing, thread invariance, NaN/Inf, bad input."""
+NumPy reference (bit for bit in the same dtype, close to float64 from float32), vs the study
+notes' listings, state_dict round trips, in-place aliasing, thread invariance, NaN/Inf, bad input."""
 import io
 from functools import partial
 
@@ -173,7 +173,7 @@ def test_one_and_two_threads_bit_identical(threads, rule):
     assert_bit_equal(results[0], results[1], f"{rule} 1 vs 2 threads")
 
 
-# The seed's listings, verbatim (reformatted only): the oracle for the book's rules.
+# The study notes' listings, verbatim (reformatted only): the oracle for the book's rules.
 class SeedMomentum:
     def __init__(self, lr=0.01, momentum=0.9):
         self.lr = lr
@@ -541,38 +541,54 @@ def test_hyper_parameters_changed_later_are_checked_before_writing():
         opt.update(params, grads)
 
 
-def test_native_checks_every_tensor_before_writing():
-    ps = [np.ones(5, np.float32), np.ones(3, np.float32)]
-    gs = [np.ones(5, np.float32), np.ones(3, np.float32)]
-    ms, vs = [np.zeros(5, np.float32), np.zeros(3, np.float32)], [np.zeros(5, np.float32), np.zeros(3, np.float32)]
-    bad = [
-        (dict(v=[vs[0], np.zeros(4, np.float32)]), ValueError, r"v\[1\] must have shape \(3,\)"),
-        (dict(v=[vs[0], _readonly(vs[1])]), ValueError, r"v\[1\] is read-only"),
-        (dict(v=[vs[0], vs[1].astype(np.float64)]), TypeError, r"v\[1\] has dtype float64"),
-        (dict(m=[ms[0]]), ValueError, r"m has 1 arrays but params has 2"),
-        (dict(grads=[gs[0], [1.0, 1.0, 1.0]]), TypeError, r"grads\[1\] must be a numpy.ndarray, got list"),
-        (dict(params=ps[0]), TypeError, r"params must be a list of numpy arrays"),
-        (dict(params=[ps[0], ps[1].astype(np.float64)], grads=[gs[0], gs[1].astype(np.float64)]), TypeError,
-         r"m\[1\] has dtype float32 but params\[1\] has dtype float64"),
-        (dict(m=[ms[0], gs[1]]), ValueError, r"grads\[1\] and m\[1\] share memory|m\[1\] and grads\[1\]"),
-        (dict(lr=[0.1, -0.1]), ValueError, r"lr must be positive"),
-        (dict(lr=[0.1]), ValueError, r"lr has 1 values but there are 2 tensors"),
-        (dict(step=0), ValueError, r"step must be >= 1"),
-        (dict(beta2=1.5), ValueError, r"beta2 must be in \[0, 1\)"),
-        (dict(variant="x"), ValueError, r"variant must be"),
-        (dict(decay="l3", weight_decay=0.1), ValueError, r"decay must be"),
-        (dict(decay=3), TypeError, r"decay must be a string or a list of strings, got int"),
-        (dict(lr="fast"), TypeError, r"lr must be a float or a list of floats, got str"),
-        (dict(names=["W1"]), ValueError, r"names has 1 entries but params has 2"),
-        (dict(names="W1"), TypeError, r"names must be a list of strings"),
-        (dict(names=["W1", "b1"], v=[vs[0], _readonly(vs[1])]), ValueError, r"v\['b1'\] is read-only"),
-    ]
-    for kw, exc, msg in bad:
-        args = dict(params=ps, grads=gs, m=ms, v=vs, lr=0.1, step=1)
-        args.update(kw)
-        with pytest.raises(exc, match=msg):
-            _core.adam_update(**args)
-        assert all((p == 1).all() for p in ps) and not any(m.any() for m in ms) and not any(v.any() for v in vs)
+def _adam_tensors():
+    """params, grads, m, v: two tensors each (5 and 3 elements)."""
+    return ([np.ones(5, np.float32), np.ones(3, np.float32)], [np.ones(5, np.float32), np.ones(3, np.float32)],
+            [np.zeros(5, np.float32), np.zeros(3, np.float32)], [np.zeros(5, np.float32), np.zeros(3, np.float32)])
+
+
+BAD_NATIVE = [  # (the arguments that differ, given (ps, gs, ms, vs)), exception, message
+    (lambda ps, gs, ms, vs: dict(v=[vs[0], np.zeros(4, np.float32)]), ValueError, r"v\[1\] must have shape \(3,\)"),
+    (lambda ps, gs, ms, vs: dict(v=[vs[0], _readonly(vs[1])]), ValueError, r"v\[1\] is read-only"),
+    (lambda ps, gs, ms, vs: dict(v=[vs[0], vs[1].astype(np.float64)]), TypeError, r"v\[1\] has dtype float64"),
+    (lambda ps, gs, ms, vs: dict(m=[ms[0]]), ValueError, r"m has 1 arrays but params has 2"),
+    (lambda ps, gs, ms, vs: dict(grads=[gs[0], [1.0, 1.0, 1.0]]), TypeError,
+     r"grads\[1\] must be a numpy.ndarray, got list"),
+    (lambda ps, gs, ms, vs: dict(params=ps[0]), TypeError, r"params must be a list of numpy arrays"),
+    (lambda ps, gs, ms, vs: dict(params=[ps[0], ps[1].astype(np.float64)], grads=[gs[0], gs[1].astype(np.float64)]),
+     TypeError, r"m\[1\] has dtype float32 but params\[1\] has dtype float64"),
+    (lambda ps, gs, ms, vs: dict(m=[ms[0], gs[1]]), ValueError,
+     r"grads\[1\] and m\[1\] share memory|m\[1\] and grads\[1\]"),
+    (lambda ps, gs, ms, vs: dict(lr=[0.1, -0.1]), ValueError, r"lr must be positive"),
+    (lambda ps, gs, ms, vs: dict(lr=[0.1]), ValueError, r"lr has 1 values but there are 2 tensors"),
+    (lambda ps, gs, ms, vs: dict(step=0), ValueError, r"step must be >= 1"),
+    (lambda ps, gs, ms, vs: dict(beta2=1.5), ValueError, r"beta2 must be in \[0, 1\)"),
+    (lambda ps, gs, ms, vs: dict(variant="x"), ValueError, r"variant must be"),
+    (lambda ps, gs, ms, vs: dict(decay="l3", weight_decay=0.1), ValueError, r"decay must be"),
+    (lambda ps, gs, ms, vs: dict(decay=3), TypeError, r"decay must be a string or a list of strings, got int"),
+    (lambda ps, gs, ms, vs: dict(lr="fast"), TypeError, r"lr must be a float or a list of floats, got str"),
+    (lambda ps, gs, ms, vs: dict(names=["W1"]), ValueError, r"names has 1 entries but params has 2"),
+    (lambda ps, gs, ms, vs: dict(names="W1"), TypeError, r"names must be a list of strings"),
+    (lambda ps, gs, ms, vs: dict(names=["W1", "b1"], v=[vs[0], _readonly(vs[1])]), ValueError,
+     r"v\['b1'\] is read-only"),
+]
+
+
+@pytest.mark.parametrize("change,exc,msg", BAD_NATIVE, ids=[
+    "v-shape", "v-read-only", "v-dtype", "m-count", "grads-list", "params-not-a-list", "params-mixed-dtypes",
+    "m-aliases-grads", "lr-negative", "lr-count", "step-0", "beta2", "variant", "decay-name", "decay-type", "lr-type",
+    "names-count", "names-type", "names-in-messages"])
+def test_native_checks_every_tensor_before_writing(change, exc, msg):
+    ps, gs, ms, vs = _adam_tensors()
+    args = dict(params=ps, grads=gs, m=ms, v=vs, lr=0.1, step=1)
+    args.update(change(ps, gs, ms, vs))
+    with pytest.raises(exc, match=msg):
+        _core.adam_update(**args)
+    assert all((p == 1).all() for p in ps) and not any(m.any() for m in ms) and not any(v.any() for v in vs)
+
+
+def test_native_update_after_the_checks_writes():
+    ps, gs, ms, vs = _adam_tensors()
     _core.adam_update(ps, gs, ms, vs, lr=0.1)
     assert (ps[0] < 1).all() and (ps[1] < 1).all()
 

@@ -17,6 +17,13 @@ def wait_policy():
     return describe()
 
 
+def gemm_kernels():
+    """The ISA path of nnkern's own GEMM micro-kernels (implicit-GEMM convolution), and why
+    NNKERN_ISA was not honoured if it was not."""
+    note = _core.gemm_isa_note()
+    return f"nnkern GEMM micro-kernels: {_core.gemm_isa()}" + (f" ({note})" if note else "") + "; OpenBLAS elsewhere"
+
+
 def conv_algorithms_line():
     """The convolution algorithms of this build and what each needs."""
     return "; ".join(f"{a['name']} ({'float32+float64' if a['float64'] else 'float32'}; needs {a['needs']})"
@@ -45,7 +52,7 @@ def format_info():
         f"OpenMP wait    {wait_policy()}",
         f"BLAS           {b['blas']} core={b['blas_corename']} threads={b['blas_num_threads']}",
         f"BLAS config    {b['blas_config']}",
-        f"GEMM kernels   {b.get('gemm_isa', 'OpenBLAS only (no own micro-kernels in this build)')}",
+        f"GEMM kernels   {gemm_kernels()}",
         f"conv2d algos   {conv_algorithms_line()}",
         f"conv2d select  {conv_select_line()}",
         f"numpy          {np.__version__}",

@@ -4,8 +4,8 @@
 
 (also ``nnkern bench``, which adds a bar chart of the speed-ups).
 
-All three run in one process, interleaved per workload, so the ratios are comparable on a
-noisy machine. Prints a markdown table (median times, GFLOP/s or GB/s of nnkern, speed-ups;
+All three run in one process, per workload; nnkern and torch alternate call by call, so the
+ratios are comparable on a noisy machine. Prints a markdown table (median times, GFLOP/s or GB/s of nnkern, speed-ups;
 for convolutions the algorithm each pass used and the share of a large sgemm's rate) headed
 by the SIMD path, GEMM kernels, BLAS core and thread counts, and optionally writes it to --out.
 """
@@ -24,16 +24,25 @@ from .workloads import all_workloads, torch_or_none
 
 
 def median_time(fn, repeat, budget_s):
-    fn()  # warm-up (allocations, page faults, lazy init, benchmark-mode measurement)
-    times = []
+    """Median of up to `repeat` timed calls after a warm-up (at least 3 once `budget_s` has passed)."""
+    return interleaved_medians({"fn": fn}, repeat, budget_s)["fn"]
+
+
+def interleaved_medians(fns, repeat, budget_s):
+    """Median time of each callable, run in rounds (one call of each per round, after one
+    warm-up call each) so that a change in the machine's load hits all of them alike."""
+    for fn in fns.values():
+        fn()
+    times = {k: [] for k in fns}
     start = time.perf_counter()
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if time.perf_counter() - start > budget_s and len(times) >= 3:
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+        if time.perf_counter() - start > budget_s * len(fns) and len(times[k]) >= 3:
             break
-    return float(np.median(times))
+    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 @dataclass
@@ -60,9 +69,9 @@ def header(threads):
     torch = torch_or_none()
     tv = f"torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else "torch not installed"
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    gemm = info.get("gemm_isa", "OpenBLAS")
-    return (f"nnkern {info['version']}, {threads} threads, SIMD {info['simd_path']}, GEMM kernels {gemm}, BLAS core "
-            f"{info['blas_corename']} (OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
+    gemm = nnkern._core.gemm_isa()
+    return (f"nnkern {info['version']}, {threads} threads, SIMD {info['simd_path']}, GEMM micro-kernels {gemm}, "
+            f"BLAS core {info['blas_corename']} (OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
             f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}), conv2d selection {nnkern.get_conv_algo()}, "
             f"{nnkern._threads.describe()}, numpy {np.__version__}, {tv}")
 
@@ -85,9 +94,10 @@ def run(families, threads, repeat, budget_s, with_reference=True):
         if families and not any(f in wl.family for f in families):
             continue
         fns = wl.make()
-        t_nn = median_time(fns["nnkern"], repeat, budget_s)
+        pair = {"nnkern": fns["nnkern"], **({"torch": fns["torch"]} if fns.get("torch") else {})}
+        times = interleaved_medians(pair, repeat, budget_s)
+        t_nn, t_th = times["nnkern"], times.get("torch")
         t_ref = median_time(fns["reference"], max(3, repeat // 3), budget_s) if with_reference else None
-        t_th = median_time(fns["torch"], repeat, budget_s) if fns.get("torch") else None
         algo = conv_algos(fns["conv"]) if fns.get("conv") else None
         rows.append(Row(wl.family, wl.name, t_nn, t_ref, t_th, fns.get("flops"), fns.get("bytes"), algo))
         print(f"  {wl.family:24} {wl.name:28} done", file=sys.stderr)

@@ -4,7 +4,8 @@ behind the heuristic's rules (src/conv2d_algo.cpp).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nnkern bench --algos [--threads 2]
 
-One process, the algorithms and torch interleaved per shape and pass; median times in ms,
+One process; per shape and pass the algorithms and torch run in rounds (one call each per
+round) so that load changes hit them alike; median times in ms,
 the heuristic's pick and the fastest, and torch's time / the heuristic's (above 1: nnkern
 is faster).
 """
@@ -15,7 +16,7 @@ import numpy as np
 import nnkern
 from nnkern import functional as F
 
-from .compare import median_time
+from .compare import interleaved_medians
 from .workloads import torch_or_none
 from .workloads.conv2d import SHAPES, conv_inputs
 
@@ -57,10 +58,12 @@ def run(threads, repeat, budget_s, names=None):
         for pass_ in PASSES:
             cands = nnkern.conv_algo.conv2d_algo_candidates(x.shape, w.shape, pass_=pass_, **kw)
             pick = nnkern.conv_algo.conv2d_algo_for(x.shape, w.shape, pass_=pass_, **kw)
-            times = {a: median_time(_nnkern_fn(pass_, a, x, w, gy, kw), repeat, budget_s) for a in cands}
+            fns = {a: _nnkern_fn(pass_, a, x, w, gy, kw) for a in cands}
             tfn = _torch_fn(torch, pass_, x, w, gy, kw)
-            t_torch = median_time(tfn, repeat, budget_s) if tfn else None
-            rows.append((name, pass_, times, pick, t_torch))
+            if tfn:
+                fns["torch"] = tfn
+            times = interleaved_medians(fns, repeat, budget_s)
+            rows.append((name, pass_, {a: times[a] for a in cands}, pick, times.get("torch")))
         print(f"  {name:28} done", file=sys.stderr)
     return rows
 

@@ -1,20 +1,21 @@
-"""lrn_forward / lrn_backward: native vs the NumPy reference over shapes and parameters
-(AlexNet's defaults, even sizes, both alpha conventions, special and general betas), the
-reference vs the paper's formula and finite differences, bad input, determinism."""
+"""local_response_norm / local_response_norm_backward: native vs the NumPy reference over shapes
+and parameters (AlexNet's defaults, even sizes, both alpha conventions, special and general betas)
+(tests/harness.py: gradients, finite differences, threads), the reference vs the paper's formula,
+bad input."""
 import numpy as np
 import pytest
-from conftest import assert_close, numerical_grad
+from harness import DTYPES, assert_close, case, check_op
 from nnkern import functional as F
 from nnkern import reference as R
 
-SHAPES = {
-    "c1": (1, 1, 3, 3),
-    "c-below-size": (2, 3, 5, 7),
-    "c17-odd": (2, 17, 9, 7),
-    "plane-400": (2, 7, 20, 20),
-    "hw-1x1": (3, 5, 1, 1),
-    "alexnet-like": (1, 96, 6, 6),
-}
+SHAPES = [
+    case("c1", (1, 1, 3, 3)),
+    case("c-below-size", (2, 3, 5, 7)),
+    case("c17-odd", (2, 17, 9, 7)),
+    case("plane-400", (2, 7, 20, 20)),
+    case("hw-1x1", (3, 5, 1, 1)),
+    case("alexnet-like", (1, 96, 6, 6)),
+]
 PARAMS = {
     "alexnet": dict(size=5, alpha=1e-4, beta=0.75, k=2.0),
     "paper-alpha": dict(size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size=False),
@@ -26,29 +27,16 @@ PARAMS = {
 }
 
 
-def tol(dtype, ref):
-    """float32: elementwise up to a few ulps, but grad_x subtracts two terms of similar size,
-    so atol is relative to the largest |ref| (1e-6 of it). float64 tight."""
-    scale = float(np.max(np.abs(ref))) if np.size(ref) else 1.0
-    if dtype == np.float64:
-        return dict(rtol=1e-10, atol=1e-12 * scale)
-    return dict(rtol=1e-5, atol=max(1e-6, 1e-6 * scale))
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("params", PARAMS)
-@pytest.mark.parametrize("name", SHAPES)
-def test_forward_and_backward_match_reference(rng, name, params, dtype):
-    kw = PARAMS[params]
-    x = (rng.standard_normal(SHAPES[name]) * 3).astype(dtype)
-    y = F.local_response_norm(x, **kw)
-    y_ref = R.local_response_norm(x.astype(np.float64), **kw)
-    assert y.dtype == dtype
-    assert_close(y, y_ref, **tol(dtype, y_ref), what=f"{name}/{params} y")
-    gy = rng.standard_normal(x.shape).astype(dtype)
-    gx = F.local_response_norm_backward(gy, x, **kw)
-    gx_ref = R.local_response_norm_backward(gy.astype(np.float64), x.astype(np.float64), **kw)
-    assert_close(gx, gx_ref, **tol(dtype, gx_ref), what=f"{name}/{params} grad_x")
+@pytest.mark.parametrize("inputs,kwargs", SHAPES)
+def test_local_response_norm(inputs, kwargs, params, dtype):
+    check_op("local_response_norm", inputs, dict(kwargs, **PARAMS[params]), dtype=dtype)
+
+
+@pytest.mark.parametrize("params", ["alexnet", "strong"])
+def test_threaded(params):
+    check_op("local_response_norm", [(3, 10, 23, 25)], PARAMS[params], dtype=np.float32)
 
 
 def paper_lrn(a, n, k, alpha, beta):
@@ -69,27 +57,6 @@ def test_reference_matches_paper_formula_and_torch_convention(rng):
                  what="paper")
     assert_close(R.local_response_norm(a, 5, 5e-4, 0.75, 2.0), expect, rtol=1e-13, atol=1e-14, what="alpha/size")
     assert_close(F.local_response_norm(a, alpha_over_size=False), expect, rtol=1e-12, atol=1e-13, what="native")
-
-
-@pytest.mark.parametrize("params", ["strong", "even-size", "beta-general"])
-def test_reference_backward_matches_finite_differences(rng, params):
-    kw = PARAMS[params]
-    x = rng.standard_normal((2, 6, 3, 2))
-    r = rng.standard_normal(x.shape)
-    loss = lambda: float(np.sum(R.local_response_norm(x, **kw) * r))  # noqa: E731
-    assert_close(R.local_response_norm_backward(r, x, **kw), numerical_grad(loss, x), rtol=1e-6, atol=1e-8,
-                 what="d loss/d x")
-
-
-def test_one_and_two_threads_bit_identical(rng, threads):
-    x = rng.standard_normal((3, 10, 23, 25)).astype(np.float32)
-    gy = rng.standard_normal(x.shape).astype(np.float32)
-    results = []
-    for n in (1, 2):
-        threads(n)
-        results.append((F.local_response_norm(x), F.local_response_norm_backward(gy, x)))
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
 
 
 def test_inputs_not_modified_and_non_contiguous(rng):
