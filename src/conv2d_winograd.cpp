@@ -13,22 +13,30 @@ namespace nnk {
 
 // Work-item size (tiles per block). Two costs bound it from below and one from above:
 // - a GEMM over fewer than ~64 tiles runs at half speed (single-threaded OpenBLAS);
-// - every block re-reads all transformed filters (a^2 cg og values): they cost less memory
-//   traffic than the block's own transform-domain data (a^2 (cg + og) per tile) only if the
-//   block holds at least cg og / (cg + og) tiles (154 for 256 -> 384 channels);
+// - every block's GEMMs pack all transformed filters again (a^2 cg og values, cold in cache):
+//   against the block's own transform-domain data (a^2 (cg + og) per tile) that costs little
+//   once the block holds 2 cg og / (cg + og) tiles (308 for 256 -> 384 channels; measured on
+//   alexnet-conv3: sgemm_itcopy 13% of the time with 152-tile blocks, 4% with 512);
 // - otherwise ~1 MiB of transform-domain data per block keeps it near the core's L2.
+// Blocks are then evened out (same number of tile rows each, but for the last).
 constexpr int64_t kItemBytes = int64_t(1) << 20;
 constexpr int64_t kMinTiles = 64, kMaxTiles = 512;
+// Below this many multiply-adds of the direct method (~20 us of Winograd work) one thread runs.
+constexpr int64_t kSerialMacs = int64_t(1) << 21;
 
 static std::atomic<int> g_forced_tile{0};
 
 void conv2d_winograd_set_tile(int m) { g_forced_tile.store(m == 2 || m == 4 ? m : 0); }
 int conv2d_winograd_forced_tile() { return g_forced_tile.load(); }
 
-int conv2d_winograd_tile(const Conv2dShape& s, ConvPass pass, ConvDtype dt) {
+// F(4x4) for every shape, pass and dtype: it was the faster tile on every 3x3 stride-1 shape
+// measured (1 thread, CPU time: deepconv-3x3 1.3-2.0x faster than F(2x2) per pass, seed-keras-conv2
+// 1.3-2.0x, alexnet-conv3 1.1-1.2x, 8x64x56x56 1.35-1.5x), except batch 1 with 256 -> 384 channels
+// at 13x13, where neither beats im2col (the filter transform dominates) and the selection should
+// not pick Winograd. F(2x2) stays available (forced) for its ~20x smaller rounding error.
+int conv2d_winograd_tile(const Conv2dShape&, ConvPass, ConvDtype) {
   const int forced = g_forced_tile.load();
-  if (forced) return forced;
-  return 4;
+  return forced ? forced : 4;
 }
 
 bool conv2d_winograd_applies(const Conv2dShape& s, ConvPass, ConvDtype) {
@@ -45,14 +53,15 @@ Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t o
   gm.m = m, gm.a = m + 2;
   gm.tiles_y = (oh + m - 1) / m, gm.tiles_x = (ow + m - 1) / m;
   const int64_t per_tile = int64_t(gm.a) * gm.a * (channel_ld(gm.cg, elem_bytes) + channel_ld(gm.og, elem_bytes)) * elem_bytes;
-  const int64_t reuse = gm.cg * gm.og / (gm.cg + gm.og);
+  const int64_t reuse = 2 * gm.cg * gm.og / (gm.cg + gm.og);
   const int64_t target = std::clamp(std::max(kItemBytes / per_tile, reuse), kMinTiles, kMaxTiles);
   const int64_t rows = n * gm.tiles_y;
   if (gm.tiles_x <= target) {
-    gm.rows_per_block = target / gm.tiles_x;
+    gm.blocks = (rows + target / gm.tiles_x - 1) / (target / gm.tiles_x);
+    gm.rows_per_block = (rows + gm.blocks - 1) / gm.blocks;
+    gm.blocks = (rows + gm.rows_per_block - 1) / gm.rows_per_block;
     gm.segs_per_row = 1;
     gm.seg_tiles = gm.tiles_x;
-    gm.blocks = (rows + gm.rows_per_block - 1) / gm.rows_per_block;
     gm.tb = std::min(rows, gm.rows_per_block) * gm.tiles_x;
   } else {  // wide rows: segments of one tile row
     gm.rows_per_block = 1;
@@ -73,9 +82,9 @@ Block block_of(const Geom& gm, int64_t b) {
   return {r, r + 1, tx0, std::min(gm.tiles_x, tx0 + gm.seg_tiles)};
 }
 
-// Threads for a region of `items` items doing `work` multiply-adds in all.
-static int threads_for_items(int64_t items, int64_t work) {
-  return int(std::min<int64_t>(threads_for(work / 64), items));
+int item_threads(int64_t items, int64_t macs) {
+  if (macs < kSerialMacs) return 1;
+  return int(std::min<int64_t>(num_threads(), items));
 }
 
 // out = correlation of `in` with the transformed filters u (+ bias), per the header of
@@ -87,7 +96,7 @@ static void correlate(const T* in, const T* u, const T* bias, T* out, const Geom
   const int64_t v_n = a2 * gm.tb * ldv, m_n = a2 * gm.tb * ldm;
   const int64_t per_thread = v_n + m_n + rows_scratch(gm, sizeof(T));
   const int64_t items = gm.groups * gm.blocks;
-  const int nt = threads_for_items(items, gm.n * gm.oc * gm.oh * gm.ow * gm.cg);
+  const int nt = item_threads(items, gm.n * gm.oc * gm.oh * gm.ow * gm.cg * 9);
   T* ws = workspace<T>(3, nt * per_thread);  // may throw std::bad_alloc: nothing is written yet
   BlasSerialScope serial;
 #pragma omp parallel num_threads(nt)
@@ -95,7 +104,8 @@ static void correlate(const T* in, const T* u, const T* bias, T* out, const Geom
     T* v = ws + omp_get_thread_num() * per_thread;
     T* mt = v + v_n;
     T* buf = mt + m_n;
-    if (ldm != gm.og) std::fill(mt, mt + m_n, T(0));  // lanes past og: read, never written by the GEMMs
+    if (gm.og % L)  // the last channel vector's lanes past og: read by the output transform, never written
+      for (int64_t r = 0; r < a2 * gm.tb; ++r) std::fill(mt + r * ldm + gm.og, mt + r * ldm + round_up(gm.og, L), T(0));
 #pragma omp for schedule(dynamic, 1)
     for (int64_t it = 0; it < items; ++it) {
       const int64_t g = it / gm.blocks;

@@ -6,12 +6,13 @@
 #include "conv2d_winograd_impl.h"
 #include "conv2d_winograd_tf.h"
 #include "nnk_common.h"
-#include "nnk_vmath.h"
 
 namespace nnk {
 namespace wino {
 
 constexpr int64_t kLanes = 32;  // filters per block
+// Filters per thread below which fewer threads run (~160 double multiply-adds each, ~10 us).
+constexpr int64_t kFilterGrain = 2048;
 
 // Rows [r0, r1) of u (row = g * K + k), all N filters of each, N in vector lanes.
 template <class T, int M>
@@ -82,39 +83,33 @@ static NNK_INLINE void adjoint_rows_impl(const T* acc, int64_t parts, int64_t st
   }
 }
 
-#define NNK_WINO_FILTER(T, sfx, M)                                                                           \
-  NNK_CLONES static void filter_rows_##sfx##_m##M(const T* w, T* u, const Conv2dShape& s, bool tr, int64_t r0, \
-                                                  int64_t r1) {                                             \
-    filter_rows_impl<T, M>(w, u, s, tr, r0, r1);                                                            \
-  }                                                                                                         \
-  NNK_CLONES static void adjoint_rows_##sfx##_m##M(const T* acc, int64_t parts, int64_t stride, T* gw,       \
-                                                   const Conv2dShape& s, int64_t r0, int64_t r1) {          \
-    adjoint_rows_impl<T, M>(acc, parts, stride, gw, s, r0, r1);                                            \
-  }
-NNK_WINO_FILTER(float, f32, 2)
-NNK_WINO_FILTER(float, f32, 4)
-NNK_WINO_FILTER(double, f64, 2)
-NNK_WINO_FILTER(double, f64, 4)
+// One clone set per (transform, tile size), for float and double (nnk_common.h).
+#define NNK_WINO_FILTER(M)                                                                                    \
+  NNK_ISA_CLONES(conv2d_winograd_filter_m##M,                                                                 \
+                 (const T* w, T* u, const Conv2dShape& s, bool tr, int64_t r0, int64_t r1),                   \
+                 filter_rows_impl<T, M>(w, u, s, tr, r0, r1))                                                 \
+  NNK_ISA_CLONES(conv2d_winograd_filter_adjoint_m##M,                                                         \
+                 (const T* acc, int64_t parts, int64_t stride, T* gw, const Conv2dShape& s, int64_t r0,       \
+                  int64_t r1),                                                                                \
+                 adjoint_rows_impl<T, M>(acc, parts, stride, gw, s, r0, r1))
+NNK_WINO_FILTER(2)
+NNK_WINO_FILTER(4)
 
 template <class T>
 void filter_transform(const T* w, T* u, const Conv2dShape& s, int m, bool transposed) {
   const int64_t rows = transposed ? s.oc : s.c;                           // groups * K
   const int64_t per_row = transposed ? s.c / s.groups : s.oc / s.groups;  // N filters per row
-  parallel_ranges(rows, std::max<int64_t>(1, 2048 / per_row), [&](int64_t r0, int64_t r1) {
-    if constexpr (sizeof(T) == 4)
-      (m == 2 ? filter_rows_f32_m2 : filter_rows_f32_m4)(w, u, s, transposed, r0, r1);
-    else
-      (m == 2 ? filter_rows_f64_m2 : filter_rows_f64_m4)(w, u, s, transposed, r0, r1);
+  parallel_ranges(rows, items_per_grain(kFilterGrain, per_row), [&](int64_t r0, int64_t r1) {
+    if (m == 2) conv2d_winograd_filter_m2_isa<T>(w, u, s, transposed, r0, r1);
+    else conv2d_winograd_filter_m4_isa<T>(w, u, s, transposed, r0, r1);
   });
 }
 
 template <class T>
 void filter_adjoint(const T* acc, int64_t parts, int64_t stride, T* gw, const Conv2dShape& s, int m) {
-  parallel_ranges(s.oc, std::max<int64_t>(1, 2048 / (s.c / s.groups * parts)), [&](int64_t r0, int64_t r1) {
-    if constexpr (sizeof(T) == 4)
-      (m == 2 ? adjoint_rows_f32_m2 : adjoint_rows_f32_m4)(acc, parts, stride, gw, s, r0, r1);
-    else
-      (m == 2 ? adjoint_rows_f64_m2 : adjoint_rows_f64_m4)(acc, parts, stride, gw, s, r0, r1);
+  parallel_ranges(s.oc, items_per_grain(kFilterGrain, s.c / s.groups * parts), [&](int64_t r0, int64_t r1) {
+    if (m == 2) conv2d_winograd_filter_adjoint_m2_isa<T>(acc, parts, stride, gw, s, r0, r1);
+    else conv2d_winograd_filter_adjoint_m4_isa<T>(acc, parts, stride, gw, s, r0, r1);
   });
 }
 

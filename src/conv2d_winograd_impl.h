@@ -36,6 +36,9 @@ struct Block {
 Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t oh, int64_t ow, int64_t groups,
                int64_t offy, int64_t offx, int m, int64_t elem_bytes);
 Block block_of(const Geom& gm, int64_t b);
+// Threads for a region of `items` work items of a convolution of `macs` direct multiply-adds:
+// 1 for small calls, else up to num_threads() (never more than the items).
+int item_threads(int64_t items, int64_t macs);
 
 inline int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 

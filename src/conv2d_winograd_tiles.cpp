@@ -56,8 +56,9 @@ static NNK_INLINE void transpose(V* r) {
 
 // s[(i * pw + col) * CB + l] = plane l (of `nch`, `hw` apart) at row y0 + i, column x0 + col,
 // read as 0 outside the h x w plane and for l >= nch. CB columns at a time: CB row vectors
-// transposed into CB pixel vectors, the last chunk overlapping the one before; rows shorter
-// than CB: scalar.
+// transposed into CB pixel vectors, the last chunk overlapping the one before; a row shorter
+// than CB: the same from CB columns when the plane has them after it (the extra pixels are
+// dropped), else scalar.
 template <class T, int CB>
 static NNK_INLINE void gather_strip(const T* planes, int64_t hw, int64_t h, int64_t w, int64_t y0, int64_t x0,
                                     int rows, int64_t pw, int nch, T* NNK_RESTRICT s) {
@@ -73,9 +74,19 @@ static NNK_INLINE void gather_strip(const T* planes, int64_t hw, int64_t h, int6
     std::fill(dst, dst + lo * CB, T(0));
     std::fill(dst + hi * CB, dst + pw * CB, T(0));
     const T* src = planes + y * w + x0;
-    if (hi - lo < CB) {
-      for (int64_t col = lo; col < hi; ++col)
-        for (int l = 0; l < CB; ++l) dst[col * CB + l] = l < nch ? src[l * hw + col] : T(0);
+    if (hi - lo < CB) {  // a short row: CB columns from inside the plane if it has them, else scalar
+      if (y * w + x0 + lo + CB <= hw) {
+        V r[CB];
+        for (int l = 0; l < CB; ++l) {
+          r[l] = V{};
+          if (l < nch) std::memcpy(&r[l], src + l * hw + lo, sizeof(V));
+        }
+        transpose<CB>(r);
+        for (int64_t j = 0; j < hi - lo; ++j) std::memcpy(dst + (lo + j) * CB, &r[j], sizeof(V));
+      } else {
+        for (int64_t col = lo; col < hi; ++col)
+          for (int l = 0; l < CB; ++l) dst[col * CB + l] = l < nch ? src[l * hw + col] : T(0);
+      }
       continue;
     }
     for (int64_t c0 = lo; c0 < hi; c0 += CB) {
@@ -93,8 +104,8 @@ static NNK_INLINE void gather_strip(const T* planes, int64_t hw, int64_t h, int6
 
 // Plane l < nch (`hw` apart), row y0 + i < h, column x0 + col < w (col < cols) =
 // s[(i * pw + col) * CB + l] + bias[l] (bias may be null). CB columns at a time (transposed
-// back into row vectors; the last chunk overlaps and rewrites the same values); rows shorter
-// than CB: scalar.
+// back into row vectors; the last chunk overlaps and rewrites the same values); a row shorter
+// than CB: one transpose of CB pixels (those past the strip are scratch) and partial stores.
 template <class T, int CB>
 static NNK_INLINE void scatter_strip(const T* NNK_RESTRICT s, const T* bias, int64_t hw, int64_t h, int64_t w,
                                      int64_t y0, int64_t x0, int rows, int64_t pw, int nch, T* planes) {
@@ -104,10 +115,13 @@ static NNK_INLINE void scatter_strip(const T* NNK_RESTRICT s, const T* bias, int
   for (int i = 0; i < rows; ++i) {
     T* row = planes + (y0 + i) * w + x0;
     const T* src = s + i * pw * CB;
-    if (cols < CB) {
+    if (cols < CB) {  // a short row: one transpose (the strip buffer has CB pixels), partial stores
+      V r[CB];
+      for (int j = 0; j < CB; ++j) std::memcpy(&r[j], src + j * CB, sizeof(V));
+      transpose<CB>(r);
       for (int l = 0; l < nch; ++l) {
-        const T b = bias ? bias[l] : T(0);
-        for (int64_t c = 0; c < cols; ++c) row[l * hw + c] = src[c * CB + l] + b;
+        const V out = r[l] + (bias ? bias[l] : T(0));
+        std::memcpy(row + l * hw, &out, size_t(cols) * sizeof(T));
       }
       continue;
     }
@@ -220,56 +234,47 @@ int64_t channel_ld(int64_t n, int64_t elem_bytes) {
 
 int64_t rows_scratch(const Geom& gm, int64_t elem_bytes) {
   const int64_t nx = gm.segs_per_row > 1 ? gm.seg_tiles : gm.tiles_x;
-  return 2 * gm.a * (gm.m * nx + 2) * channel_lanes(elem_bytes);  // the largest of the three layouts above
+  const int64_t L = channel_lanes(elem_bytes);
+  return 2 * gm.a * (gm.m * nx + 2) * L + L * L;  // the largest layout above, + CB pixels read past a short strip
 }
 
-// One clone set per (transform, dtype, tile size): NNK_CLONES functions must not be templates.
-#define NNK_WINO_TILES(fn, T, sfx, M)                                                                       \
-  NNK_CLONES static void fn##_##sfx##_m##M(const T* a, T* b, const Geom& gm, int64_t g, const Block& blk,   \
-                                          T* buf) {                                                        \
-    fn##_impl<T, M>(a, b, gm, g, blk, buf);                                                                \
-  }
-#define NNK_WINO_OUTPUT(T, sfx, M)                                                                          \
-  NNK_CLONES static void output_tiles_##sfx##_m##M(const T* mt, const T* bias, T* out, const Geom& gm,      \
-                                                   int64_t g, const Block& blk, T* buf) {                  \
-    output_tiles_impl<T, M>(mt, bias, out, gm, g, blk, buf);                                               \
-  }
-#define NNK_WINO_ALL(T, sfx, M)                \
-  NNK_WINO_TILES(input_tiles, T, sfx, M)       \
-  NNK_WINO_TILES(grad_output_tiles, T, sfx, M) \
-  NNK_WINO_OUTPUT(T, sfx, M)
-NNK_WINO_ALL(float, f32, 2)
-NNK_WINO_ALL(float, f32, 4)
-NNK_WINO_ALL(double, f64, 2)
-NNK_WINO_ALL(double, f64, 4)
+// One clone set per (transform, tile size), for float and double (nnk_common.h).
+#define NNK_WINO_TILES(M)                                                                                     \
+  NNK_ISA_CLONES(conv2d_winograd_input_tiles_m##M,                                                            \
+                 (const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf),                    \
+                 input_tiles_impl<T, M>(in, v, gm, g, blk, buf))                                              \
+  NNK_ISA_CLONES(conv2d_winograd_output_tiles_m##M,                                                           \
+                 (const T* mt, const T* bias, T* out, const Geom& gm, int64_t g, const Block& blk, T* buf),   \
+                 output_tiles_impl<T, M>(mt, bias, out, gm, g, blk, buf))                                     \
+  NNK_ISA_CLONES(conv2d_winograd_grad_output_tiles_m##M,                                                      \
+                 (const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf),                   \
+                 grad_output_tiles_impl<T, M>(gy, wt, gm, g, blk, buf))
+NNK_WINO_TILES(2)
+NNK_WINO_TILES(4)
 
-template <>
-void input_tiles<float>(const float* in, float* v, const Geom& gm, int64_t g, const Block& blk, float* buf) {
-  (gm.m == 2 ? input_tiles_f32_m2 : input_tiles_f32_m4)(in, v, gm, g, blk, buf);
+template <class T>
+void input_tiles(const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf) {
+  if (gm.m == 2) conv2d_winograd_input_tiles_m2_isa<T>(in, v, gm, g, blk, buf);
+  else conv2d_winograd_input_tiles_m4_isa<T>(in, v, gm, g, blk, buf);
 }
-template <>
-void input_tiles<double>(const double* in, double* v, const Geom& gm, int64_t g, const Block& blk, double* buf) {
-  (gm.m == 2 ? input_tiles_f64_m2 : input_tiles_f64_m4)(in, v, gm, g, blk, buf);
+template <class T>
+void output_tiles(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g, const Block& blk, T* buf) {
+  if (gm.m == 2) conv2d_winograd_output_tiles_m2_isa<T>(mt, bias, out, gm, g, blk, buf);
+  else conv2d_winograd_output_tiles_m4_isa<T>(mt, bias, out, gm, g, blk, buf);
 }
-template <>
-void grad_output_tiles<float>(const float* gy, float* wt, const Geom& gm, int64_t g, const Block& blk, float* buf) {
-  (gm.m == 2 ? grad_output_tiles_f32_m2 : grad_output_tiles_f32_m4)(gy, wt, gm, g, blk, buf);
+template <class T>
+void grad_output_tiles(const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf) {
+  if (gm.m == 2) conv2d_winograd_grad_output_tiles_m2_isa<T>(gy, wt, gm, g, blk, buf);
+  else conv2d_winograd_grad_output_tiles_m4_isa<T>(gy, wt, gm, g, blk, buf);
 }
-template <>
-void grad_output_tiles<double>(const double* gy, double* wt, const Geom& gm, int64_t g, const Block& blk,
-                               double* buf) {
-  (gm.m == 2 ? grad_output_tiles_f64_m2 : grad_output_tiles_f64_m4)(gy, wt, gm, g, blk, buf);
-}
-template <>
-void output_tiles<float>(const float* mt, const float* bias, float* out, const Geom& gm, int64_t g,
-                         const Block& blk, float* buf) {
-  (gm.m == 2 ? output_tiles_f32_m2 : output_tiles_f32_m4)(mt, bias, out, gm, g, blk, buf);
-}
-template <>
-void output_tiles<double>(const double* mt, const double* bias, double* out, const Geom& gm, int64_t g,
-                          const Block& blk, double* buf) {
-  (gm.m == 2 ? output_tiles_f64_m2 : output_tiles_f64_m4)(mt, bias, out, gm, g, blk, buf);
-}
+
+template void input_tiles<float>(const float*, float*, const Geom&, int64_t, const Block&, float*);
+template void input_tiles<double>(const double*, double*, const Geom&, int64_t, const Block&, double*);
+template void output_tiles<float>(const float*, const float*, float*, const Geom&, int64_t, const Block&, float*);
+template void output_tiles<double>(const double*, const double*, double*, const Geom&, int64_t, const Block&,
+                                   double*);
+template void grad_output_tiles<float>(const float*, float*, const Geom&, int64_t, const Block&, float*);
+template void grad_output_tiles<double>(const double*, double*, const Geom&, int64_t, const Block&, double*);
 
 }  // namespace wino
 }  // namespace nnk

@@ -29,7 +29,7 @@ void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2
   parts = (gm.blocks + per - 1) / per;
   const int64_t v_n = a2 * gm.tb * ldv, w_n = a2 * gm.tb * ldw;
   const int64_t per_thread = v_n + w_n + wino::rows_scratch(gm, sizeof(T));
-  const int nt = int(std::min<int64_t>(threads_for(gm.n * gm.oc * gm.oh * gm.ow * gm.cg / 64), parts));
+  const int nt = wino::item_threads(parts, gm.n * gm.oc * gm.oh * gm.ow * gm.cg * 9);
   T* acc = workspace<T>(2, parts * acc_n);  // may throw std::bad_alloc: nothing is written yet
   T* ws = workspace<T>(3, nt * per_thread);
   {
