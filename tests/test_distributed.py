@@ -1,6 +1,7 @@
 """nnkern.distributed in one process (no mpiexec): the no-op world, the sharding and bucket
 arithmetic, argument checks, and DistributedOptimizer == the wrapped optimizer bit for bit.
 The multi-rank behaviour is in test_distributed_mpi.py."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -159,3 +160,51 @@ def test_mpi_extra_is_declared():
     assert "mpi" in md.get_all("Provides-Extra")
     reqs = " ".join(r for r in md.get_all("Requires-Dist") if 'extra == "mpi"' in r)
     assert "mpi4py" in reqs and "mpich" in reqs
+
+
+def test_launch_command():
+    from nnkern.distributed.launch import command
+    py = sys.executable
+    assert command(4, ["train", "--epochs", "3"], "/x/mpiexec") == [
+        "/x/mpiexec", "-n", "4", py, "-m", "mpi4py", "-m", "nnkern", "train", "--distributed", "--epochs", "3"]
+    assert command(2, ["train", "--distributed"], "mpiexec", ["-hosts", "a,b"])[:5] == [
+        "mpiexec", "-hosts", "a,b", "-n", "2"]
+    assert command(2, ["run.py", "--lr", "1"], "mpiexec")[-3:] == ["run.py", "--lr", "1"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["launch", "-n", "0", "train"], "positive number of ranks"),
+    (["launch", "-n", "2", "bench"], "runs 'train' or a Python script"),
+    (["launch", "-n", "2"], "say what to run"),
+    (["launch", "-n", "2", "--mpiexec", "/no/such/mpiexec", "train"], "not an executable"),
+])
+def test_launch_errors(argv, message, capsys):
+    from nnkern.cli import main
+    if importlib.util.find_spec("mpi4py") is None and "ranks" not in message:
+        message = "pip install 'nnkern[mpi]'"  # checked before the target
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_train_distributed_without_mpiexec_is_one_process(tmp_path):
+    from nnkern.cli import main
+    assert main(["train", "--distributed", "--epochs", "1", "--no-progress", "--out", str(tmp_path)]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz", "history.json", "training.png"]
+
+
+def test_loader_shards_partition_every_epoch():
+    """n loaders (rank 0..n-1) yield, batch by batch, disjoint parts whose union in rank order is
+    the single-process batch; every rank has the same number of batches."""
+    from nnkern.data import BatchLoader
+    x = np.arange(23 * 2, dtype=np.float32).reshape(23, 2)
+    t = np.arange(23)
+    single = BatchLoader(x, t, 5, seed=4)
+    for n in (2, 3, 7):
+        ranks = [BatchLoader(x, t, 5, seed=4, rank=r, world_size=n) for r in range(n)]
+        assert all(len(r) == len(single) for r in ranks)
+        for epoch in (0, 3):
+            for whole, *parts in zip(single.batches(epoch), *(r.batches(epoch) for r in ranks)):
+                assert np.array_equal(np.concatenate([p[1] for p in parts]), whole[1])
+                assert np.array_equal(np.concatenate([p[0] for p in parts]), whole[0])
+    with pytest.raises(ValueError, match="rank"):
+        BatchLoader(x, t, 5, rank=2, world_size=2)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The CI sanitizer lane: nnkern built Debug (asserts on) with -fsanitize=address,undefined
 # (-O1 -g0, no ISA clones: see NNK_SANITIZE in CMakeLists.txt) into its own virtual
-# environment, then the kernel, fuzz, error-input, thread and fork tests under ASan+UBSan.
+# environment, then the test suite (but the end-to-end training runs) under ASan+UBSan.
 # libasan must come first in the process (LD_PRELOAD: python itself is not instrumented),
 # and libstdc++ with it, or ASan's interceptors break the first C++ exception thrown.
 # Any ASan report or UBSan finding aborts the run (halt_on_error) and fails the lane.
-#   tools/sanitize.sh [pytest args...]     (default: the SANITIZE_TESTS below)
+#   tools/sanitize.sh [pytest args...]     (default: the tests below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -17,12 +17,9 @@ python3 -m venv "$venv"
 built=$(date +%s)
 echo "sanitizer lane: build $((built - start)) s"
 
-SANITIZE_TESTS=(tests/test_fuzz_ops.py tests/test_error_inputs.py tests/test_threadsafety.py tests/test_fork.py
-  tests/test_conv2d.py tests/test_im2col.py tests/test_max_pool2d.py tests/test_avg_pool2d.py
-  tests/test_batch_norm.py tests/test_local_response_norm.py tests/test_activation.py tests/test_dropout.py
-  tests/test_affine.py tests/test_softmax_cross_entropy.py tests/test_optim.py tests/test_data.py)
-tests=()
-for t in "${SANITIZE_TESTS[@]}"; do [ -e "$t" ] && tests+=("$t"); done  # file names follow the op table
+# The whole suite but the end-to-end training runs and the benchmark smoke tests (minutes
+# under ASan, and no kernel path they reach is not reached by the kernel tests).
+tests=(tests --ignore=tests/test_cli.py --ignore=tests/test_bench.py)
 
 asan=$(gcc -print-file-name=libasan.so)
 stdcxx=$(gcc -print-file-name=libstdc++.so)
@@ -31,7 +28,6 @@ export LD_PRELOAD="$asan:$stdcxx"
 # the tests that ask for absurd sizes must see MemoryError, not an ASan abort.
 export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export NNK_SANITIZED=1
 "$venv/bin/python" -c "import nnkern; assert '-fsanitize=address,undefined' in nnkern._core.build_info()['cxx_flags']"
 if [ $# -gt 0 ]; then tests=("$@"); fi
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "${tests[@]}"

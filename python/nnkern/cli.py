@@ -1,7 +1,8 @@
 """The ``nnkern`` command (also ``python -m nnkern``).
 
-Subcommands: ``train`` (the main job), ``experiment``, ``bench``, ``info``, ``demo``. Bad arguments or data end in a
-one-line error on stderr and exit code 2, never a traceback.
+Subcommands: ``train`` (the main job), ``launch`` (train on several MPI ranks), ``experiment``, ``bench``,
+``info``, ``demo``. Bad arguments or data end in a one-line error on stderr and exit code 2, never a traceback
+(in a distributed run, that ends every rank of the job).
 """
 import argparse
 import sys
@@ -31,6 +32,11 @@ def _cmd_train(args):
     from .train import train
     train(args)
     return 0
+
+
+def _cmd_launch(args):
+    from .distributed.launch import launch
+    return launch(args.n, args.args, args.mpiexec, args.mpiexec_args)
 
 
 def _cmd_experiment(args):
@@ -65,6 +71,9 @@ def build_parser():
     train = sub.add_parser("train", help="train a network on the embedded digits (or local MNIST)")
     from .train import add_arguments as train_arguments
     train_arguments(train)
+    launch = sub.add_parser("launch", help="run train data-parallel on N MPI ranks: nnkern launch -n 4 train ...")
+    from .distributed.launch import add_arguments as launch_arguments
+    launch_arguments(launch)
     exp = sub.add_parser("experiment", help="the study demonstrations (initialisation, optimizers, "
                                             "overfitting, batch norm): a PNG and a JSON each")
     exp.add_argument("name", help="init-histogram, optimizers, overfit, batchnorm or all")
@@ -81,8 +90,8 @@ def build_parser():
     return parser
 
 
-HANDLERS = {"train": _cmd_train, "experiment": _cmd_experiment, "info": _cmd_info, "demo": _cmd_demo,
-            "bench": _cmd_bench}
+HANDLERS = {"train": _cmd_train, "launch": _cmd_launch, "experiment": _cmd_experiment, "info": _cmd_info,
+            "demo": _cmd_demo, "bench": _cmd_bench}
 
 
 def main(argv=None):
@@ -91,4 +100,6 @@ def main(argv=None):
         return HANDLERS[args.command](args)
     except (UsageError, ValueError, OSError) as e:
         print(f"nnkern: error: {e}", file=sys.stderr)
+        from .distributed.group import abort_if_distributed
+        abort_if_distributed(2)  # the other ranks may be waiting for this one
         return 2

@@ -1,5 +1,10 @@
 """``nnkern train``: train a network on the embedded digits (or local MNIST files) with a
 progress bar, then write the history (JSON), a loss/accuracy plot (PNG) and a checkpoint (npz).
+
+``--distributed`` (under ``mpiexec ... python -m mpi4py -m nnkern train`` or ``nnkern launch``)
+trains data-parallel over the MPI ranks: ``--batch-size`` is the global batch, each rank
+trains on its part of it (see :mod:`nnkern.distributed`), and rank 0 alone prints and writes.
+``--resume DIR`` continues a run from DIR's checkpoint and history, on any number of ranks.
 """
 import json
 import os
@@ -34,6 +39,11 @@ def add_arguments(ap):
     ap.add_argument("--out", default="nnkern-run", help="output folder (default nnkern-run)")
     ap.add_argument("--backend", default="native", help="native or reference")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap.add_argument("--distributed", action="store_true",
+                    help="data-parallel over the MPI ranks (run under mpiexec, or use nnkern launch)")
+    ap.add_argument("--bucket-mb", type=float, default=25.0, help="gradient bucket size in MiB (--distributed)")
+    ap.add_argument("--resume", default=None, metavar="DIR",
+                    help="continue the run in DIR (its checkpoint.npz, history.json); --epochs is the total")
 
 
 def check_arguments(a):
@@ -58,10 +68,12 @@ def check_arguments(a):
         raise ValueError("--batchnorm is available for --model mlp")
     if a.dropout and a.model == "simple-cnn":
         raise ValueError("--dropout is available for --model mlp and deep-cnn")
+    if not a.bucket_mb > 0:
+        raise ValueError(f"--bucket-mb must be > 0, got {a.bucket_mb}")
 
 
-def build_model(a, image_shape, classes):
-    kw = dict(backend=a.backend, seed=a.seed)
+def build_model(a, image_shape, classes, seed=None):
+    kw = dict(backend=a.backend, seed=a.seed if seed is None else seed)
     if a.model == "mlp":
         return MultiLayerNetExtend(int(np.prod(image_shape)), [100, 100], classes, weight_init_std="he",
                                    use_dropout=a.dropout > 0, dropout_ration=a.dropout,
@@ -77,49 +89,108 @@ def make_optimizer(a):
     return OPTIMIZERS[a.optimizer](lr=lr, weight_decay=a.weight_decay)
 
 
-def evaluate(model, x, t, batch_size=500):
-    """Mean loss (inference mode) and accuracy."""
+def evaluate(model, x, t, batch_size=500, world=None):
+    """Mean loss (inference mode) and accuracy; with a distributed ``world`` each rank
+    evaluates its share of the samples and the sums are combined."""
+    from .distributed import shard_bounds
+    parallel = world is not None and world.size > 1
+    if parallel:
+        lo, hi = shard_bounds(len(x), world.rank, world.size)
+        x, t = x[lo:hi], t[lo:hi]
     losses = [model.loss(x[i:i + batch_size], t[i:i + batch_size], train=False) * len(x[i:i + batch_size])
               for i in range(0, len(x), batch_size)]
-    return float(np.sum(losses) / len(x)), float(model.accuracy(x, t))
+    correct = round(model.accuracy(x, t) * len(x)) if len(x) else 0
+    loss_sum, correct, n = _sum(world if parallel else None, [np.sum(losses), correct, len(x)])
+    return float(loss_sum / n), float(correct / n)
+
+
+def _sum(world, values):
+    """values summed over the ranks of a distributed world (as they are otherwise)."""
+    from .distributed import allreduce_sum
+    return allreduce_sum(values) if world is not None and world.size > 1 else values
 
 
 def train(a, log=print):
     """Run the training described by the parsed arguments; returns the history dict."""
     check_arguments(a)
+    from . import distributed as dist
     from . import set_num_threads
-    if a.threads:
-        set_num_threads(a.threads)
+    world = dist.init() if a.distributed else dist.World()
+    if not world.is_main:
+        log = _quiet
+    threads = a.threads or (dist.default_threads() if a.distributed else None)
+    if threads:
+        set_num_threads(threads)
     (x_train, t_train), (x_test, t_test) = load_data(a.data)
     classes = int(max(t_train.max(), t_test.max())) + 1
-    model = build_model(a, x_train.shape[1:], classes)
+    # each rank its own dropout masks; every rank gets rank 0's parameters below
+    model = build_model(a, x_train.shape[1:], classes, seed=a.seed + world.rank)
     opt = make_optimizer(a)
-    loader = BatchLoader(x_train, t_train, a.batch_size, shuffle=True, seed=a.seed)
-    log(f"nnkern train: {a.model} ({model.param_count():,} params), {a.optimizer}, {len(x_train)} train / "
-        f"{len(x_test)} test images {x_train.shape[1:]}, {a.epochs} epochs, backend {a.backend}")
     history = {"args": {k: v for k, v in vars(a).items() if k != "command"}, "epochs": []}  # not the subcommand
-    for epoch in range(1, a.epochs + 1):
-        t0, seen, losses = time.perf_counter(), 0, []
-        for xb, tb in _progress(loader, epoch, a):
-            grads = model.gradient(xb, tb)
-            opt.update(model.params, grads)
-            losses.append(model.last_layer.loss)
+    if a.resume:
+        history["epochs"] = resume(a.resume, model, opt, world, a.epochs)
+    if a.distributed:
+        opt = dist.DistributedOptimizer(opt, bucket_bytes=max(1, int(a.bucket_mb * 2**20)))
+        opt.broadcast_parameters(model.params)
+        dist.broadcast_parameters(model.buffers())
+    loader = BatchLoader(x_train, t_train, a.batch_size, shuffle=True, seed=a.seed, rank=world.rank,
+                         world_size=world.size)
+    loader.epoch = len(history["epochs"])  # a resumed run continues the sequence of shuffles
+    log(f"nnkern train: {a.model} ({model.param_count():,} params), {a.optimizer}, {len(x_train)} train / "
+        f"{len(x_test)} test images {x_train.shape[1:]}, {a.epochs} epochs, backend {a.backend}"
+        + (f", {world.size} ranks x {threads} threads" if a.distributed else ""))
+    for epoch in range(loader.epoch + 1, a.epochs + 1):
+        t0, seen, loss_sum = time.perf_counter(), 0, 0.0
+        for xb, tb in _progress(loader, epoch, a, world):
+            if a.distributed:
+                opt.step(model, xb, tb)  # this rank's part of the batch; the mean gradient over ranks
+            else:
+                opt.update(model.params, model.gradient(xb, tb))
+            loss_sum += model.last_layer.loss * len(xb) if len(xb) else 0.0
             seen += len(xb)
         dt = time.perf_counter() - t0
-        test_loss, test_acc = evaluate(model, x_test, t_test)
-        row = {"epoch": epoch, "loss": float(np.mean(losses)), "train_acc": float(model.accuracy(x_train, t_train)),
+        if a.distributed:
+            dist.average_buffers(model.buffers())  # batch-norm running statistics: one set
+        loss_sum, seen = _sum(world, [loss_sum, seen])
+        test_loss, test_acc = evaluate(model, x_test, t_test, world=world)
+        row = {"epoch": epoch, "loss": float(loss_sum / seen),
+               "train_acc": evaluate(model, x_train, t_train, world=world)[1],
                "test_loss": test_loss, "test_acc": test_acc, "images_per_s": seen / dt}
         history["epochs"].append(row)
         log(f"epoch {epoch:3d}  loss {row['loss']:.4f}  train acc {row['train_acc']:.4f}  "
             f"test acc {row['test_acc']:.4f}  {row['images_per_s']:.0f} images/s")
-    _write_outputs(a.out, model, opt, history)
+    if world.is_main:
+        _write_outputs(a.out, model, getattr(opt, "optimizer", opt), history)
     log(f"final test accuracy {history['epochs'][-1]['test_acc']:.4f}; wrote {a.out}/history.json, "
         f"{a.out}/training.png, {a.out}/checkpoint.npz")
     return history
 
 
-def _progress(loader, epoch, a):
-    if a.no_progress:
+def resume(folder, model, optimizer, world, epochs):
+    """Load ``folder``'s checkpoint.npz (model and optimizer) and history.json on rank 0, give
+    them to every rank, and return the epochs done (history rows); the run may have had any
+    number of ranks."""
+    from . import distributed as dist
+    rows = None
+    if world.is_main:
+        model.load_params(os.path.join(folder, "checkpoint.npz"), optimizer=optimizer)
+        with open(os.path.join(folder, "history.json")) as f:
+            rows = json.load(f)["epochs"]
+        if len(rows) >= epochs:
+            raise ValueError(f"--resume {folder}: it holds {len(rows)} epochs already; --epochs is the total, "
+                             f"so ask for more than {len(rows)}")
+    if world.size > 1:
+        dist.broadcast_optimizer_state(optimizer)
+        rows = dist.broadcast_object(rows)
+    return rows
+
+
+def _quiet(*args, **kwargs):
+    """The log of ranks other than 0."""
+
+
+def _progress(loader, epoch, a, world):
+    if a.no_progress or not world.is_main:
         return loader
     from tqdm import tqdm
     return tqdm(loader, desc=f"epoch {epoch}/{a.epochs}", unit="batch", leave=False)

@@ -5,7 +5,8 @@ build their models with different seeds, broadcast from rank 0, train K steps on
 parts of each batch (B odd, so the parts are unequal and the weights matter), and must end
 (a) within the stated bound of a plain single-process run with batch B, (b) with identical
 bits on every rank, (c) bit-identical to a second run (reproducible), (d) bit-identical
-whatever the bucket size (several buckets vs one) and the algorithm ('fixed' vs 'mpi').
+whatever the bucket size (several buckets vs one), the algorithm ('fixed' vs 'mpi') and whether
+the averaging overlaps backward (DistributedOptimizer.step) or follows it.
 """
 import nnkern.distributed as dist
 import numpy as np
@@ -15,7 +16,8 @@ from nnkern.optimizers import SGD, Adam, Momentum
 
 B, K = 63, 12
 MODELS = {
-    "MultiLayerNet": (lambda dt, s: MultiLayerNet(64, [40, 20], 10, dtype=dt, seed=s), True),
+    "MultiLayerNet": (lambda dt, s: MultiLayerNet(64, [40, 20], 10, weight_decay_lambda=1e-3, dtype=dt, seed=s),
+                      True),
     "SimpleConvNet": (lambda dt, s: SimpleConvNet((1, 8, 8), {"filter_num": 6, "filter_size": 3, "pad": 1,
                                                               "stride": 1}, hidden_size=20, output_size=10,
                                                   dtype=dt, seed=s), False),
@@ -28,7 +30,7 @@ def batches(n_samples):
     return [order[k * B:(k + 1) * B] for k in range(K)]
 
 
-def train(make, make_opt, dtype, x, t, world, **opts):
+def train(make, make_opt, dtype, x, t, world, step=False, **opts):
     if world == 1:  # plain single process: no nnkern.distributed at all
         net, opt = make(dtype, 100), make_opt()
         for idx in batches(len(x)):
@@ -39,7 +41,10 @@ def train(make, make_opt, dtype, x, t, world, **opts):
     opt.broadcast_parameters(net.params)
     for idx in batches(len(x)):
         part = dist.shard(idx, RANK, SIZE)
-        opt.update(net.params, net.gradient(x[part], t[part]), weight=len(part))
+        if step:  # overlapped with backward through the model's on_grad_ready hook
+            opt.step(net, x[part], t[part])
+        else:
+            opt.update(net.params, net.gradient(x[part], t[part]), weight=len(part))
     return copy_params(net)
 
 
@@ -60,7 +65,9 @@ for mname, (make, flat) in MODELS.items():
                 again = train(make, make_opt, dtype, x, t, SIZE)
                 small = train(make, make_opt, dtype, x, t, SIZE, bucket_bytes=1024)
                 fixed = train(make, make_opt, dtype, x, t, SIZE, algorithm="fixed")
-                for other, label in ((again, "a second run"), (small, "1 KiB buckets"), (fixed, "'fixed'")):
+                stepped = train(make, make_opt, dtype, x, t, SIZE, step=True, bucket_bytes=4096)
+                for other, label in ((again, "a second run"), (small, "1 KiB buckets"), (fixed, "'fixed'"),
+                                     (stepped, "overlapped steps")):
                     check(all(np.array_equal(many[k], other[k]) for k in many), f"{case}: {label} differs")
 
 done(steps=K, batch=B, eps_units=worst)

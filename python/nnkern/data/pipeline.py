@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import _core, _data, reference
 from .. import backend as _backend
+from ..distributed.sharding import shard_bounds
 from ..reference import data as _ref
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -133,14 +134,20 @@ class BatchLoader(_backend.BackendSwitch):
     backend: "native" (Cython loops) or "reference" (NumPy).
     reuse_buffers: return views of two preallocated batch buffers that the next batch
     overwrites (saves allocation; keep copies of batches you want to hold on to); native only.
+    rank, world_size: data-parallel training (:mod:`nnkern.distributed`): ``batch_size`` stays
+    the global batch and this rank gets the rank-th of world_size near-equal contiguous parts
+    of every batch (:func:`nnkern.distributed.shard`; empty when a batch has fewer samples than
+    ranks), so the ranks' batches are disjoint and together are the single-process batches.
 
     Each ``for`` loop runs the epoch ``self.epoch`` and then advances it; two loaders with
     the same arguments yield the same batches. ``len(loader)`` is the number of batches.
     """
 
     def __init__(self, x, t, batch_size=100, shuffle=True, seed=0, augment=None, drop_last=False,
-                 scale=None, mean=0.0, std=1.0, dtype=np.float32, backend="native", reuse_buffers=False):
+                 scale=None, mean=0.0, std=1.0, dtype=np.float32, backend="native", reuse_buffers=False,
+                 rank=0, world_size=1):
         x, t = np.asarray(x), np.asarray(t)
+        shard_bounds(0, rank, world_size)  # TypeError / ValueError for a bad rank or world size
         if x.ndim < 2:
             raise ValueError(f"BatchLoader: x must be (N, ...) with at least 2 dimensions, got shape {x.shape}")
         if len(t) != len(x):
@@ -168,6 +175,7 @@ class BatchLoader(_backend.BackendSwitch):
         self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), int(seed)
         self.augment, self.drop_last = augment, bool(drop_last)
         self.reuse_buffers = bool(reuse_buffers)
+        self.rank, self.world_size = int(rank), int(world_size)
         self.epoch = 0
         self._buffers = None
 
@@ -205,6 +213,8 @@ class BatchLoader(_backend.BackendSwitch):
         stop = n - n % b if self.drop_last else n
         for start in range(0, stop, b):
             idx = order[start:start + b]
+            if self.world_size > 1:
+                idx = idx[slice(*shard_bounds(len(idx), self.rank, self.world_size))]
             yield self._x_batch(idx, epoch), self.t[idx]
 
     def _out(self, k, shape, m):

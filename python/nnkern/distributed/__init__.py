@@ -15,14 +15,14 @@ only when needed (``pip install 'nnkern[mpi]'`` brings mpi4py and the mpich whee
     loader = BatchLoader(x, t, batch_size=100, rank=dist.rank(), world_size=dist.world_size())
     for epoch in range(10):
         for xb, tb in loader:                                  # this rank's part of each batch
-            grads = net.gradient(xb, tb) if len(xb) else None
-            opt.update(net.params, grads, weight=len(xb))
+            opt.step(net, xb, tb)       # = update(params, gradient(xb, tb), weight=len(xb)), overlapped
         dist.average_buffers(net.buffers())                    # batch-norm running statistics
         if dist.is_main(): ...                                 # print, save
 
 ``batch_size`` is the global batch: n ranks each compute 1/n of it, and the weighted mean of
 their gradients is the single-process batch mean, so n ranks train the model one process
-would (to float32 rounding; docs/distributed.md states the bound).
+would (to float32 rounding; docs/distributed.md states the bound, the measurements and a
+cost model of where scaling stops).
 """
 from .buckets import DEFAULT_BUCKET_BYTES
 from .collectives import (

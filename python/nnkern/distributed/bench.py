@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from . import group as _group
-from .buckets import ALGORITHMS, Bucket
+from .buckets import ALGORITHMS, DEFAULT_BUCKET_BYTES, Bucket
 from .optimizer import DistributedOptimizer
 from .reducer import GradientReducer
 
@@ -86,8 +86,11 @@ def bucket_sweep(model_name, sizes, reps):
     return rows
 
 
-def train_throughput(model_name, batch, steps, overlap_modes=(False, True)):
-    """Global images/s of SGD steps (global batch ``batch``) with blocking / overlapped averaging."""
+def train_throughput(model_name, batch, steps, bucket_bytes=DEFAULT_BUCKET_BYTES):
+    """Global images/s of SGD steps (global batch ``batch``): gradient only (no communication),
+    blocking averaging after backward, and averaging overlapped with backward, interleaved
+    step by step so that a busy machine slows all three alike. ``wait_ms`` is the time spent
+    in ``update`` (the communication left after backward, plus the SGD update itself)."""
     from ..optimizers import SGD
     from .sharding import shard_bounds
     w = _group.world()
@@ -96,27 +99,34 @@ def train_throughput(model_name, batch, steps, overlap_modes=(False, True)):
     rng = np.random.default_rng(w.rank)
     x = rng.standard_normal((hi - lo,) + shape).astype(np.float32)
     t = rng.integers(0, 10, hi - lo)
-    opt = DistributedOptimizer(SGD(lr=1e-3))
+    opt = DistributedOptimizer(SGD(lr=1e-3), bucket_bytes=bucket_bytes)
     opt.broadcast_parameters(model.params)
-    rows = []
-    for overlap in overlap_modes:
-        if overlap and not hasattr(model, "gradient_hook_supported"):
-            continue
-
-        def step(overlap=overlap):
-            if overlap:
-                hook = opt.begin_step(model.params, weight=len(x))
-                grads = model.gradient(x, t, on_grad_ready=hook)
+    modes = ("compute", "blocking", "overlapped")
+    step_t, wait_t = {m: [] for m in modes}, {m: [] for m in modes}
+    for rep in range(steps + 1):  # the first round warms up
+        for mode in modes:
+            if w.comm is not None:
+                w.comm.Barrier()
+            t0 = time.perf_counter()
+            if mode == "overlapped":
+                grads = model.gradient(x, t, on_grad_ready=opt.begin_step(model.params, weight=len(x)))
             else:
                 grads = model.gradient(x, t)
-            opt.update(model.params, grads, weight=len(x))
-
-        step()
-        total = timed(step, steps, w.comm)
-        compute = timed(lambda: model.gradient(x, t), steps, None)
-        rows.append({"model": model_name, "ranks": w.size, "threads": _threads(), "batch": batch,
-                     "overlap": overlap, "step_ms": total * 1e3, "compute_ms": compute * 1e3,
-                     "images_per_s": batch / total, "grad_MiB": model.param_count() * 4 / 2**20})
+            t1 = time.perf_counter()
+            if mode != "compute":
+                opt.update(model.params, grads, weight=len(x))
+            t2 = time.perf_counter()
+            if rep:
+                step_t[mode].append(t2 - t0)
+                wait_t[mode].append(t2 - t1)
+    rows = []
+    for mode in modes:
+        times = np.array(step_t[mode]) if w.comm is None else np.max(w.comm.allgather(step_t[mode]), axis=0)
+        waits = np.array(wait_t[mode]) if w.comm is None else np.max(w.comm.allgather(wait_t[mode]), axis=0)
+        rows.append({"model": model_name, "ranks": w.size, "threads": _threads(), "batch": batch, "mode": mode,
+                     "buckets": len(opt.reducer(model.params).buckets), "step_ms": float(np.median(times)) * 1e3,
+                     "wait_ms": float(np.median(waits)) * 1e3, "images_per_s": batch / float(np.median(times)),
+                     "grad_MiB": model.param_count() * 4 / 2**20})
     return rows
 
 
@@ -160,6 +170,7 @@ def main(argv=None):
     ap.add_argument("--bucket-model", default="alexnet", help=f"one of {', '.join(MODELS)}")
     ap.add_argument("--train-model", default="simple-cnn-mnist", help=f"one of {', '.join(MODELS)}")
     ap.add_argument("--batch", type=int, default=100, help="global batch of the train table")
+    ap.add_argument("--bucket-mb", type=float, default=25.0, help="bucket size of the train table (MiB)")
     ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--threads", type=int, default=None, help="threads per rank (default cores / local ranks)")
     ap.add_argument("--json", default=None, help="also write the results here (rank 0)")
@@ -174,7 +185,7 @@ def main(argv=None):
     if "buckets" in tables:
         out["buckets"] = bucket_sweep(a.bucket_model, [int(s) for s in a.buckets.split(",")], a.reps)
     if "train" in tables:
-        out["train"] = train_throughput(a.train_model, a.batch, a.reps)
+        out["train"] = train_throughput(a.train_model, a.batch, a.reps, int(a.bucket_mb * 2**20))
     if w.is_main:
         print(_header())
         for name in ("allreduce", "buckets", "train"):

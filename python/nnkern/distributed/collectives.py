@@ -54,7 +54,8 @@ def broadcast_optimizer_state(optimizer, root=0):
         return optimizer
     inner = getattr(optimizer, "optimizer", optimizer)
     state = broadcast_object(inner.state_dict() if world().rank == root else None, root)
-    inner.load_state_dict(state)
+    # unpickled arrays carry a fresh dtype object; the native kernels want numpy's own float32/float64
+    inner.load_state_dict({k: v.astype(v.dtype.type) if isinstance(v, np.ndarray) else v for k, v in state.items()})
     return optimizer
 
 

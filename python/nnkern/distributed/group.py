@@ -147,6 +147,13 @@ def abort(code=1):
     raise SystemExit(int(code))
 
 
+def abort_if_distributed(code):
+    """End the whole job with ``code`` if this process is one of several initialised ranks
+    (called where a rank gives up, so the others are not left waiting); otherwise return."""
+    if _world is not None and _world.size > 1:
+        abort(code)
+
+
 def default_threads():
     """Threads per rank that do not oversubscribe: usable cores // ranks on this machine, at least 1."""
     try:

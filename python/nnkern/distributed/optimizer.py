@@ -13,14 +13,20 @@ different seeds end up training one model. That first step's gradients were stil
 each rank's own initial parameters; for an exactly data-parallel first step, build the
 models with one seed or call :meth:`broadcast_parameters` before the first gradient.
 
-Overlap with backward (models that report each layer's gradients as they appear):
+Overlap with backward: nnkern's models call a hook as each layer's gradients are final, and
+a bucket's non-blocking reduction starts as soon as it is full, while backward goes on:
 
-    hook = opt.begin_step(net.params, weight=len(x))   # a callable hook(name, grad)
-    grads = net.gradient(x, t, <the model's gradient-ready callback>=hook)
-    opt.update(net.params, grads)                       # waits for the buckets in flight
+    hook = opt.begin_step(net.params, weight=len(x))    # a callable hook(name, grad)
+    grads = net.gradient(x, t, on_grad_ready=hook)
+    opt.update(net.params, grads)                        # waits for the buckets in flight
+
+or simply ``opt.step(net, x, t)``, which does that (and handles an empty part). A step is
+overlapped or blocking on every rank alike (the collectives must match).
 
 Anything else (``lr``, ``state_dict()``, the book's ``v``/``m``) is the wrapped optimizer's.
 """
+import inspect
+
 from .buckets import DEFAULT_BUCKET_BYTES
 from .collectives import broadcast_parameters as _broadcast
 from .reducer import GradientReducer
@@ -55,6 +61,12 @@ class DistributedOptimizer:
         self._broadcast_pending = False
         return params
 
+    def broadcast_once(self, params):
+        """Broadcast ``params`` unless that was done already (or ``broadcast=False``)."""
+        if self._broadcast_pending:
+            self.broadcast_parameters(params)
+        return params
+
     def reducer(self, params):
         """The :class:`GradientReducer` for ``params`` (built on first use, rebuilt if the names change)."""
         if self._reducer is None or self._reducer.keys != list(params):
@@ -63,8 +75,7 @@ class DistributedOptimizer:
 
     def begin_step(self, params, weight=None):
         """Open an overlapped step; returns ``hook(name, grad)`` to call as each gradient is final."""
-        if self._broadcast_pending:
-            self.broadcast_parameters(params)
+        self.broadcast_once(params)
         reducer = self.reducer(params)
         reducer.begin(weight)
         self._step_open = True
@@ -77,11 +88,23 @@ class DistributedOptimizer:
             self._step_open = False
             mean = self._reducer.finish(grads)
         else:
-            if self._broadcast_pending:
-                self.broadcast_parameters(params)
+            self.broadcast_once(params)
             mean = self.reducer(params).allreduce(grads, weight)
         self.optimizer.update(params, mean)
         return mean
+
+    def step(self, model, x, t):
+        """One data-parallel step of a model with the book's ``gradient(x, t)`` on this rank's
+        part ``x, t`` of the batch (which may be empty): gradients, their weighted mean over
+        the ranks (overlapped with backward when the model takes ``on_grad_ready``, as nnkern's
+        ``Net`` models do), and the update. Every rank must call it, the same number of times."""
+        overlap = "on_grad_ready" in inspect.signature(model.gradient).parameters
+        if overlap:
+            hook = self.begin_step(model.params, weight=len(x))
+            grads = model.gradient(x, t, on_grad_ready=hook) if len(x) else None
+        else:
+            grads = model.gradient(x, t) if len(x) else None
+        self.update(model.params, grads, weight=len(x))
 
     def __repr__(self):
         return f"DistributedOptimizer({self.optimizer!r})"

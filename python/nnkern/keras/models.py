@@ -157,22 +157,31 @@ class Sequential(Model):
     def _targets(self, y, n):
         return self.compiled_loss.targets(y, n, self.dtype)
 
-    def _loss_and_grad(self, xb, yb, train=True, need_grad=True):
+    def _loss_and_grad(self, xb, yb, train=True, need_grad=True, on_grad_ready=None):
         """(loss, outputs) for one internal batch; with need_grad, backpropagates too."""
         fused = self.last_layer
         if fused is not None:  # the last activation is part of the loss layer
             loss = fused.forward(self._forward(xb, train, stop=-1), yb)
             if need_grad:
-                self._backward(fused.backward(1.0), stop=-1)
+                self._backward(fused.backward(1.0), stop=-1, on_grad_ready=on_grad_ready)
             return loss, fused.y
         out = self._forward(xb, train)
         loss, g = self.compiled_loss.value_and_grad(out, yb)
         if need_grad:
-            self._backward(np.ascontiguousarray(g, dtype=self.dtype))
+            self._backward(np.ascontiguousarray(g, dtype=self.dtype), on_grad_ready=on_grad_ready)
         return loss, out
 
     def _step(self, xb, yb):
-        loss, out = self._loss_and_grad(xb, yb)
+        begin_step = getattr(self.optimizer, "begin_step", None)  # nnkern.distributed.DistributedOptimizer
+        if begin_step is None:
+            loss, out = self._loss_and_grad(xb, yb)
+            self.optimizer.update(self.params, self._grads())
+            return loss, out
+        hook = begin_step(self.params, weight=len(xb))  # averaging overlaps the backward pass
+        if len(xb) == 0:  # this rank's part of a small final batch is empty
+            self.optimizer.update(self.params, None)
+            return 0.0, None
+        loss, out = self._loss_and_grad(xb, yb, on_grad_ready=hook)
         self.optimizer.update(self.params, self._grads())
         return loss, out
 
@@ -181,32 +190,52 @@ class Sequential(Model):
         return self._step(xb, self._targets(y, len(xb)))[0]
 
     def fit(self, x, y, batch_size=32, epochs=1, verbose=1, validation_data=None, shuffle=True):
-        """Mini-batch training; a tqdm progress bar per epoch when verbose; returns History."""
+        """Mini-batch training; a tqdm progress bar per epoch when verbose; returns History.
+
+        Compiled with an ``nnkern.distributed.DistributedOptimizer``, every rank calls fit with
+        the same data: ``batch_size`` is the global batch, each rank trains on its part of
+        rank 0's permutation, the logs are over all ranks, batch-norm moving statistics are
+        averaged at the end of each epoch, and only rank 0 shows the progress bar."""
         if self.optimizer is None:
             raise RuntimeError("call compile() before fit()")
         from tqdm.auto import tqdm
+
+        from .. import distributed as dist
         x = np.asarray(x)
         n = len(x)
         self._to_internal(x[:1])  # shape check before any work
         yt = self._targets(y, n)
         hist = History()
         hist.params = {"epochs": epochs, "steps": -(-n // batch_size), "verbose": verbose}
+        parallel = isinstance(self.optimizer, dist.DistributedOptimizer)
+        if parallel:
+            self.optimizer.broadcast_once(self.params)
+            verbose = verbose and dist.is_main()
         for epoch in range(epochs):
             order = self.rng.permutation(n) if shuffle else np.arange(n)
-            tot_loss, correct, denom = 0.0, 0, 0
+            if parallel:
+                order = dist.broadcast_object(order)  # rank 0's permutation
+            tot_loss, seen, correct, denom = 0.0, 0, 0, 0
             bar = tqdm(total=n, desc=f"Epoch {epoch + 1}/{epochs}", unit="sample", disable=not verbose, leave=True)
             for i in range(0, n, batch_size):
                 idx = order[i:i + batch_size]
+                bar.update(len(idx))
+                if parallel:
+                    idx = dist.shard(idx, dist.rank(), dist.world_size())
                 yb = yt[idx]
                 loss, out = self._step(self._to_internal(x[idx]), yb)
-                tot_loss += loss * len(idx)
-                logs = {"loss": tot_loss / (i + len(idx))}
-                if self.metrics:
+                tot_loss, seen = tot_loss + loss * len(idx), seen + len(idx)
+                logs = {"loss": tot_loss / max(seen, 1)}
+                if self.metrics and len(idx):
                     correct += self.compiled_loss.n_correct(out, yb)
                     denom += self.compiled_loss.n_predictions(out)
-                    logs["accuracy"] = correct / denom
-                bar.update(len(idx))
+                if self.metrics:
+                    logs["accuracy"] = correct / max(denom, 1)
                 bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+            if parallel:  # the epoch's logs over every rank; one set of moving statistics
+                tot_loss, seen, correct, denom = dist.allreduce_sum([tot_loss, seen, correct, denom])
+                logs = {"loss": tot_loss / seen, **({"accuracy": correct / denom} if self.metrics else {})}
+                dist.average_buffers(self.buffers())
             if validation_data is not None:
                 vals = self.evaluate(*validation_data, batch_size=batch_size)
                 vals = vals if isinstance(vals, list) else [vals]

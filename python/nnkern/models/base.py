@@ -107,14 +107,18 @@ class Model(_backend.BackendSwitch):
             x = layer.forward(x, train)
         return x
 
-    def _backward(self, dout, stop=None):
+    def _backward(self, dout, stop=None, on_grad_ready=None):
         """Backpropagate dout from layer ``stop`` (exclusive) down to the first layer that has
-        parameters; afterwards every ``layer.grads`` holds this batch's gradients."""
+        parameters; afterwards every ``layer.grads`` holds this batch's gradients.
+        ``on_grad_ready(name, grad)`` is called for each parameter as soon as its gradient is
+        final (data-parallel training starts averaging it then, while backward goes on)."""
         layers = self._pipeline[:stop]
         first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
         for layer in reversed(layers[first:]):
             dout = layer.backward(dout)
-            # here the gradients of self._param_names[id(layer)] are final
+            if on_grad_ready is not None:  # the gradients of this layer's parameters are final
+                for name in self._param_names.get(id(layer), ()):
+                    on_grad_ready(name, layer.grads[self._param_owners[name][1]])
 
     def _grads(self):
         """model name -> the gradient array of that parameter, from the last backward."""

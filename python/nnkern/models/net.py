@@ -78,17 +78,21 @@ class Net(Model):
             correct += int(np.sum(np.argmax(y, axis=1) == t[i:i + batch_size]))
         return correct / float(len(x))
 
-    def gradient(self, x, t):
-        """Gradients of :meth:`loss` (training mode) by backpropagation: dict like ``params``."""
+    def gradient(self, x, t, on_grad_ready=None):
+        """Gradients of :meth:`loss` (training mode) by backpropagation: dict like ``params``.
+        ``on_grad_ready(name, grad)``, if given, sees each final gradient as soon as backward
+        has computed it (last layer first), e.g. ``DistributedOptimizer.begin_step``'s hook."""
         self.loss(x, t, train=True)
-        self._backward(self.last_layer.backward(1.0))
-        grads = self._grads()
         lam = getattr(self, "weight_decay_lambda", 0)
-        if lam:
-            for name in grads:
-                if name.startswith("W"):
-                    grads[name] = grads[name] + lam * self.params[name]
-        return grads
+        grads = {}
+
+        def ready(name, g):
+            grads[name] = g + lam * self.params[name] if lam and name.startswith("W") else g
+            if on_grad_ready is not None:
+                on_grad_ready(name, grads[name])
+
+        self._backward(self.last_layer.backward(1.0), on_grad_ready=ready)
+        return {name: grads[name] for name in self.params}
 
     def numerical_gradient(self, x, t, eps=1e-4):
         """Central differences of :meth:`loss` for every parameter (the book's check; use
