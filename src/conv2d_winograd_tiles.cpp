@@ -143,6 +143,20 @@ constexpr int lanes() {
   return int(64 / sizeof(T));
 }
 
+// Lambdas called from inside a clone must be inlined into it (else they are baseline code).
+#define NNK_INLINE_LAMBDA __attribute__((always_inline))
+
+// body(c0, nch, n, ty, t0) for each block of CB of the `channels` (c0, nch of them) and each
+// tile row of the block (image n, tile row ty, its first tile t0 within the block).
+template <int CB, class F>
+static NNK_INLINE void for_each_strip(const Geom& gm, const Block& blk, int64_t channels, F&& body) {
+  const int64_t nx = blk.tx1 - blk.tx0;
+  for (int64_t c0 = 0; c0 < channels; c0 += CB) {
+    const int nch = int(std::min<int64_t>(CB, channels - c0));
+    for (int64_t r = blk.r0; r < blk.r1; ++r) body(c0, nch, r / gm.tiles_y, r % gm.tiles_y, (r - blk.r0) * nx);
+  }
+}
+
 template <class T, int M>
 static NNK_INLINE void input_tiles_impl(const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf) {
   constexpr int A = M + 2, CB = lanes<T>();
@@ -151,22 +165,18 @@ static NNK_INLINE void input_tiles_impl(const T* in, T* v, const Geom& gm, int64
   T* vert = buf + A * pw * CB;  // their vertical transform
   const T* src[A];
   T* dst[A];
-  for (int64_t c0 = 0; c0 < gm.cg; c0 += CB) {
-    const int nch = int(std::min<int64_t>(CB, gm.cg - c0));
-    for (int64_t r = blk.r0; r < blk.r1; ++r) {
-      const int64_t n = r / gm.tiles_y, ty = r % gm.tiles_y, t0 = (r - blk.r0) * nx;
-      gather_strip<T, CB>(in + (n * gm.c + g * gm.cg + c0) * gm.h * gm.w, gm.h * gm.w, gm.h, gm.w,
-                          ty * M + gm.offy, blk.tx0 * M + gm.offx, A, pw, nch, strip);
-      for (int i = 0; i < A; ++i) src[i] = strip + i * pw * CB, dst[i] = vert + i * pw * CB;
-      Tile<M>::input(src, dst, pw * CB);
-      for (int64_t tx = 0; tx < nx; ++tx)
-        for (int k = 0; k < A; ++k) {
-          for (int j = 0; j < A; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
-          for (int l = 0; l < A; ++l) dst[l] = v + ((k * A + l) * nt + t0 + tx) * ld + c0;
-          Tile<M>::input(src, dst, CB);
-        }
-    }
-  }
+  for_each_strip<CB>(gm, blk, gm.cg, [&](int64_t c0, int nch, int64_t n, int64_t ty, int64_t t0) NNK_INLINE_LAMBDA {
+    gather_strip<T, CB>(in + (n * gm.c + g * gm.cg + c0) * gm.h * gm.w, gm.h * gm.w, gm.h, gm.w, ty * M + gm.offy,
+                        blk.tx0 * M + gm.offx, A, pw, nch, strip);
+    for (int i = 0; i < A; ++i) src[i] = strip + i * pw * CB, dst[i] = vert + i * pw * CB;
+    Tile<M>::input(src, dst, pw * CB);
+    for (int64_t tx = 0; tx < nx; ++tx)
+      for (int k = 0; k < A; ++k) {
+        for (int j = 0; j < A; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
+        for (int l = 0; l < A; ++l) dst[l] = v + ((k * A + l) * nt + t0 + tx) * ld + c0;
+        Tile<M>::input(src, dst, CB);
+      }
+  });
 }
 
 template <class T, int M>
@@ -178,23 +188,19 @@ static NNK_INLINE void output_tiles_impl(const T* mt, const T* bias, T* out, con
   T* rows = buf + A * pw * CB;  // M output rows of the strip
   const T* src[A];
   T* dst[A];
-  for (int64_t o0 = 0; o0 < gm.og; o0 += CB) {
-    const int nch = int(std::min<int64_t>(CB, gm.og - o0));
-    for (int64_t r = blk.r0; r < blk.r1; ++r) {
-      const int64_t n = r / gm.tiles_y, ty = r % gm.tiles_y, t0 = (r - blk.r0) * nx;
-      for (int64_t tx = 0; tx < nx; ++tx)
-        for (int k = 0; k < A; ++k) {
-          for (int l = 0; l < A; ++l) src[l] = mt + ((k * A + l) * nt + t0 + tx) * ld + o0;
-          for (int j = 0; j < M; ++j) dst[j] = horz + (k * pw + tx * M + j) * CB;
-          Tile<M>::output(src, dst, CB);
-        }
-      for (int k = 0; k < A; ++k) src[k] = horz + k * pw * CB;
-      for (int i = 0; i < M; ++i) dst[i] = rows + i * pw * CB;
-      Tile<M>::output(src, dst, pw * CB);
-      scatter_strip<T, CB>(rows, bias ? bias + g * gm.og + o0 : nullptr, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
-                           blk.tx0 * M, M, pw, nch, out + (n * gm.oc + g * gm.og + o0) * gm.oh * gm.ow);
-    }
-  }
+  for_each_strip<CB>(gm, blk, gm.og, [&](int64_t o0, int nch, int64_t n, int64_t ty, int64_t t0) NNK_INLINE_LAMBDA {
+    for (int64_t tx = 0; tx < nx; ++tx)
+      for (int k = 0; k < A; ++k) {
+        for (int l = 0; l < A; ++l) src[l] = mt + ((k * A + l) * nt + t0 + tx) * ld + o0;
+        for (int j = 0; j < M; ++j) dst[j] = horz + (k * pw + tx * M + j) * CB;
+        Tile<M>::output(src, dst, CB);
+      }
+    for (int k = 0; k < A; ++k) src[k] = horz + k * pw * CB;
+    for (int i = 0; i < M; ++i) dst[i] = rows + i * pw * CB;
+    Tile<M>::output(src, dst, pw * CB);
+    scatter_strip<T, CB>(rows, bias ? bias + g * gm.og + o0 : nullptr, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
+                         blk.tx0 * M, M, pw, nch, out + (n * gm.oc + g * gm.og + o0) * gm.oh * gm.ow);
+  });
 }
 
 template <class T, int M>
@@ -206,23 +212,19 @@ static NNK_INLINE void grad_output_tiles_impl(const T* gy, T* wt, const Geom& gm
   T* vert = buf + M * pw * CB;  // A rows: their vertical transform
   const T* src[A];
   T* dst[A];
-  for (int64_t o0 = 0; o0 < gm.og; o0 += CB) {
-    const int nch = int(std::min<int64_t>(CB, gm.og - o0));
-    for (int64_t r = blk.r0; r < blk.r1; ++r) {
-      const int64_t n = r / gm.tiles_y, ty = r % gm.tiles_y, t0 = (r - blk.r0) * nx;
-      gather_strip<T, CB>(gy + (n * gm.oc + g * gm.og + o0) * gm.oh * gm.ow, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
-                          blk.tx0 * M, M, pw, nch, strip);
-      for (int i = 0; i < M; ++i) src[i] = strip + i * pw * CB;
-      for (int k = 0; k < A; ++k) dst[k] = vert + k * pw * CB;
-      Tile<M>::grad_output(src, dst, pw * CB);
-      for (int64_t tx = 0; tx < nx; ++tx)
-        for (int k = 0; k < A; ++k) {
-          for (int j = 0; j < M; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
-          for (int l = 0; l < A; ++l) dst[l] = wt + ((k * A + l) * nt + t0 + tx) * ld + o0;
-          Tile<M>::grad_output(src, dst, CB);
-        }
-    }
-  }
+  for_each_strip<CB>(gm, blk, gm.og, [&](int64_t o0, int nch, int64_t n, int64_t ty, int64_t t0) NNK_INLINE_LAMBDA {
+    gather_strip<T, CB>(gy + (n * gm.oc + g * gm.og + o0) * gm.oh * gm.ow, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
+                        blk.tx0 * M, M, pw, nch, strip);
+    for (int i = 0; i < M; ++i) src[i] = strip + i * pw * CB;
+    for (int k = 0; k < A; ++k) dst[k] = vert + k * pw * CB;
+    Tile<M>::grad_output(src, dst, pw * CB);
+    for (int64_t tx = 0; tx < nx; ++tx)
+      for (int k = 0; k < A; ++k) {
+        for (int j = 0; j < M; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
+        for (int l = 0; l < A; ++l) dst[l] = wt + ((k * A + l) * nt + t0 + tx) * ld + o0;
+        Tile<M>::grad_output(src, dst, CB);
+      }
+  });
 }
 
 int64_t channel_lanes(int64_t elem_bytes) { return 64 / elem_bytes; }
