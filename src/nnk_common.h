@@ -84,43 +84,51 @@ inline int64_t items_per_grain(int64_t grain, int64_t work_per_item) {
   return std::max<int64_t>(1, grain / std::max<int64_t>(work_per_item, 1));
 }
 
-// The [begin, end) share of `n` items for thread `t` of `nt` (contiguous, static).
-inline void thread_range(int64_t n, int t, int nt, int64_t& begin, int64_t& end) {
-  const int64_t q = n / nt, r = n % nt;
-  begin = t * q + (t < r ? t : r);
-  end = begin + q + (t < r ? 1 : 0);
-}
-
 // The work-split policy of the kernels, in one place: runs body(begin, end) over a split of
 // the items [0, n) into contiguous ranges that cover it exactly once, with no more threads
 // than num_threads() and than n / grain_items (so a call of fewer than 2 * grain_items items
-// runs on the calling thread, without a parallel region). Today: one static range per thread. `body`
-// must give the same result however [0, n) is cut (elementwise work, whole rows, planes or
-// channels: every reduction inside one item), which is what makes every kernel bit-identical
-// for any thread count. An exception thrown by `body` (std::bad_alloc of a scratch buffer)
-// never crosses the parallel region: the first one is rethrown on the calling thread after
-// the region has ended. Not on it yet: the convolution work items (conv2d_im2col.cpp,
-// im2col.cpp) are scheduled by their own OpenMP loops, without the small-call rule.
+// runs on the calling thread, without a parallel region). `body` must give the same result
+// however [0, n) is cut (elementwise work, whole rows, planes or channels: every reduction
+// inside one item), which is what makes every kernel bit-identical for any thread count.
+//
+// The ranges are chunks of about grain_items items (at most kMaxChunks of them): the cut
+// depends on n and grain_items only, never on the thread count. The threads take chunks
+// one at a time (the calling thread too), so on a busy machine a worker that the OS has not
+// scheduled yet leaves its share to the threads that run instead of stalling the region
+// while they wait at its end (with one static range per thread, a region took as long as its
+// slowest thread: two threads lost to one with one other busy process on 2 cores).
+//
+// An exception thrown by `body` (std::bad_alloc of a scratch buffer) never crosses the
+// parallel region: the first one is rethrown on the calling thread after the region has
+// ended. Not on it: the convolution work items (conv2d_im2col.cpp, conv2d_implicit.cpp,
+// im2col.cpp) are scheduled by their own dynamic OpenMP loops.
+constexpr int64_t kMaxChunks = 64;
+
 template <class F>
 void parallel_ranges(int64_t n, int64_t grain_items, F&& body) {
   if (n <= 0) return;
-  const int64_t want = std::min<int64_t>(num_threads(), n / std::max<int64_t>(grain_items, 1));
+  const int64_t per = std::max<int64_t>(grain_items, 1);
+  const int64_t want = std::min<int64_t>(num_threads(), n / per);
   if (want <= 1) {
     note_parallel_threads(1);
     body(int64_t(0), n);
     return;
   }
+  const int64_t chunks = std::min<int64_t>(kMaxChunks, n / per);
+  const int64_t size = (n + chunks - 1) / chunks;
   std::exception_ptr error;
 #pragma omp parallel num_threads(int(want))
   {
-    int64_t b, e;
     if (omp_get_thread_num() == 0) note_parallel_threads(omp_get_num_threads());
-    thread_range(n, omp_get_thread_num(), omp_get_num_threads(), b, e);
-    try {
-      if (b < e) body(b, e);
-    } catch (...) {
+#pragma omp for schedule(dynamic, 1) nowait
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t b = std::min(n, c * size), e = std::min(n, b + size);
+      try {
+        if (b < e) body(b, e);
+      } catch (...) {
 #pragma omp critical(nnk_parallel_ranges_error)
-      if (!error) error = std::current_exception();
+        if (!error) error = std::current_exception();
+      }
     }
   }
   if (error) std::rethrow_exception(error);

@@ -18,9 +18,9 @@ def run(code, **env_changes):
     return out.stdout.splitlines()
 
 
-def test_default_is_a_short_spin_and_does_not_leak_into_the_environment():
+def test_default_is_passive_and_does_not_leak_into_the_environment():
     desc, env = run(PROBE)
-    assert "GOMP_SPINCOUNT=10000 (nnkern's default" in desc
+    assert "OMP_WAIT_POLICY=passive (nnkern's default" in desc
     assert env == "None None"  # child processes of the user's program are not affected
 
 

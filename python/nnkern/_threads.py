@@ -4,9 +4,10 @@ libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when it is loaded. Its de
 spin for a long time (300,000 iterations, a few milliseconds) before sleeping; on a machine
 with another busy process that spinning takes the core that the working thread needs, and
 two threads end up slower than one. So, before nnkern._core loads libgomp, nnkern sets
-``GOMP_SPINCOUNT`` to a short spin (DEFAULT_SPINCOUNT) when the user has set neither
+``OMP_WAIT_POLICY=passive`` (idle threads sleep at once) when the user has set neither
 variable, and removes it again from ``os.environ`` once libgomp has read it (child processes
 that import nnkern apply the same default themselves; other programs are not affected).
+Measured with ``nnkern bench --busy 1`` on 2 cores (README, Performance).
 
 Importing this module applies the policy and loads nnkern._core (nnkern/__init__.py
 imports it first).
@@ -19,7 +20,7 @@ GOMP_SPINCOUNT) in the environment before starting Python to get the same behavi
 import os
 
 USER_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
-DEFAULT_SPINCOUNT = "10000"
+DEFAULT = ("OMP_WAIT_POLICY", "passive")
 
 _state = {"source": None, "value": None}
 
@@ -41,14 +42,14 @@ def before_core_import():
     elif libgomp_loaded():
         _state.update(source="preloaded", value=None)
     else:
-        os.environ["GOMP_SPINCOUNT"] = DEFAULT_SPINCOUNT
-        _state.update(source="nnkern", value=f"GOMP_SPINCOUNT={DEFAULT_SPINCOUNT}")
+        os.environ[DEFAULT[0]] = DEFAULT[1]
+        _state.update(source="nnkern", value=f"{DEFAULT[0]}={DEFAULT[1]}")
 
 
 def after_core_import():
     """libgomp has read the environment: take nnkern's default back out of it."""
-    if _state["source"] == "nnkern" and os.environ.get("GOMP_SPINCOUNT") == DEFAULT_SPINCOUNT:
-        del os.environ["GOMP_SPINCOUNT"]
+    if _state["source"] == "nnkern" and os.environ.get(DEFAULT[0]) == DEFAULT[1]:
+        del os.environ[DEFAULT[0]]
 
 
 def describe():
@@ -57,7 +58,7 @@ def describe():
     if src == "user":
         return f"OpenMP wait policy {val} (set by the user)"
     if src == "nnkern":
-        return f"OpenMP wait policy {val} (nnkern's default: short spin, then sleep)"
+        return f"OpenMP wait policy {val} (nnkern's default: idle threads sleep)"
     if src == "preloaded":
         return ("OpenMP wait policy: libgomp's default (long spin): libgomp was loaded before nnkern (e.g. torch "
                 "imported first); set OMP_WAIT_POLICY=passive before starting Python for busy machines")
