@@ -6,6 +6,7 @@ namespace py = pybind11;
 void bind_info(py::module_& m);
 void bind_conv2d(py::module_& m);
 void bind_conv2d_algo(py::module_& m);
+void bind_conv2d_winograd(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_pool2d(py::module_& m);
 void bind_batch_norm(py::module_& m);
@@ -21,6 +22,7 @@ PYBIND11_MODULE(_core, m) {
   bind_info(m);
   bind_conv2d(m);
   bind_conv2d_algo(m);
+  bind_conv2d_winograd(m);
   bind_optim(m);
   bind_pool2d(m);
   bind_batch_norm(m);

@@ -17,6 +17,7 @@ from nnkern import _core
 from nnkern import functional as F
 from nnkern import reference as R
 from test_conv2d import CASES as TABLE
+from test_conv2d_winograd import winograd_bound
 from tolerances import reduction_tol as tol
 
 CASES = {p.id: p.values for p in TABLE}  # name -> (inputs, kwargs): test_conv2d.py's table
@@ -26,12 +27,14 @@ CASES = {p.id: p.values for p in TABLE}  # name -> (inputs, kwargs): test_conv2d
 class Algo:
     tol: Callable  # tol(dtype, reduction, ref) -> dict(rtol=, atol=), as test_conv2d.tol
     why: str       # the error analysis behind the float32 tolerance
+    bound: Callable | None = None  # bound(pass_, x, w, b, gy, kw) -> per-element atol; replaces tol
 
 
 # One line per algorithm (its author adds it with the kernels).
 ALGOS = {
     "im2col": Algo(tol, "GEMM sums of products: the dot-product bound of test_conv2d.tol"),
     "implicit": Algo(tol, "nnkern's GEMM: FMA dot products in K blocks, the same dot-product bound"),
+    "winograd": Algo(tol, "transforms amplify rounding: the per-element bound of test_conv2d_winograd", winograd_bound),
 }
 
 PASSES = ("forward", "backward_input", "backward_weight")
@@ -100,6 +103,8 @@ def test_algo_matches_reference(algo, name, dtype, pass_):
     ref, reduction = {"forward": (y_ref, w[0].size), "backward_input": (gx_ref, w.size),
                       "backward_weight": (gw_ref, gy.size // gy.shape[1])}[pass_]
     t = ALGOS[algo].tol(dtype, reduction, ref) if dtype == np.float32 else tol(dtype, reduction, ref)
+    if ALGOS[algo].bound:
+        t = dict(rtol=0.0, atol=ALGOS[algo].bound(pass_, x, w, b, gy, kw))
     assert_close(got, ref, **t, what=f"{algo} {name} {pass_}")
 
 
@@ -189,6 +194,9 @@ def test_missing_algorithm_is_a_clear_value_error():
 # one line per algorithm that has such shapes.
 INAPPLICABLE = [
     ("implicit", (1, 2, 9, 9), (3, 2, 3, 3), dict(stride=2), "backward_input", np.float32),
+    ("winograd", (1, 2, 9, 9), (3, 2, 5, 5), dict(padding=1), "forward", np.float32),
+    ("winograd", (1, 2, 9, 9), (3, 2, 3, 3), dict(stride=2), "backward_weight", np.float64),
+    ("winograd", (1, 2, 9, 9), (3, 2, 3, 3), dict(dilation=2), "backward_input", np.float32),
 ]
 
 
