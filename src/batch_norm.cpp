@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <memory>
 #include "batch_norm.h"
 #include "nnk_common.h"
 #include "nnk_reduce.h"
@@ -66,16 +67,28 @@ NNK_INLINE void train_channels(const BnArgs<T>& a, int64_t c0, int64_t c1) {
   }
 }
 
-// Features [d0, d1) of (N, D) input, training forward. acc: 2 * (d1 - d0) doubles.
+// One thread's scratch for a block of nd features: `nacc` zeroed double accumulators and
+// `ncoef` arrays of T coefficients, nd elements each.
+template <class T>
+struct FeatureScratch {
+  int64_t nd;
+  std::unique_ptr<double[]> accs;
+  std::unique_ptr<T[]> coefs;
+  FeatureScratch(int64_t nd_, int nacc, int ncoef)
+      : nd(nd_), accs(scratch<double>(nacc * nd_)), coefs(scratch<T>(ncoef * nd_)) {
+    std::fill(accs.get(), accs.get() + nacc * nd, 0.0);
+  }
+  double* acc(int i) { return accs.get() + i * nd; }
+  T* coef(int i) { return coefs.get() + i * nd; }
+};
+
+// Features [d0, d1) of (N, D) input, training forward.
 template <class T>
 NNK_INLINE void train_features(const BnArgs<T>& a, int64_t d0, int64_t d1) {
   const int64_t N = a.s.n, D = a.s.c, nd = d1 - d0;
-  auto buf = scratch<double>(4 * nd);
-  double* NNK_RESTRICT sum = buf.get();
-  double* NNK_RESTRICT sq = sum + nd;
-  T* NNK_RESTRICT sc = reinterpret_cast<T*>(sq + nd);
-  T* NNK_RESTRICT sh = reinterpret_cast<T*>(sq + 2 * nd);
-  std::fill(sum, sum + 2 * nd, 0.0);
+  FeatureScratch<T> buf(nd, 2, 2);
+  double *NNK_RESTRICT sum = buf.acc(0), *NNK_RESTRICT sq = buf.acc(1);
+  T *NNK_RESTRICT sc = buf.coef(0), *NNK_RESTRICT sh = buf.coef(1);
   for (int64_t n = 0; n < N; ++n) {
     const T* NNK_RESTRICT r = a.x + n * D + d0;
     for (int64_t d = 0; d < nd; ++d) sum[d] += double(r[d]);
@@ -161,14 +174,9 @@ NNK_INLINE void backward_channels(const BnArgs<T>& a, int64_t c0, int64_t c1) {
 template <class T>
 NNK_INLINE void backward_features(const BnArgs<T>& a, int64_t d0, int64_t d1) {
   const int64_t N = a.s.n, D = a.s.c, nd = d1 - d0;
-  auto buf = scratch<double>(6 * nd);
-  double* NNK_RESTRICT sg = buf.get();
-  double* NNK_RESTRICT sgx = sg + nd;
-  double* NNK_RESTRICT mean = sgx + nd;
-  T* NNK_RESTRICT cA = reinterpret_cast<T*>(mean + nd);
-  T* NNK_RESTRICT cB = reinterpret_cast<T*>(mean + 2 * nd);
-  T* NNK_RESTRICT cC = reinterpret_cast<T*>(mean + 3 * nd);
-  std::fill(sg, sg + 2 * nd, 0.0);
+  FeatureScratch<T> buf(nd, 3, 3);
+  double *NNK_RESTRICT sg = buf.acc(0), *NNK_RESTRICT sgx = buf.acc(1), *NNK_RESTRICT mean = buf.acc(2);
+  T *NNK_RESTRICT cA = buf.coef(0), *NNK_RESTRICT cB = buf.coef(1), *NNK_RESTRICT cC = buf.coef(2);
   for (int64_t d = 0; d < nd; ++d) mean[d] = double(a.mean_in[d0 + d]);
   for (int64_t n = 0; n < N; ++n) {
     const T* NNK_RESTRICT g = a.gy + n * D + d0;

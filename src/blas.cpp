@@ -2,6 +2,7 @@
 #include <cassert>
 #include <climits>
 #include <mutex>
+#include <type_traits>
 #include <cblas.h>
 
 namespace nnk {
@@ -30,25 +31,23 @@ static void apply_child_serial_locked() {
   return g_active > 0;
 }
 
-template <>
-void gemm<float>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                 int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+template <class T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc) {
   assert(m < INT_MAX && n < INT_MAX && k < INT_MAX && lda < INT_MAX && ldb < INT_MAX && ldc < INT_MAX);
   assert(serial_scope_alive());
   if (m == 0 || n == 0) return;
-  scipy_cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), int(m), int(n), int(k), alpha, a, int(lda), b,
-                    int(ldb), beta, c, int(ldc));
+  if constexpr (std::is_same<T, float>::value)
+    scipy_cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta,
+                      c, int(ldc));
+  else
+    scipy_cblas_dgemm(CblasRowMajor, tr(ta), tr(tb), int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta,
+                      c, int(ldc));
 }
-
-template <>
-void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
-                  int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  assert(m < INT_MAX && n < INT_MAX && k < INT_MAX && lda < INT_MAX && ldb < INT_MAX && ldc < INT_MAX);
-  assert(serial_scope_alive());
-  if (m == 0 || n == 0) return;
-  scipy_cblas_dgemm(CblasRowMajor, tr(ta), tr(tb), int(m), int(n), int(k), alpha, a, int(lda), b,
-                    int(ldb), beta, c, int(ldc));
-}
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                          float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
+                           int64_t, double, double*, int64_t);
 
 BlasSerialScope::BlasSerialScope() {
   std::lock_guard<std::mutex> lock(*g_mutex);

@@ -70,9 +70,11 @@ NNK_INLINE void add_lanes(double* a, const typename Lanes<T>::type& b) {
   for (int j = 0; j < kLanes; ++j) a[j] += double(b[j]);
 }
 
-// sum(x) over one chunk.
-template <class T>
-NNK_INLINE double chunk_sum(const T* NNK_RESTRICT p, int64_t n) {
+// sum over one chunk of a term of each element: term.add(b, v) adds the terms of a block's
+// lanes v to the block sums b (in T), term.tail(x) is the term of a tail element (in double).
+// Term's members are always-inline: each expression is compiled in place, as if written here.
+template <class T, class Term>
+NNK_INLINE double chunk_reduce(const T* NNK_RESTRICT p, int64_t n, const Term& term) {
   double a[kLanes] = {};
   int64_t i = 0;
   for (; i + kChunkBlock <= n; i += kChunkBlock) {
@@ -80,36 +82,45 @@ NNK_INLINE double chunk_sum(const T* NNK_RESTRICT p, int64_t n) {
     for (int64_t k = 0; k < kChunkBlock; k += kLanes) {
       typename Lanes<T>::type v;
       load_lanes<T>(v, p + i + k);
-      b += v;
+      term.add(b, v);
     }
     add_lanes<T>(a, b);
   }
-  for (; i < n; ++i) a[i % kLanes] += double(p[i]);
+  for (; i < n; ++i) a[i % kLanes] += term.tail(p[i]);
   return lanes_fold(a);
 }
 
-// sum((x - m)^2) over one chunk (m rounded to T: a shift of at most half an ulp of the mean,
-// whose effect on the sum, n * shift^2, is far below rounding).
+template <class T>
+struct SumTerm {
+  NNK_INLINE void add(typename Lanes<T>::type& b, typename Lanes<T>::type& v) const { b += v; }
+  NNK_INLINE double tail(T x) const { return double(x); }
+};
+
+// (x - m)^2 with m rounded to T: a shift of at most half an ulp of the mean, whose effect on
+// the sum, n * shift^2, is far below rounding.
+template <class T>
+struct SqDevTerm {
+  T m;
+  NNK_INLINE void add(typename Lanes<T>::type& b, typename Lanes<T>::type& d) const {
+    d -= m;
+    b += d * d;
+  }
+  NNK_INLINE double tail(T x) const {
+    const double d = double(x - m);
+    return d * d;
+  }
+};
+
+// sum(x) over one chunk.
+template <class T>
+NNK_INLINE double chunk_sum(const T* NNK_RESTRICT p, int64_t n) {
+  return chunk_reduce(p, n, SumTerm<T>{});
+}
+
+// sum((x - m)^2) over one chunk.
 template <class T>
 NNK_INLINE double chunk_sqdev(const T* NNK_RESTRICT p, int64_t n, double m) {
-  const T mt = T(m);
-  double a[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kChunkBlock <= n; i += kChunkBlock) {
-    typename Lanes<T>::type b = {};
-    for (int64_t k = 0; k < kChunkBlock; k += kLanes) {
-      typename Lanes<T>::type d;
-      load_lanes<T>(d, p + i + k);
-      d -= mt;
-      b += d * d;
-    }
-    add_lanes<T>(a, b);
-  }
-  for (; i < n; ++i) {
-    const double d = double(p[i] - mt);
-    a[i % kLanes] += d * d;
-  }
-  return lanes_fold(a);
+  return chunk_reduce(p, n, SqDevTerm<T>{T(m)});
 }
 
 // (sum(g), sum(g * (x - m))) over one chunk.

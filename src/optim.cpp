@@ -94,9 +94,10 @@ NNK_ISA_CLONES(adam_standard_update, (const Job<T, AdamStandard>& j, int64_t b, 
 NNK_ISA_CLONES(adam_book_update, (const Job<T, AdamBook>& j, int64_t b, int64_t e),
                update_range<T, AdamBook>(j, b, e))
 
-// Coefficients of every tensor on the host, then `range(job, b, e)` over the chunks.
-template <class T, template <class> class Rule, class Range>
-void run(const std::vector<OptimTensor<T>>& ts, const Hyper& hyper, Range range) {
+// Coefficients of every tensor on the host (Rule<T>(lr, hyper...)), then `range(job, b, e)`
+// over the chunks.
+template <class T, template <class> class Rule, class Range, class... Hyper>
+void run(const std::vector<OptimTensor<T>>& ts, Range range, Hyper... hyper) {
   const int64_t count = int64_t(ts.size());
   std::vector<int64_t> start(size_t(count) + 1, 0);
   std::vector<TensorCoef<T, Rule>> coef;
@@ -107,7 +108,7 @@ void run(const std::vector<OptimTensor<T>>& ts, const Hyper& hyper, Range range)
     assert(Rule<T>::nstate < 1 || x.n == 0 || x.state1);
     assert(Rule<T>::nstate < 2 || x.n == 0 || x.state2);
     const Decay decay = x.weight_decay == 0.0 ? Decay::none : x.decay;
-    coef.push_back({Rule<T>(x.lr, hyper), T(x.weight_decay), T(1 - x.lr * x.weight_decay), decay});
+    coef.push_back({Rule<T>(x.lr, hyper...), T(x.weight_decay), T(1 - x.lr * x.weight_decay), decay});
     start[size_t(t) + 1] = start[size_t(t)] + x.n;
   }
   const int64_t total = start[size_t(count)];
@@ -124,51 +125,39 @@ using namespace optim_detail;
 
 template <class T>
 void sgd_update(const std::vector<OptimTensor<T>>& ts) {
-  run<T, Sgd>(ts, Hyper{}, [](const auto& j, int64_t b, int64_t e) { sgd_update_isa<T>(j, b, e); });
+  run<T, Sgd>(ts, [](const auto& j, int64_t b, int64_t e) { sgd_update_isa<T>(j, b, e); });
 }
 
 template <class T>
 void momentum_update(const std::vector<OptimTensor<T>>& ts, double momentum) {
-  Hyper h;
-  h.momentum = momentum;
-  run<T, Momentum>(ts, h, [](const auto& j, int64_t b, int64_t e) { momentum_update_isa<T>(j, b, e); });
+  run<T, Momentum>(ts, [](const auto& j, int64_t b, int64_t e) { momentum_update_isa<T>(j, b, e); }, momentum);
 }
 
 template <class T>
 void nesterov_update(const std::vector<OptimTensor<T>>& ts, double momentum) {
-  Hyper h;
-  h.momentum = momentum;
-  run<T, Nesterov>(ts, h, [](const auto& j, int64_t b, int64_t e) { nesterov_update_isa<T>(j, b, e); });
+  run<T, Nesterov>(ts, [](const auto& j, int64_t b, int64_t e) { nesterov_update_isa<T>(j, b, e); }, momentum);
 }
 
 template <class T>
 void adagrad_update(const std::vector<OptimTensor<T>>& ts, double eps) {
-  Hyper h;
-  h.eps = eps;
-  run<T, AdaGrad>(ts, h, [](const auto& j, int64_t b, int64_t e) { adagrad_update_isa<T>(j, b, e); });
+  run<T, AdaGrad>(ts, [](const auto& j, int64_t b, int64_t e) { adagrad_update_isa<T>(j, b, e); }, eps);
 }
 
 template <class T>
 void rmsprop_update(const std::vector<OptimTensor<T>>& ts, double decay_rate, double eps) {
-  Hyper h;
-  h.decay_rate = decay_rate;
-  h.eps = eps;
-  run<T, RMSprop>(ts, h, [](const auto& j, int64_t b, int64_t e) { rmsprop_update_isa<T>(j, b, e); });
+  run<T, RMSprop>(ts, [](const auto& j, int64_t b, int64_t e) { rmsprop_update_isa<T>(j, b, e); }, decay_rate, eps);
 }
 
 template <class T>
 void adam_update(const std::vector<OptimTensor<T>>& ts, double beta1, double beta2, double eps, int64_t step,
                  bool book) {
   assert(step >= 1);
-  Hyper h;
-  h.beta1 = beta1;
-  h.beta2 = beta2;
-  h.eps = eps;
-  h.step = step;
   if (book)
-    run<T, AdamBook>(ts, h, [](const auto& j, int64_t b, int64_t e) { adam_book_update_isa<T>(j, b, e); });
+    run<T, AdamBook>(ts, [](const auto& j, int64_t b, int64_t e) { adam_book_update_isa<T>(j, b, e); }, beta1, beta2,
+                     eps, step);
   else
-    run<T, AdamStandard>(ts, h, [](const auto& j, int64_t b, int64_t e) { adam_standard_update_isa<T>(j, b, e); });
+    run<T, AdamStandard>(ts, [](const auto& j, int64_t b, int64_t e) { adam_standard_update_isa<T>(j, b, e); }, beta1,
+                         beta2, eps, step);
 }
 
 #define NNK_OPTIM_INSTANTIATE(T)                                                                  \

@@ -1,10 +1,11 @@
 // The update rules of src/optim.cpp, one class template per rule. A rule object holds the
 // per-tensor coefficients of its update, computed in double on the host from the tensor's lr
-// and the rule's hyper-parameters and rounded to T (as NumPy rounds Python-float scalars to
-// the array's dtype); step() updates one element (w, g, state a, state b) in T. The
-// coefficients carry the names of nnkern/reference/optim.py and each line of each step() is
-// one line of it, in the same order, so that (with -ffp-contract=off on optim.cpp, which
-// includes this file) the roundings match the reference bit for bit.
+// and the rule's hyper-parameters (its constructor's arguments after lr) and rounded to T (as
+// NumPy rounds Python-float scalars to the array's dtype); step() updates one element
+// (w, g, state a, state b) in T. The coefficients carry the names of
+// nnkern/reference/optim.py and each line of each step() is one line of it, in the same order,
+// so that (with -ffp-contract=off on optim.cpp, which includes this file) the roundings match
+// the reference bit for bit.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -12,12 +13,6 @@
 
 namespace nnk {
 namespace optim_detail {
-
-// The rule-wide hyper-parameters of one call (each rule reads its own).
-struct Hyper {
-  double momentum = 0, decay_rate = 0, beta1 = 0, beta2 = 0, eps = 0;
-  int64_t step = 0;
-};
 
 template <class T>
 NNK_INLINE T sign_of(T w) {  // np.sign: 0 for +-0, NaN for NaN
@@ -29,7 +24,7 @@ template <class T>
 struct Sgd {
   static constexpr int nstate = 0;
   T lr;
-  Sgd(double lr_, const Hyper&) : lr(T(lr_)) {}
+  explicit Sgd(double lr_) : lr(T(lr_)) {}
   NNK_INLINE void step(T& w, T g, T&, T&) const { w = w - lr * g; }
 };
 
@@ -38,7 +33,7 @@ template <class T>
 struct Momentum {
   static constexpr int nstate = 1;
   T momentum, lr;
-  Momentum(double lr_, const Hyper& h) : momentum(T(h.momentum)), lr(T(lr_)) {}
+  Momentum(double lr_, double momentum_) : momentum(T(momentum_)), lr(T(lr_)) {}
   NNK_INLINE void step(T& w, T g, T& v, T&) const {
     v = momentum * v - lr * g;
     w = w + v;
@@ -50,9 +45,9 @@ template <class T>
 struct Nesterov {
   static constexpr int nstate = 1;
   T momentum, lr, momentum_squared, lr_one_plus_momentum;
-  Nesterov(double lr_, const Hyper& h)
-      : momentum(T(h.momentum)), lr(T(lr_)), momentum_squared(T(h.momentum * h.momentum)),
-        lr_one_plus_momentum(T((1 + h.momentum) * lr_)) {}
+  Nesterov(double lr_, double momentum_)
+      : momentum(T(momentum_)), lr(T(lr_)), momentum_squared(T(momentum_ * momentum_)),
+        lr_one_plus_momentum(T((1 + momentum_) * lr_)) {}
   NNK_INLINE void step(T& w, T g, T& v, T&) const {
     v = v * momentum;
     v = v - lr * g;
@@ -66,7 +61,7 @@ template <class T>
 struct AdaGrad {
   static constexpr int nstate = 1;
   T lr, eps;
-  AdaGrad(double lr_, const Hyper& h) : lr(T(lr_)), eps(T(h.eps)) {}
+  AdaGrad(double lr_, double eps_) : lr(T(lr_)), eps(T(eps_)) {}
   NNK_INLINE void step(T& w, T g, T& h, T&) const {
     h = h + g * g;
     w = w - (lr * g) / (std::sqrt(h) + eps);
@@ -78,8 +73,8 @@ template <class T>
 struct RMSprop {
   static constexpr int nstate = 1;
   T lr, decay_rate, one_minus_decay_rate, eps;
-  RMSprop(double lr_, const Hyper& h)
-      : lr(T(lr_)), decay_rate(T(h.decay_rate)), one_minus_decay_rate(T(1 - h.decay_rate)), eps(T(h.eps)) {}
+  RMSprop(double lr_, double decay_rate_, double eps_)
+      : lr(T(lr_)), decay_rate(T(decay_rate_)), one_minus_decay_rate(T(1 - decay_rate_)), eps(T(eps_)) {}
   NNK_INLINE void step(T& w, T g, T& h, T&) const {
     h = h * decay_rate;
     h = h + (one_minus_decay_rate * g) * g;
@@ -95,10 +90,10 @@ template <class T>
 struct AdamStandard {
   static constexpr int nstate = 2;
   T beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps;
-  AdamStandard(double lr_, const Hyper& h)
-      : beta1(T(h.beta1)), one_minus_beta1(T(1 - h.beta1)), beta2(T(h.beta2)), one_minus_beta2(T(1 - h.beta2)),
-        step_size(T(lr_ / (1 - std::pow(h.beta1, double(h.step))))),
-        bias_correction2_sqrt(T(std::sqrt(1 - std::pow(h.beta2, double(h.step))))), eps(T(h.eps)) {}
+  AdamStandard(double lr_, double beta1_, double beta2_, double eps_, int64_t t)
+      : beta1(T(beta1_)), one_minus_beta1(T(1 - beta1_)), beta2(T(beta2_)), one_minus_beta2(T(1 - beta2_)),
+        step_size(T(lr_ / (1 - std::pow(beta1_, double(t))))),
+        bias_correction2_sqrt(T(std::sqrt(1 - std::pow(beta2_, double(t))))), eps(T(eps_)) {}
   NNK_INLINE void step(T& w, T g, T& m, T& v) const {
     m = beta1 * m + one_minus_beta1 * g;
     v = beta2 * v + (one_minus_beta2 * g) * g;
@@ -116,9 +111,9 @@ struct AdamBook {
   static constexpr int nstate = 2;
   T one_minus_beta1, one_minus_beta2, eps;
   double lr_t;
-  AdamBook(double lr_, const Hyper& h)
-      : one_minus_beta1(T(1 - h.beta1)), one_minus_beta2(T(1 - h.beta2)), eps(T(h.eps)),
-        lr_t(lr_ * std::sqrt(1.0 - std::pow(h.beta2, double(h.step))) / (1.0 - std::pow(h.beta1, double(h.step)))) {}
+  AdamBook(double lr_, double beta1_, double beta2_, double eps_, int64_t t)
+      : one_minus_beta1(T(1 - beta1_)), one_minus_beta2(T(1 - beta2_)), eps(T(eps_)),
+        lr_t(lr_ * std::sqrt(1.0 - std::pow(beta2_, double(t))) / (1.0 - std::pow(beta1_, double(t)))) {}
   NNK_INLINE void step(T& w, T g, T& m, T& v) const {
     m = m + one_minus_beta1 * (g - m);
     v = v + one_minus_beta2 * (g * g - v);

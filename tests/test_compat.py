@@ -121,7 +121,7 @@ def test_util_im2col_layout(rng):
 
 
 def _book_adam(steps, p, g_seq, lr=0.001, b1=0.9, b2=0.999):
-    """The seed's Adam (example 2.4) written from its formulas."""
+    """The study notes' Adam (example 2.4) written from its formulas."""
     m, v = np.zeros_like(p), np.zeros_like(p)
     p = p.copy()
     for t, g in enumerate(g_seq[:steps], start=1):
@@ -132,7 +132,7 @@ def _book_adam(steps, p, g_seq, lr=0.001, b1=0.9, b2=0.999):
     return p
 
 
-def test_optimizers_follow_the_seed_formulas(rng):
+def test_optimizers_follow_the_study_notes_formulas(rng):
     p0 = rng.standard_normal((3, 4))
     gs = [rng.standard_normal((3, 4)) for _ in range(3)]
 
@@ -241,10 +241,10 @@ def test_deep_convnet_structure(rng):
 def test_book_optimizers_cast_gradients_to_the_parameter_dtype(rng):
     # float32 gradients of float64 parameters (the book's update promotes them in NumPy) are
     # cast once: the result is the float64 update of the cast gradients, bit for bit.
-    from test_optim import SeedAdam
+    from test_optim_book import BookAdam
     params = {"W": rng.standard_normal((5, 4)), "b": rng.standard_normal(4)}
     cast_params = {k: p.copy() for k, p in params.items()}
-    opt, cast_opt, seed = optimizer.Adam(), optimizer.Adam(), SeedAdam()
+    opt, cast_opt, seed = optimizer.Adam(), optimizer.Adam(), BookAdam()
     seed_params = {k: p.copy() for k, p in params.items()}
     for _ in range(5):
         grads = {k: rng.standard_normal(p.shape).astype(np.float32) for k, p in params.items()}

@@ -30,7 +30,7 @@ CASES = [  # x (N, C, H, W), weight (OC, C/groups, KH, KW), bias; stride, paddin
     case("stride4-pad0", (2, 3, 15, 15), (5, 3, 3, 3), (5,), stride=4),
     # the benchmark workloads at small batch
     case("deepconv-3x3", (2, 16, 28, 28), (16, 16, 3, 3), (16,), padding=1),
-    case("seed-keras-conv2", (1, 32, 74, 74), (64, 32, 3, 3), (64,)),
+    case("keras-cnn-conv2", (1, 32, 74, 74), (64, 32, 3, 3), (64,)),
     case("alexnet-conv2-g2", (2, 96, 27, 27), (256, 48, 5, 5), (256,), padding=2, groups=2),
     case("alexnet-conv3", (2, 256, 13, 13), (384, 256, 3, 3), (384,), padding=1),
     # several images per thread, so that the batch really is split (and two benchmark workloads)

@@ -126,7 +126,7 @@ def test_os_fork_child_runs_kernels(parent_ran_threaded_kernels):
 
 
 def test_os_fork_tiny_conv_after_conv(threads):
-    """The issue's reproducer: even a 1x8x8 convolution hung in a child forked after a conv."""
+    """The reported hang's reproducer: even a 1x8x8 convolution hung in a child forked after a conv."""
     threads(2)
     x, w = np.ones((1, 1, 8, 8), np.float32), np.ones((1, 1, 3, 3), np.float32)
     want = F.conv2d(x, w).tobytes()

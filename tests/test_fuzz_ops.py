@@ -18,7 +18,7 @@ import nnkern.reference as R
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-from test_optim import RULES, RefOpt, make_grads, make_params
+from optim_harness import RULES, RefOpt, make_grads, make_params
 
 DTYPES = st.sampled_from([np.float32, np.float64])
 SEEDS = st.integers(0, 2**32 - 1)

@@ -1,4 +1,4 @@
-"""nnkern.keras: the seed's model summary (shapes and counts), 'same' padding, channels-last
+"""nnkern.keras: the study notes' model summary (shapes and counts), 'same' padding, channels-last
 data with NCHW inside, fit/evaluate/predict, backends, gradients, and bad input."""
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from nnkern.keras import layers, models
 
 
 def seed_model(**kw):
-    """Example 4.1 of the seed, verbatim apart from the import."""
+    """Example 4.1 of the study notes, verbatim apart from the import."""
     model = models.Sequential(**kw)
     model.add(layers.Conv2D(32, (3, 3), activation='relu', input_shape=(150, 150, 3)))
     model.add(layers.MaxPooling2D((2, 2)))
@@ -24,7 +24,7 @@ def seed_model(**kw):
     return model
 
 
-# The seed's table (Output Shape, Param #), row by row.
+# The study notes' table (Output Shape, Param #), row by row.
 SEED_TABLE = [("Conv2D", "(None, 148, 148, 32)", 896), ("MaxPooling2D", "(None, 74, 74, 32)", 0),
               ("Conv2D", "(None, 72, 72, 64)", 18496), ("MaxPooling2D", "(None, 36, 36, 64)", 0),
               ("Conv2D", "(None, 34, 34, 128)", 73856), ("MaxPooling2D", "(None, 17, 17, 128)", 0),
@@ -166,7 +166,7 @@ def _bars(rng, n, size=8):
 
 
 def test_fit_learns_bars_with_sigmoid_bce():
-    """The seed's recipe (conv/pool, dense relu, dense sigmoid, binary cross-entropy) on a
+    """The study notes' recipe (conv/pool, dense relu, dense sigmoid, binary cross-entropy) on a
     tiny task: >= 95% validation accuracy after 4 epochs."""
     rng = np.random.default_rng(12345)  # fixed task and batches: a learning test must not depend on luck
     x, y = _bars(rng, 600)

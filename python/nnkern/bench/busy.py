@@ -70,7 +70,7 @@ def _conv_step(name):
 STEPS = {  # label: (factory, unit)
     "SimpleConvNet train step b100": (lambda: _model_step("simpleconvnet-train-step-b100"), "img/s"),
     "DeepConvNet train step b100": (lambda: _model_step("deepconvnet-train-step-b100"), "img/s"),
-    "conv fwd+bwd seed-keras-conv2": (lambda: _conv_step("seed-keras-conv2"), "img/s"),
+    "conv fwd+bwd keras-cnn-conv2": (lambda: _conv_step("keras-cnn-conv2"), "img/s"),
     "conv fwd+bwd alexnet-conv1": (lambda: _conv_step("alexnet-conv1"), "img/s"),
     "conv fwd+bwd alexnet-conv2-g2": (lambda: _conv_step("alexnet-conv2-g2"), "img/s"),
     "conv fwd+bwd alexnet-conv3": (lambda: _conv_step("alexnet-conv3"), "img/s"),

@@ -13,6 +13,7 @@ does the same; the hook covers scripts run without it.)
 """
 import os
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -143,6 +144,7 @@ def abort(code=1):
     sys.stdout.flush()
     sys.stderr.flush()
     if w.comm is not None and w.size > 1:
+        time.sleep(_ABORT_FLUSH_SECONDS)  # let mpiexec forward this rank's last words
         w.comm.Abort(int(code))
     raise SystemExit(int(code))
 
@@ -163,17 +165,31 @@ def default_threads():
     return max(1, cores // local_size())
 
 
+# Time for mpiexec to forward a failing rank's last output before MPI_Abort ends the job.
+_ABORT_FLUSH_SECONDS = 0.5
+
+
 def _install_abort_hook(comm):
     previous = sys.excepthook
 
     def hook(kind, value, tb):
+        # One write of the whole report straight to fd 2, then a short pause before Abort:
+        # MPI_Abort tears the job down at once, and output still in a pipe to mpiexec's
+        # forwarder is lost (seen in CI: the header line arrived, the traceback did not).
+        head = f"nnkern.distributed: rank {comm.Get_rank()} of {comm.Get_size()} raised; aborting the job\n"
         try:
-            sys.stderr.write(f"nnkern.distributed: rank {comm.Get_rank()} of {comm.Get_size()} raised; "
-                             f"aborting the job\n")
-            (previous if previous is not hook else sys.__excepthook__)(kind, value, tb)
+            if previous is sys.__excepthook__ or previous is hook:
+                text = head + "".join(traceback.format_exception(kind, value, tb))
+                sys.stdout.flush()
+                os.write(2, text.encode("utf-8", "replace"))
+            else:  # someone else's hook (IPython, a logger): let it report its own way
+                sys.stderr.write(head)
+                previous(kind, value, tb)
+                sys.stdout.flush()
+                sys.stderr.flush()
         except Exception:
             traceback.print_exception(kind, value, tb)
-        sys.stderr.flush()
+        time.sleep(_ABORT_FLUSH_SECONDS)
         comm.Abort(1)
 
     sys.excepthook = hook

@@ -1,54 +1,26 @@
 """Activation workloads: relu / sigmoid / tanh on a large tensor, softmax rows."""
 import numpy as np
 
-from nnkern import functional as F
-from nnkern import reference as R
-
-from . import Workload, torch_or_none
+from . import Workload, on_both, torch_step
 
 LARGE = (32, 64, 56, 56)  # 6.4M elements, 25.7 MB in float32
 
 
 def _elementwise(op, backward):
-    fwd, bwd = {"relu": (F.relu, F.relu_backward), "sigmoid": (F.sigmoid, F.sigmoid_backward),
-                "tanh": (F.tanh, F.tanh_backward)}[op]
-    rfwd, rbwd = {"relu": (R.relu, R.relu_backward), "sigmoid": (R.sigmoid, R.sigmoid_backward),
-                  "tanh": (R.tanh, R.tanh_backward)}[op]
-    uses_y = op != "relu"
+    uses_y = op != "relu"  # relu's backward takes x, the others take y
 
     def make():
         rng = np.random.default_rng(0)
         x = rng.standard_normal(LARGE, dtype=np.float32)
         gy = rng.standard_normal(LARGE, dtype=np.float32)
-        torch = torch_or_none()
-        tfn = None
-        if torch is not None:
-            tf = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}[op]
-            if backward:
-                tx = torch.from_numpy(x).requires_grad_()
-                tg = torch.from_numpy(gy)
+        tfn = torch_step(lambda torch, tx: getattr(torch, op)(tx), [x], train=(0,) if backward else None, gy=gy)
+        if not backward:
+            return on_both(lambda M: getattr(M, op)(x), tfn, nbytes=x.nbytes * 2)
 
-                def tfn():
-                    tf(tx).backward(tg)
-            else:
-                tx = torch.from_numpy(x)
-
-                def tfn():
-                    with torch.no_grad():
-                        tf(tx)
-        if backward:
-            def nfn():
-                y = fwd(x)
-                bwd(gy, y if uses_y else x)
-
-            def rfn():
-                y = rfwd(x)
-                rbwd(gy, y if uses_y else x)
-            nbytes = x.nbytes * 5  # forward: x in, y out; backward: gy and x|y in, gx out
-        else:
-            nfn, rfn = (lambda: fwd(x)), (lambda: rfwd(x))
-            nbytes = x.nbytes * 2
-        return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": None, "bytes": float(nbytes)}
+        def step(M):
+            y = getattr(M, op)(x)
+            getattr(M, op + "_backward")(gy, y if uses_y else x)
+        return on_both(step, tfn, nbytes=x.nbytes * 5)  # forward: x in, y out; backward: gy and x|y in, gx out
     return make
 
 
@@ -57,21 +29,8 @@ def _softmax(shape):
         rng = np.random.default_rng(0)
         x = rng.standard_normal(shape, dtype=np.float32) * 3
         gy = rng.standard_normal(shape, dtype=np.float32)
-        torch = torch_or_none()
-        tfn = None
-        if torch is not None:
-            tx = torch.from_numpy(x).requires_grad_()
-            tg = torch.from_numpy(gy)
-
-            def tfn():
-                torch.softmax(tx, dim=-1).backward(tg)
-
-        def nfn():
-            F.softmax_backward(gy, F.softmax(x))
-
-        def rfn():
-            R.softmax_backward(gy, R.softmax(x))
-        return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": None, "bytes": float(x.nbytes * 5)}
+        tfn = torch_step(lambda torch, tx: torch.softmax(tx, dim=-1), [x], train=(0,), gy=gy)
+        return on_both(lambda M: M.softmax_backward(gy, M.softmax(x)), tfn, nbytes=x.nbytes * 5)
     return make
 
 

@@ -6,15 +6,14 @@ the bench reports the algorithm each pass used.
 import numpy as np
 
 from nnkern import functional as F
-from nnkern import reference as R
 
-from . import Workload, torch_or_none
+from . import Workload, on_both, torch_step
 
 # name: (x shape NCHW), (OC, KH, KW), stride, padding, groups; the first six are the bench's
 SHAPES = {
     "mnist-simpleconv": ((100, 1, 28, 28), (30, 5, 5), 1, 0, 1),
     "deepconv-3x3": ((100, 16, 28, 28), (16, 3, 3), 1, 1, 1),
-    "seed-keras-conv2": ((32, 32, 74, 74), (64, 3, 3), 1, 0, 1),
+    "keras-cnn-conv2": ((32, 32, 74, 74), (64, 3, 3), 1, 0, 1),
     "alexnet-conv1": ((32, 3, 224, 224), (96, 11, 11), 4, 2, 1),
     "alexnet-conv2-g2": ((32, 96, 27, 27), (256, 5, 5), 1, 2, 2),
     "alexnet-conv3": ((32, 256, 13, 13), (384, 3, 3), 1, 1, 1),
@@ -56,20 +55,15 @@ def _spec(x, w, kw, passes):
     return (x.shape, w.shape, kw, passes)
 
 
+def _conv2d(torch, tx, tw, tb, **kw):
+    return torch.nn.functional.conv2d(tx, tw, tb, **kw)
+
+
 def _forward(name):
     def make():
         x, w, b, kw, y, flops = conv_inputs(name)
-        torch = torch_or_none()
-        tfn = None
-        if torch is not None:
-            tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
-
-            def tfn():
-                with torch.no_grad():
-                    torch.nn.functional.conv2d(tx, tw, tb, **kw)
-        return {"nnkern": lambda: F.conv2d(x, w, b, **kw),
-                "reference": lambda: R.conv2d(x, w, b, **kw),
-                "torch": tfn, "flops": flops, "bytes": None, "conv": _spec(x, w, kw, ("forward",))}
+        tfn = torch_step(lambda torch, *ts: _conv2d(torch, *ts, **kw), [x, w, b])
+        return on_both(lambda M: M.conv2d(x, w, b, **kw), tfn, flops=flops, conv=_spec(x, w, kw, ("forward",)))
     return make
 
 
@@ -77,27 +71,13 @@ def _train_step(name):
     def make():
         x, w, b, kw, y, flops = conv_inputs(name)
         gy = np.ones_like(y)
-        torch = torch_or_none()
-        tfn = None
-        if torch is not None:
-            tx = torch.from_numpy(x).requires_grad_()
-            tw = torch.from_numpy(w).requires_grad_()
-            tb = torch.from_numpy(b).requires_grad_()
-            tg = torch.from_numpy(gy)
+        tfn = torch_step(lambda torch, *ts: _conv2d(torch, *ts, **kw), [x, w, b], train=(0, 1, 2), gy=gy)
 
-            def tfn():
-                out = torch.nn.functional.conv2d(tx, tw, tb, **kw)
-                out.backward(tg)
-
-        def nfn():
-            F.conv2d(x, w, b, **kw)
-            F.conv2d_backward(gy, x, w, **kw)
-
-        def rfn():
-            R.conv2d(x, w, b, **kw)
-            R.conv2d_backward(gy, x, w, **kw)
-        return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": 3 * flops, "bytes": None,
-                "conv": _spec(x, w, kw, ("forward", "backward_input", "backward_weight"))}
+        def step(M):
+            M.conv2d(x, w, b, **kw)
+            M.conv2d_backward(gy, x, w, **kw)
+        return on_both(step, tfn, flops=3 * flops,
+                       conv=_spec(x, w, kw, ("forward", "backward_input", "backward_weight")))
     return make
 
 

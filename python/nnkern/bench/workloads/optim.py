@@ -24,14 +24,14 @@ from nnkern import reference as R
 
 from . import Workload, torch_or_none
 
-SEED_MODEL = {"W1": (32, 3, 3, 3), "b1": (32,), "W2": (64, 32, 3, 3), "b2": (64,), "W3": (128, 64, 3, 3),
+KERAS_CNN = {"W1": (32, 3, 3, 3), "b1": (32,), "W2": (64, 32, 3, 3), "b2": (64,), "W3": (128, 64, 3, 3),
               "b3": (128,), "W4": (128, 128, 3, 3), "b4": (128,), "W5": (6272, 512), "b5": (512,),
               "W6": (512, 1), "b6": (1,)}
 ALEXNET = {"conv1.W": (96, 3, 11, 11), "conv1.b": (96,), "conv2.W": (256, 48, 5, 5), "conv2.b": (256,),
            "conv3.W": (384, 256, 3, 3), "conv3.b": (384,), "conv4.W": (384, 192, 3, 3), "conv4.b": (384,),
            "conv5.W": (256, 192, 3, 3), "conv5.b": (256,), "fc6.W": (9216, 4096), "fc6.b": (4096,),
            "fc7.W": (4096, 4096), "fc7.b": (4096,), "fc8.W": (4096, 1000), "fc8.b": (1000,)}
-MODELS = {"seed-cnn-3.45M": SEED_MODEL, "alexnet-61M": ALEXNET}
+MODELS = {"keras-cnn-3.45M": KERAS_CNN, "alexnet-61M": ALEXNET}
 
 # rule: (nnkern optimizer, reference step(p, g, states, t), state count, bytes/param, torch optimizers)
 RULES = {

@@ -6,9 +6,8 @@ for the training step), so GB/s = bytes / seconds is comparable with the copy ba
 import numpy as np
 
 from nnkern import functional as F
-from nnkern import reference as R
 
-from . import Workload, torch_or_none
+from . import Workload, on_both, torch_step
 
 # name: (op, x shape NCHW, kernel, stride)
 SHAPES = {
@@ -24,64 +23,39 @@ def _inputs(name):
     return op, x, k, s
 
 
+def _torch_pool(op, k, s):
+    return lambda torch, tx: getattr(torch.nn.functional, f"{op}_pool2d")(tx, k, s)
+
+
 def _forward(name):
     def make():
         op, x, k, s = _inputs(name)
-        torch = torch_or_none()
-        fn = F.max_pool2d if op == "max" else F.avg_pool2d
-        ref = R.max_pool2d if op == "max" else R.avg_pool2d
-        y = fn(x, k, s)
-        tfn = None
-        if torch is not None:
-            tx = torch.from_numpy(x)
-            tf = torch.nn.functional.max_pool2d if op == "max" else torch.nn.functional.avg_pool2d
-
-            def tfn():
-                with torch.no_grad():
-                    tf(tx, k, s)
-        return {"nnkern": lambda: fn(x, k, s), "reference": lambda: ref(x, k, s), "torch": tfn,
-                "flops": None, "bytes": float(x.nbytes + y.nbytes)}
+        y = getattr(F, f"{op}_pool2d")(x, k, s)
+        return on_both(lambda M: getattr(M, f"{op}_pool2d")(x, k, s), torch_step(_torch_pool(op, k, s), [x]),
+                       nbytes=x.nbytes + y.nbytes)
     return make
 
 
 def _train_step(name):
     def make():
         op, x, k, s = _inputs(name)
-        torch = torch_or_none()
         if op == "max":
             y, idx = F.max_pool2d(x, k, s, return_indices=True)
-            gy = np.ones_like(y)
 
-            def nfn():
-                _, i = F.max_pool2d(x, k, s, return_indices=True)
-                F.max_pool2d_backward(gy, i, x.shape)
-
-            def rfn():
-                _, i = R.max_pool2d(x, k, s, return_indices=True)
-                R.max_pool2d_backward(gy, i, x.shape)
+            def step(M):
+                _, i = M.max_pool2d(x, k, s, return_indices=True)
+                M.max_pool2d_backward(gy, i, x.shape)
             # forward: x in, y + indices out; backward: gy + indices in, gx out
             nbytes = 2 * x.nbytes + 2 * y.nbytes + 2 * idx.nbytes
         else:
             y = F.avg_pool2d(x, k, s)
-            gy = np.ones_like(y)
 
-            def nfn():
-                F.avg_pool2d(x, k, s)
-                F.avg_pool2d_backward(gy, x.shape, k, s)
-
-            def rfn():
-                R.avg_pool2d(x, k, s)
-                R.avg_pool2d_backward(gy, x.shape, k, s)
+            def step(M):
+                M.avg_pool2d(x, k, s)
+                M.avg_pool2d_backward(gy, x.shape, k, s)
             nbytes = 2 * x.nbytes + 2 * y.nbytes
-        tfn = None
-        if torch is not None:
-            tx = torch.from_numpy(x).requires_grad_()
-            tg = torch.from_numpy(gy)
-            tf = torch.nn.functional.max_pool2d if op == "max" else torch.nn.functional.avg_pool2d
-
-            def tfn():
-                tf(tx, k, s).backward(tg)
-        return {"nnkern": nfn, "reference": rfn, "torch": tfn, "flops": None, "bytes": float(nbytes)}
+        gy = np.ones_like(y)
+        return on_both(step, torch_step(_torch_pool(op, k, s), [x], train=(0,), gy=gy), nbytes=nbytes)
     return make
 
 
