@@ -16,9 +16,15 @@ callables needed to rebuild arrays and dtypes; any other global (``os.system``, 
 
 Every unreadable file (not a zip, truncated, corrupted, bad JSON, nested too deeply, over a
 size limit) raises :class:`CheckpointError` (a ``ValueError``) naming the file.
+
+A path ending in ``.safetensors`` is written and read as safetensors instead (the same
+members and header, see ``nnkern._safetensors``), through the same checks. The header also
+describes the model (``config``, see ``nnkern._model_config``), so ``nnkern export-onnx``
+rebuilds it from the file alone.
 """
 import copy
 import json
+import os
 
 import numpy as np
 
@@ -37,6 +43,18 @@ __all__ = ["save", "load", "save_params", "load_params", "load_pickle_params", "
 
 
 # -- npz checkpoints ---------------------------------------------------------------------
+def _is_safetensors(path):
+    return isinstance(path, (str, os.PathLike)) and os.fspath(path).endswith(".safetensors")
+
+
+def _open(path):
+    """The reader of a checkpoint file: safetensors by its suffix, else .npz."""
+    if _is_safetensors(path):
+        from ._safetensors import SafetensorsReader
+        return SafetensorsReader(path)
+    return NpzReader(path)
+
+
 def _state_of(model):
     params = dict(model.params)
     buffers = model.buffers() if hasattr(model, "buffers") else {}
@@ -65,27 +83,38 @@ def _encode(obj, arrays, path):
 
 
 def save(path, model, optimizer=None):
-    """Write model parameters, buffers and (optionally) the optimizer state to ``path`` (.npz)."""
+    """Write model parameters, buffers and (optionally) the optimizer state to ``path`` (.npz,
+    or safetensors when the name ends in ``.safetensors``)."""
+    from ._model_config import describe
     params, buffers = _state_of(model)
     arrays = {f"params/{k}": np.asarray(v) for k, v in params.items()}
     arrays.update({f"buffers/{k}": np.asarray(v) for k, v in buffers.items()})
     meta = {"format": FORMAT, "model": type(model).__name__, "params": list(params), "buffers": list(buffers)}
+    config = describe(model)
+    if config is not None:
+        meta["config"] = config
     if optimizer is not None:
         meta["optimizer"] = type(optimizer).__name__
         meta["optimizer_state"] = _encode(optimizer.state_dict(), arrays, "state")
+    if _is_safetensors(path):
+        from ._safetensors import write
+        return write(path, arrays, meta)
     arrays["__meta__"] = np.array(json.dumps(meta))
     with open(path, "wb") as f:
         np.savez(f, **arrays)
 
 
 def _read_meta(z):
-    if "__meta__" not in z:
+    if not isinstance(z, NpzReader):  # safetensors: the metadata of the file's header
+        meta = z.meta()
+    elif "__meta__" not in z:
         raise CheckpointError(f"{z.path}: not an nnkern checkpoint (no __meta__ entry)")
-    h = z.header("__meta__")
-    if h.dtype.kind != "U" or h.shape != ():
-        raise CheckpointError(f"{z.path}: not an nnkern checkpoint (__meta__ is {h.dtype}{h.shape}, not a string)")
-    with reading(z.path):
-        meta = json.loads(str(z.read("__meta__", MAX_META_BYTES)))
+    else:
+        h = z.header("__meta__")
+        if h.dtype.kind != "U" or h.shape != ():
+            raise CheckpointError(f"{z.path}: not an nnkern checkpoint (__meta__ is {h.dtype}{h.shape}, not a string)")
+        with reading(z.path):
+            meta = json.loads(str(z.read("__meta__", MAX_META_BYTES)))
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{z.path}: unknown checkpoint format "
                               f"{meta.get('format') if isinstance(meta, dict) else meta!r}")
@@ -180,7 +209,7 @@ def load(path, model, optimizer=None):
     the file and the fault (mismatch, corruption, a size over a limit). Returns the metadata.
     """
     params, buffers = _state_of(model)
-    with NpzReader(path) as z:
+    with _open(path) as z:
         meta = _read_meta(z)
         want = _expected_shapes(z, meta, type(model).__name__, params, buffers, optimizer)
         arrays = _read_checked(z, want, params)
@@ -200,13 +229,18 @@ def load(path, model, optimizer=None):
 
 
 def save_params(path, params):
-    """Write a plain dict name -> array to ``path`` (.npz, no pickle)."""
+    """Write a plain dict name -> array to ``path`` (.npz, no pickle; safetensors by the suffix)."""
+    if _is_safetensors(path):
+        from ._safetensors import save_params
+        return save_params(path, params)
     with open(path, "wb") as f:
         np.savez(f, **{k: np.asarray(v) for k, v in params.items()})
 
 
 def _is_pickle(path):
     """True when the file starts like a pickle (protocol 2+ opcode, or protocol 0/1 dict/mark)."""
+    if _is_safetensors(path):  # its first byte is a length's, which may look like one
+        return False
     with open(path, "rb") as f:
         head = f.read(1)
     return head in (b"\x80", b"(", b"}")
@@ -215,7 +249,11 @@ def _is_pickle(path):
 def load_params(path):
     """Read a dict name -> array: an .npz written by :func:`save_params` / :func:`save`
     (``params/`` entries) or, for files that start like a pickle, :func:`load_pickle_params`.
-    Each array's declared size is checked (at most MAX_ARRAY_BYTES) before it is read."""
+    Each array's declared size is checked (at most MAX_ARRAY_BYTES) before it is read.
+    A ``.safetensors`` file gives its parameters (any tensor of another program's file)."""
+    if _is_safetensors(path):
+        from ._safetensors import load_params
+        return load_params(path, MAX_ARRAY_BYTES)
     if _is_pickle(path):
         return load_pickle_params(path)
     with NpzReader(path) as z:

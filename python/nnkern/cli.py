@@ -1,8 +1,8 @@
 """The ``nnkern`` command (also ``python -m nnkern``).
 
-Subcommands: ``train`` (the main job), ``launch`` (train on several MPI ranks), ``experiment``, ``bench``,
-``info``, ``demo``. Bad arguments or data end in a one-line error on stderr and exit code 2, never a traceback
-(in a distributed run, that ends every rank of the job).
+Subcommands: ``train`` (the main job), ``launch`` (train on several MPI ranks), ``export-onnx`` (a checkpoint's
+model as ONNX), ``experiment``, ``bench``, ``info``, ``demo``. Bad arguments or data end in a one-line error on
+stderr and exit code 2, never a traceback (in a distributed run, that ends every rank of the job).
 """
 import argparse
 import sys
@@ -37,6 +37,11 @@ def _cmd_train(args):
 def _cmd_launch(args):
     from .distributed.launch import launch
     return launch(args.n, args.args, args.mpiexec, args.mpiexec_args)
+
+
+def _cmd_export_onnx(args):
+    from .onnx._cli import run
+    return run(args)
 
 
 def _cmd_experiment(args):
@@ -80,6 +85,9 @@ def build_parser():
     exp.add_argument("--out", default="nnkern-experiments", help="output folder")
     exp.add_argument("--seed", type=int, default=0)
     exp.add_argument("--threads", type=int, default=None)
+    export = sub.add_parser("export-onnx", help="a checkpoint's model as ONNX: nnkern export-onnx CKPT --out m.onnx")
+    from .onnx._cli import add_arguments as export_arguments
+    export_arguments(export)
     sub.add_parser("info", help="version, compiler, SIMD path, BLAS and thread pools")
     demo = sub.add_parser("demo", help="one convolution natively and with the NumPy reference")
     demo.add_argument("--threads", type=int, default=None)
@@ -90,8 +98,8 @@ def build_parser():
     return parser
 
 
-HANDLERS = {"train": _cmd_train, "launch": _cmd_launch, "experiment": _cmd_experiment, "info": _cmd_info,
-            "demo": _cmd_demo, "bench": _cmd_bench}
+HANDLERS = {"train": _cmd_train, "launch": _cmd_launch, "export-onnx": _cmd_export_onnx, "experiment": _cmd_experiment,
+            "info": _cmd_info, "demo": _cmd_demo, "bench": _cmd_bench}
 
 
 def main(argv=None):
