@@ -175,49 +175,55 @@ struct Avx2F64 {
 
 // Portable x86-64 baseline (SSE2, no FMA: a*b+c rounds twice, consistently everywhere).
 #if defined(__SSE2__)
-struct GenericF32 {
-  using T = float;
-  using V = __m128;
-  static constexpr int W = 4, MR = 4, NV = 2, KC = 256, MC = 128, NC = 256;
-  NNK_SIMD_OPS_NOFMA(_mm, ps)
-  static V load_lanes(V r, uint32_t mask, const T* p) {
-    alignas(16) T t[4];
-    _mm_store_ps(t, r);
-    for (int l = 0; l < 4; ++l)
-      if (mask >> l & 1u) t[l] = p[l];
-    return _mm_load_ps(t);
-  }
+// The SSE2 structs' lane operations, through memory (no masked loads before AVX).
+template <class S>
+struct GenericLanes {
+  using T = typename S::T;
+  using V = typename S::V;
+  static constexpr int W = S::W;
   using M = uint32_t;
   static M mask_of(uint32_t bits) { return bits; }
-  static V load_z(M m, const T* p) { return m == 15u ? _mm_loadu_ps(p) : load_lanes(zero(), m, p); }
-  NNK_SIMD_NO_TRANSPOSE
-  static T sum(V v) {
-    alignas(16) T t[4];
-    _mm_store_ps(t, v);
-    return (t[0] + t[1]) + (t[2] + t[3]);
+  static V load_lanes(V r, uint32_t mask, const T* p) {
+    alignas(16) T t[W];
+    S::store(t, r);
+    for (int l = 0; l < W; ++l)
+      if (mask >> l & 1u) t[l] = p[l];
+    return S::load(t);
+  }
+  static V load_z(M m, const T* p) { return m == (1u << W) - 1 ? S::load(p) : load_lanes(S::zero(), m, p); }
+  static T sum(V v) {  // pairwise: (t0 + t1) + (t2 + t3)
+    alignas(16) T t[W];
+    S::store(t, v);
+    for (int h = W / 2; h >= 1; h /= 2)
+      for (int l = 0; l < h; ++l) t[l] = t[2 * l] + t[2 * l + 1];
+    return t[0];
   }
 };
-struct GenericF64 {
+struct GenericF32Ops {
+  using T = float;
+  using V = __m128;
+  static constexpr int W = 4;
+  NNK_SIMD_OPS_NOFMA(_mm, ps)
+};
+struct GenericF64Ops {
   using T = double;
   using V = __m128d;
-  static constexpr int W = 2, MR = 4, NV = 2, KC = 256, MC = 128, NC = 192;
+  static constexpr int W = 2;
   NNK_SIMD_OPS_NOFMA(_mm, pd)
-  static V load_lanes(V r, uint32_t mask, const T* p) {
-    alignas(16) T t[2];
-    _mm_store_pd(t, r);
-    for (int l = 0; l < 2; ++l)
-      if (mask >> l & 1u) t[l] = p[l];
-    return _mm_load_pd(t);
-  }
-  using M = uint32_t;
-  static M mask_of(uint32_t bits) { return bits; }
-  static V load_z(M m, const T* p) { return m == 3u ? _mm_loadu_pd(p) : load_lanes(zero(), m, p); }
+};
+struct GenericF32 : GenericF32Ops, GenericLanes<GenericF32Ops> {
+  using T = GenericF32Ops::T;
+  using V = GenericF32Ops::V;
+  static constexpr int W = GenericF32Ops::W;
+  static constexpr int MR = 4, NV = 2, KC = 256, MC = 128, NC = 256;
   NNK_SIMD_NO_TRANSPOSE
-  static T sum(V v) {
-    alignas(16) T t[2];
-    _mm_store_pd(t, v);
-    return t[0] + t[1];
-  }
+};
+struct GenericF64 : GenericF64Ops, GenericLanes<GenericF64Ops> {
+  using T = GenericF64Ops::T;
+  using V = GenericF64Ops::V;
+  static constexpr int W = GenericF64Ops::W;
+  static constexpr int MR = 4, NV = 2, KC = 256, MC = 128, NC = 192;
+  NNK_SIMD_NO_TRANSPOSE
 };
 #endif
 
