@@ -1,4 +1,5 @@
 // Bindings of relu / sigmoid / tanh / softmax, forward and backward.
+#include <string>
 #include <utility>
 #include "activation.h"
 #include "checks.h"
@@ -82,30 +83,33 @@ py::array softmax_backward(const py::array& gy, const py::array& y, int64_t axis
   });
 }
 
+// <op>_forward(x) and <op>_backward(grad_out, saved) of an elementwise activation (saved: "x"
+// or "y", the forward input or output its gradient reads).
+template <class Fwd, class Bwd>
+void def_elementwise(py::module_& m, const char* op, const char* saved, Fwd fwd, Bwd bwd, const char* fwd_doc,
+                     const char* bwd_doc) {
+  const std::string forward = std::string(op) + "_forward", backward = std::string(op) + "_backward";
+  m.def(forward.c_str(), [forward, fwd](const py::array& x) { return unary(forward.c_str(), x, fwd); }, py::arg("x"),
+        fwd_doc);
+  m.def(backward.c_str(), [backward, saved, bwd](const py::array& gy, const py::array& a) {
+    return binary(backward.c_str(), gy, saved, a, bwd);
+  }, py::arg("grad_out"), py::arg(saved), bwd_doc);
+}
+
+// A kernel template of nnk as a generic lambda, instantiated for each dtype by unary/binary.
+#define NNK_KERNEL(f) [](auto... args) { f(args...); }
+
 }  // namespace
 
+// relu_forward, relu_backward, sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward,
+// softmax_forward, softmax_backward.
 void bind_activation(py::module_& m) {
-  m.def("relu_forward", [](const py::array& x) {
-    return unary("relu_forward", x, [](const auto* in, auto* out, int64_t n) { nnk::relu_forward(in, out, n); });
-  }, py::arg("x"), "y = max(x, 0), elementwise (NaN propagates).");
-  m.def("relu_backward", [](const py::array& gy, const py::array& x) {
-    return binary("relu_backward", gy, "x", x,
-                  [](const auto* g, const auto* a, auto* gx, int64_t n) { nnk::relu_backward(g, a, gx, n); });
-  }, py::arg("grad_out"), py::arg("x"), "grad_x = grad_out where x > 0, else 0 (inputs are not modified).");
-  m.def("sigmoid_forward", [](const py::array& x) {
-    return unary("sigmoid_forward", x, [](const auto* in, auto* out, int64_t n) { nnk::sigmoid_forward(in, out, n); });
-  }, py::arg("x"), "y = 1 / (1 + exp(-x)), elementwise.");
-  m.def("sigmoid_backward", [](const py::array& gy, const py::array& y) {
-    return binary("sigmoid_backward", gy, "y", y,
-                  [](const auto* g, const auto* a, auto* gx, int64_t n) { nnk::sigmoid_backward(g, a, gx, n); });
-  }, py::arg("grad_out"), py::arg("y"), "grad_x = grad_out * y * (1 - y), from the forward output y.");
-  m.def("tanh_forward", [](const py::array& x) {
-    return unary("tanh_forward", x, [](const auto* in, auto* out, int64_t n) { nnk::tanh_forward(in, out, n); });
-  }, py::arg("x"), "y = tanh(x), elementwise.");
-  m.def("tanh_backward", [](const py::array& gy, const py::array& y) {
-    return binary("tanh_backward", gy, "y", y,
-                  [](const auto* g, const auto* a, auto* gx, int64_t n) { nnk::tanh_backward(g, a, gx, n); });
-  }, py::arg("grad_out"), py::arg("y"), "grad_x = grad_out * (1 - y^2), from the forward output y.");
+  def_elementwise(m, "relu", "x", NNK_KERNEL(nnk::relu_forward), NNK_KERNEL(nnk::relu_backward),
+                  "y = max(x, 0), elementwise (NaN propagates).", "grad_x = grad_out where x > 0, else 0.");
+  def_elementwise(m, "sigmoid", "y", NNK_KERNEL(nnk::sigmoid_forward), NNK_KERNEL(nnk::sigmoid_backward),
+                  "y = 1 / (1 + exp(-x)), elementwise.", "grad_x = grad_out * y * (1 - y), from the forward output y.");
+  def_elementwise(m, "tanh", "y", NNK_KERNEL(nnk::tanh_forward), NNK_KERNEL(nnk::tanh_backward),
+                  "y = tanh(x), elementwise.", "grad_x = grad_out * (1 - y^2), from the forward output y.");
   m.def("softmax_forward", &softmax_forward, py::arg("x"), py::arg("axis") = -1,
         "y = exp(x - max) / sum(exp(x - max)) along axis.");
   m.def("softmax_backward", &softmax_backward, py::arg("grad_out"), py::arg("y"), py::arg("axis") = -1,

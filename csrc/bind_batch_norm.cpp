@@ -36,6 +36,15 @@ const T* opt_ptr(const OptArray& a) {
   return a ? data_of<T>(*a) : nullptr;
 }
 
+// The three fresh outputs of either pass: one of x's shape, two per channel (C,).
+template <class T>
+struct BnOutputs {
+  py::array_t<T> full, c1, c2;
+  BnOutputs(const py::array& x, int64_t c)
+      : full(new_array<T>(shape_of(x))), c1(new_array<T>({c})), c2(new_array<T>({c})) {}
+  py::tuple tuple() const { return py::make_tuple(full, c1, c2); }
+};
+
 // Running statistics must already be NumPy arrays: converting a list (or anything else) would
 // update a temporary copy and silently lose the update.
 OptArray running_arg(const char* fn, const char* name, const py::object& o) {
@@ -68,10 +77,8 @@ py::tuple batch_norm_forward(const py::array& x, const py::object& rm_o, const p
                           shape_str(x));
   return dispatch_float(dt, [&](auto t) -> py::tuple {
     using T = decltype(t);
-    auto y = new_array<T>(shape_of(x));
-    auto mean = new_array<T>({s.c});
-    auto invstd = new_array<T>({s.c});
-    T *yp = y.mutable_data(), *mp = mean.mutable_data(), *ip = invstd.mutable_data();
+    BnOutputs<T> out(x, s.c);  // y, save_mean, save_invstd
+    T *yp = out.full.mutable_data(), *mp = out.c1.mutable_data(), *ip = out.c2.mutable_data();
     const T *xp = data_of<T>(x), *wp = opt_ptr<T>(w), *bp = opt_ptr<T>(b);
     T* rmp = rm ? data_of<T>(*rm) : nullptr;
     T* rvp = rv ? data_of<T>(*rv) : nullptr;
@@ -80,7 +87,7 @@ py::tuple batch_norm_forward(const py::array& x, const py::object& rm_o, const p
       if (training) nnk::batch_norm_forward_train<T>(xp, wp, bp, yp, mp, ip, rmp, rvp, s, momentum, eps, unbiased);
       else nnk::batch_norm_forward_infer<T>(xp, wp, bp, rmp, rvp, yp, mp, ip, s, eps);
     }
-    return py::make_tuple(y, mean, invstd);
+    return out.tuple();
   });
 }
 
@@ -97,17 +104,15 @@ py::tuple batch_norm_backward(const py::array& gy, const py::array& x, const Opt
   check_param(fn, "save_invstd", invstd, x, s.c, false);
   return dispatch_float(dt, [&](auto t) -> py::tuple {
     using T = decltype(t);
-    auto gx = new_array<T>(shape_of(x));
-    auto gw = new_array<T>({s.c});
-    auto gb = new_array<T>({s.c});
-    T *gxp = gx.mutable_data(), *gwp = gw.mutable_data(), *gbp = gb.mutable_data();
+    BnOutputs<T> out(x, s.c);  // grad_x, grad_weight, grad_bias
+    T *gxp = out.full.mutable_data(), *gwp = out.c1.mutable_data(), *gbp = out.c2.mutable_data();
     const T *gyp = data_of<T>(gy), *xp = data_of<T>(x), *wp = opt_ptr<T>(w), *mp = data_of<T>(mean),
             *ip = data_of<T>(invstd);
     {
       py::gil_scoped_release release;
       nnk::batch_norm_backward<T>(gyp, xp, wp, mp, ip, gxp, gwp, gbp, s, training);
     }
-    return py::make_tuple(gx, gw, gb);
+    return out.tuple();
   });
 }
 

@@ -208,20 +208,17 @@ void sgd_update(py::object params, py::object grads, py::object lr, py::object w
   launch(L, [](const auto& ts) { nnk::sgd_update(ts); });
 }
 
-void momentum_update(py::object params, py::object grads, py::object velocity, py::object lr, double momentum,
-                     py::object wd, py::object decay, py::object names) {
-  const char* fn = "momentum_update";
-  auto L = gather(fn, params, grads, {{"velocity", velocity}}, lr, wd, decay, names);
-  require_range(fn, "momentum", momentum, 0, false, INFINITY, false, "non-negative and finite");
-  launch(L, [&](const auto& ts) { nnk::momentum_update(ts, momentum); });
-}
-
-void nesterov_update(py::object params, py::object grads, py::object velocity, py::object lr, double momentum,
-                     py::object wd, py::object decay, py::object names) {
-  const char* fn = "nesterov_update";
-  auto L = gather(fn, params, grads, {{"velocity", velocity}}, lr, wd, decay, names);
-  require_range(fn, "momentum", momentum, 0, false, INFINITY, false, "non-negative and finite");
-  launch(L, [&](const auto& ts) { nnk::nesterov_update(ts, momentum); });
+// momentum_update and nesterov_update: the same arguments, checks and docs' tail, another
+// kernel (rule(tensors, momentum)).
+template <class Rule>
+void def_velocity_update(py::module_& m, const char* fn, Rule rule, const std::string& doc) {
+  m.def(fn, [fn, rule](py::object params, py::object grads, py::object velocity, py::object lr, double momentum,
+                       py::object wd, py::object decay, py::object names) {
+    auto L = gather(fn, params, grads, {{"velocity", velocity}}, lr, wd, decay, names);
+    require_range(fn, "momentum", momentum, 0, false, INFINITY, false, "non-negative and finite");
+    launch(L, [&](const auto& ts) { rule(ts, momentum); });
+  }, py::arg("params"), py::arg("grads"), py::arg("velocity"), py::arg("lr"), py::arg("momentum") = 0.9,
+        py::arg("weight_decay") = 0.0, py::arg("decay") = "l2", py::arg("names") = py::none(), doc.c_str());
 }
 
 void adagrad_update(py::object params, py::object grads, py::object h, py::object lr, double eps, py::object wd,
@@ -267,14 +264,10 @@ void bind_optim(py::module_& m) {
                       "tensors in error messages.";
   m.def("sgd_update", &sgd_update, py::arg("params"), py::arg("grads"), py::arg("lr"), py::arg("weight_decay") = 0.0,
         py::arg("decay") = "l2", py::arg("names") = py::none(), (std::string("W -= lr*g. ") + common).c_str());
-  m.def("momentum_update", &momentum_update, py::arg("params"), py::arg("grads"), py::arg("velocity"), py::arg("lr"),
-        py::arg("momentum") = 0.9, py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
-        py::arg("names") = py::none(),
-        (std::string("v = momentum*v - lr*g; W += v. ") + common).c_str());
-  m.def("nesterov_update", &nesterov_update, py::arg("params"), py::arg("grads"), py::arg("velocity"), py::arg("lr"),
-        py::arg("momentum") = 0.9, py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
-        py::arg("names") = py::none(),
-        (std::string("DLFS Nesterov: v = mu*v - lr*g; W += mu*mu*v - (1+mu)*lr*g. ") + common).c_str());
+  def_velocity_update(m, "momentum_update", [](const auto& ts, double mu) { nnk::momentum_update(ts, mu); },
+                      std::string("v = momentum*v - lr*g; W += v. ") + common);
+  def_velocity_update(m, "nesterov_update", [](const auto& ts, double mu) { nnk::nesterov_update(ts, mu); },
+                      std::string("DLFS Nesterov: v = mu*v - lr*g; W += mu*mu*v - (1+mu)*lr*g. ") + common);
   m.def("adagrad_update", &adagrad_update, py::arg("params"), py::arg("grads"), py::arg("h"), py::arg("lr"),
         py::arg("eps") = 1e-7, py::arg("weight_decay") = 0.0, py::arg("decay") = "l2",
         py::arg("names") = py::none(),

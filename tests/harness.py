@@ -261,3 +261,13 @@ def _check_threads(op, label, xs, kw, grads, result):
 def case(name, *inputs, **kwargs):
     """One table row: ``pytest.param(inputs, kwargs, id=name)`` for ``parametrize("inputs,kwargs", ...)``."""
     return pytest.param(list(inputs), kwargs, id=name)
+
+
+def op_test(op, cases, dtypes=DTYPES):
+    """A test that runs ``check_op(op, ...)`` on every row of a case table in every dtype, for a
+    test file's plain table: ``test_affine = op_test("affine", CASES)``."""
+    @pytest.mark.parametrize("dtype", dtypes)
+    @pytest.mark.parametrize("inputs,kwargs", cases)
+    def test(inputs, kwargs, dtype):
+        check_op(op, inputs, kwargs, dtype=dtype)
+    return test

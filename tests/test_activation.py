@@ -4,7 +4,7 @@ extreme inputs, accuracy near 0, NaN, bad input."""
 import numpy as np
 import pytest
 from cases import ELEMENTWISE_SHAPES
-from harness import DTYPES, TOL, assert_close, case, check_op
+from harness import DTYPES, TOL, assert_close, case, check_op, op_test
 from nnkern import functional as F
 from nnkern import reference as R
 
@@ -46,10 +46,7 @@ def test_elementwise(op, inputs, kwargs, dtype):
     check_op(op, inputs, kwargs, dtype=dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("inputs,kwargs", AXES)
-def test_softmax(inputs, kwargs, dtype):
-    check_op("softmax", inputs, kwargs, dtype=dtype)
+test_softmax = op_test("softmax", AXES)
 
 
 def test_softmax_default_axis_is_last(rng):

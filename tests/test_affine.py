@@ -4,7 +4,7 @@ results bit-identical for 1, 2 and 3 threads: OpenBLAS's own threading is not, s
 src/gemm_tiled.h), the reference vs the book's formula, bad input."""
 import numpy as np
 import pytest
-from harness import DTYPES, assert_close, case, check_op
+from harness import assert_close, case, op_test
 from nnkern import functional as F
 from nnkern import reference as R
 
@@ -30,10 +30,7 @@ CASES = [  # x (N, ...), weight (in, out), bias (out,)
 ]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("inputs,kwargs", CASES)
-def test_affine(inputs, kwargs, dtype):
-    check_op("affine", inputs, kwargs, dtype=dtype)
+test_affine = op_test("affine", CASES)
 
 
 def test_reference_matches_the_book_formula(rng):

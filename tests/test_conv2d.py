@@ -4,7 +4,7 @@ reference vs the direct formula, bad input."""
 import nnkern
 import numpy as np
 import pytest
-from harness import DTYPES, assert_close, case, check_op
+from harness import assert_close, case, op_test
 from nnkern import functional as F
 from nnkern import reference as R
 
@@ -42,10 +42,7 @@ CASES = [  # x (N, C, H, W), weight (OC, C/groups, KH, KW), bias; stride, paddin
 ]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("inputs,kwargs", CASES)
-def test_conv2d(inputs, kwargs, dtype):
-    check_op("conv2d", inputs, kwargs, dtype=dtype)
+test_conv2d = op_test("conv2d", CASES)
 
 
 def direct_conv(x, w, b, stride, pad, dil, groups):

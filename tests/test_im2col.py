@@ -1,7 +1,6 @@
 """im2col / col2im: native vs the NumPy reference on a table of cases (tests/harness.py: the
 columns bit for bit, col2im as im2col's adjoint, i.e. its gradient, finite differences, threads)."""
-import pytest
-from harness import DTYPES, case, check_op
+from harness import case, op_test
 
 CASES = [  # x (N, C, H, W); kernel_size, stride, padding, dilation
     case("n1-odd", (1, 3, 7, 9), kernel_size=3),
@@ -17,7 +16,4 @@ CASES = [  # x (N, C, H, W); kernel_size, stride, padding, dilation
 ]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("inputs,kwargs", CASES)
-def test_im2col(inputs, kwargs, dtype):
-    check_op("im2col", inputs, kwargs, dtype=dtype)
+test_im2col = op_test("im2col", CASES)

@@ -40,6 +40,11 @@ NAMES = ["affine", "affine-4d-input", "affine-nobias", "conv-pad1", "conv-stride
          "batchnorm-1d", "batchnorm-2d"]
 
 
+def _upstream(layer, x, rng):
+    """A random upstream gradient of the layer's output shape."""
+    return rng.standard_normal(layer.forward(x, True).shape)
+
+
 def _run(layer, x, gy, train=True):
     y = layer.forward(x, train)
     gx = layer.backward(gy)
@@ -50,9 +55,7 @@ def _run(layer, x, gy, train=True):
 def test_native_matches_reference(rng, name):
     """float64 on both backends: same values; float32 native vs float64 reference: close."""
     make64, x64 = _make(name, rng, np.float64)
-    ref = make64("reference")
-    y_ref = ref.forward(x64, True)
-    gy = rng.standard_normal(y_ref.shape)
+    gy = _upstream(make64("reference"), x64, rng)
     y_ref, gx_ref, g_ref = _run(make64("reference"), x64, gy)
     y_nat, gx_nat, g_nat = _run(make64("native"), x64, gy)
     assert_close(y_nat, y_ref, 1e-10, 1e-12, f"{name} y f64")
@@ -79,10 +82,8 @@ def test_native_matches_reference(rng, name):
 def test_reference_backward_matches_finite_differences(rng, name):
     make, x = _make(name, rng, np.float64)
     layer = make("reference")
-    y = layer.forward(x, True)
-    gy = rng.standard_normal(y.shape)
-    gx = layer.backward(gy)
-    grads = {k: v.copy() for k, v in layer.grads.items()}
+    gy = _upstream(layer, x, rng)
+    _, gx, grads = _run(layer, x, gy)
 
     def f():  # BN's running statistics change on every call; training mode does not read them
         return float(np.sum(layer.forward(x, True) * gy))

@@ -4,17 +4,14 @@ bad input."""
 import numpy as np
 import pytest
 from cases import POOL2D_CASES as CASES
-from harness import DTYPES, check_op
+from harness import check_op, op_test
 from nnkern import functional as F
 from nnkern import reference as R
 
 TIES = ["overlap-pad1", "k3-s1-pad1", "rect-kernel", "k5-s3-pad2", "c17-wide", "n1-2x2", "flat-rows-pad"]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("inputs,kwargs", CASES)
-def test_max_pool2d(inputs, kwargs, dtype):
-    check_op("max_pool2d", inputs, kwargs, dtype=dtype)
+test_max_pool2d = op_test("max_pool2d", CASES)
 
 
 @pytest.mark.parametrize("inputs,kwargs", [c for c in CASES if c.id in TIES])

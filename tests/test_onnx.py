@@ -5,15 +5,16 @@ onnx.reference is not used as an oracle: its LRN is wrong in onnx 1.23 (it loops
 batch axis); onnxruntime's CPU kernels are the runtime users deploy on.
 """
 import numpy as np
-import onnx
 import onnx_models as M
 import pytest
+from extras import importorskip
 from nnkern import layers as L
 from nnkern.models import Net
 from nnkern.onnx import ExportError, export
 from tolerances import assert_close
 
-ort = pytest.importorskip("onnxruntime")
+onnx = importorskip("onnx")
+ort = importorskip("onnxruntime")
 
 
 def run_onnx(path, x):

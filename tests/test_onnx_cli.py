@@ -1,6 +1,7 @@
 """``nnkern export-onnx CHECKPOINT`` on checkpoints of trained models, the model descriptions
 that let a checkpoint rebuild its model, and the one-line errors for bad files."""
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -9,13 +10,15 @@ import nnkern
 import numpy as np
 import onnx_models as M
 import pytest
+from extras import importorskip
 from nnkern import _model_config, checkpoint, data
 from nnkern.checkpoint import CheckpointError
 from nnkern.models import AlexNet, MultiLayerNetExtend
 from nnkern.optimizers import Adam
 from test_onnx import assert_matches, run_onnx
 
-pytest.importorskip("onnxruntime")
+importorskip("onnx")
+importorskip("onnxruntime")
 
 
 def nnkern_cli(*args, cwd):
@@ -27,7 +30,7 @@ def assert_one_line_error(r, pattern):
     assert r.returncode == 2, (r.stdout, r.stderr)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nnkern: error: "), r.stderr
-    assert pytest.importorskip("re").search(pattern, lines[0]), lines[0]
+    assert re.search(pattern, lines[0]), lines[0]
 
 
 @pytest.mark.slow

@@ -1,6 +1,8 @@
+# Mirrors the study notes' optimizer listings on purpose (the test oracle): the classes below repeat
+# one another's lazy state set-up as the listings do.
 """The book's rules (Momentum, AdaGrad, RMSprop, its Adam) against the study notes' listings,
-reproduced verbatim on purpose below as the oracle (so the listings repeat one another's lazy
-state set-up): nnkern.optimizers and nnkern.compat.optimizer must match them bit for bit."""
+reproduced verbatim below as the oracle: nnkern.optimizers and nnkern.compat.optimizer must
+match them bit for bit."""
 import numpy as np
 import pytest
 from nnkern import optimizers as O

@@ -38,10 +38,3 @@ def test_dropout_writes_every_mask_element(rng, n):
     _, mask = _core.dropout_forward(x, 0.5, 3)
     assert mask.dtype == np.uint8
     assert np.isin(mask, (0, 1)).all()
-
-
-@pytest.mark.parametrize("old", ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
-                                 "avgpool2d_backward", "batchnorm_forward", "batchnorm_backward",
-                                 "lrn_forward", "lrn_backward"])
-def test_old_kernel_names_are_gone(old):
-    assert not hasattr(_core, old)

@@ -9,13 +9,14 @@ import tracemalloc
 import nnkern
 import numpy as np
 import pytest
+from extras import importorskip
 from nnkern import checkpoint
 from nnkern.checkpoint import CheckpointError
 from nnkern.models import MultiLayerNetExtend, SimpleConvNet
 from nnkern.optimizers import Adam
 from tolerances import assert_equal
 
-safetensors_numpy = pytest.importorskip("safetensors.numpy")
+safetensors_numpy = importorskip("safetensors.numpy")
 
 
 def _model(seed=0):

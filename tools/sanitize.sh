@@ -19,7 +19,10 @@ echo "sanitizer lane: build $((built - start)) s"
 
 # The whole suite but the end-to-end training runs and the benchmark smoke tests (minutes
 # under ASan, and no kernel path they reach is not reached by the kernel tests).
-tests=(tests --ignore=tests/test_cli.py --ignore=tests/test_bench.py)
+# The ONNX export tests too: they run onnxruntime (not instrumented) and `nnkern train`, and reach
+# the kernels only through models' predict, which the model tests cover.
+tests=(tests --ignore=tests/test_cli.py --ignore=tests/test_bench.py --ignore=tests/test_onnx.py
+       --ignore=tests/test_onnx_cli.py)
 
 asan=$(gcc -print-file-name=libasan.so)
 stdcxx=$(gcc -print-file-name=libstdc++.so)

@@ -14,6 +14,10 @@ attributes that may be reassigned (``layer.W = params['W1']``), per-activation b
 4-D input, non-inverted dropout, the book's Adam, ``Trainer``. The few deliberate
 differences are listed in :mod:`nnkern.compat.layers` and :mod:`nnkern.compat._params_io`.
 
+``nnkern.compat.set_default_dtype(np.float32)`` (or ``NNKERN_COMPAT_DTYPE=float32``) is an
+opt-in float32 mode, about twice as fast, otherwise the book's semantics (see
+:mod:`nnkern.compat._dtype`).
+
 Where nnkern's own API (``nnkern.layers`` / ``nnkern.models``) differs from compat, and why:
 
 * ``forward(x, train=True)`` on every layer (one protocol; the book passes ``train_flg`` only
@@ -29,6 +33,9 @@ Where nnkern's own API (``nnkern.layers`` / ``nnkern.models``) differs from comp
 * checkpoints are .npz (``nnkern.save``/``nnkern.load``) rather than pickle;
 * nnkern's layers use the book's Affine layout (W is (in, out)) and NCHW, like compat.
 """
+from ._dtype import get_default_dtype, set_default_dtype  # the opt-in float32 mode (see nnkern.compat._dtype)
+
+# isort: split
 from . import (
     deep_convnet,
     functions,
@@ -43,4 +50,4 @@ from . import (
 )
 
 __all__ = ["functions", "gradient", "layers", "multi_layer_net", "multi_layer_net_extend", "optimizer",
-           "trainer", "util", "simple_convnet", "deep_convnet"]
+           "trainer", "util", "simple_convnet", "deep_convnet", "set_default_dtype", "get_default_dtype"]

@@ -7,6 +7,7 @@ pool - affine - relu - dropout - affine - dropout - softmax."""
 import numpy as np
 
 from . import _params_io
+from ._dtype import param
 from .layers import Affine, Convolution, Dropout, Pooling, Relu, SoftmaxWithLoss
 
 
@@ -35,6 +36,7 @@ class DeepConvNet:
         self.params["b7"] = np.zeros(hidden_size)
         self.params["W8"] = weight_init_scales[7] * np.random.randn(hidden_size, output_size)
         self.params["b8"] = np.zeros(output_size)
+        self.params = {k: param(v) for k, v in self.params.items()}  # float32 in compat's float32 mode
 
         p = self.params
         cps = [conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6]
@@ -86,7 +88,8 @@ class DeepConvNet:
         return grads
 
     def save_params(self, file_name="params.pkl"):
-        """Writes .npz content (never pickle), see nnkern.compat._params_io."""
+        """The book's format (a pickled dict of float64 arrays; .npz/.safetensors by the suffix),
+        see nnkern.compat._params_io."""
         _params_io.save_params({k: v for k, v in self.params.items()}, file_name)
 
     def load_params(self, file_name="params.pkl"):

@@ -6,6 +6,10 @@ import numpy as np
 from .. import functional as F
 from ._dtype import as_float
 
+# What the book's ``from common.functions import *`` binds (not F, as_float, mean_squared_error).
+__all__ = ["np", "identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu", "relu_grad", "softmax",
+           "sum_squared_error", "cross_entropy_error", "softmax_loss"]
+
 
 def identity_function(x):
     return x

@@ -5,7 +5,8 @@
 Same class names, constructor signatures, attributes and semantics as Deep Learning from
 Scratch: plain attributes (``layer.W = params['W1']`` rebinds, as in the book's
 ``load_params``), float64 or float32 inputs (mixed dtypes promote like NumPy: float32 data
-with float64 weights computes in float64), ``Dropout`` non-inverted with ``dropout_ratio``,
+with float64 weights computes in float64; ``nnkern.compat.set_default_dtype(np.float32)``
+computes everything in float32), ``Dropout`` non-inverted with ``dropout_ratio``,
 ``BatchNormalization`` per activation (4-D input is flattened to (N, C*H*W), the book's
 choice), momentum 0.9 on the running value and eps 1e-6 (the book's 10e-7), biased variance.
 
@@ -22,7 +23,25 @@ import numpy as np
 
 from .. import functional as F
 from ._dtype import as_float, common
-from .functions import cross_entropy_error
+from .functions import (
+    cross_entropy_error,
+    identity_function,
+    relu,
+    relu_grad,
+    sigmoid,
+    sigmoid_grad,
+    softmax,
+    softmax_loss,
+    step_function,
+    sum_squared_error,
+)
+from .util import col2im, im2col
+
+# What the book's ``from common.layers import *`` binds (its layers.py star-imports
+# common.functions and imports im2col/col2im and numpy as np), and nothing else.
+__all__ = ["np", "identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu", "relu_grad", "softmax",
+           "sum_squared_error", "cross_entropy_error", "softmax_loss", "im2col", "col2im",
+           "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization", "Convolution", "Pooling"]
 
 
 class Relu:

@@ -5,6 +5,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ._dtype import param
 from .gradient import numerical_gradient
 from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 
@@ -44,6 +45,7 @@ class MultiLayerNet:
                 scale = np.sqrt(1.0 / all_size_list[idx - 1])
             self.params["W" + str(idx)] = scale * np.random.randn(all_size_list[idx - 1], all_size_list[idx])
             self.params["b" + str(idx)] = np.zeros(all_size_list[idx])
+        self.params = {k: param(v) for k, v in self.params.items()}  # float32 in compat's float32 mode
 
     def predict(self, x):
         for layer in self.layers.values():

@@ -6,6 +6,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ._dtype import param
 from .gradient import numerical_gradient
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
 
@@ -29,8 +30,8 @@ class MultiLayerNetExtend:
         for idx in range(1, self.hidden_layer_num + 1):
             self.layers["Affine" + str(idx)] = Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
             if self.use_batchnorm:
-                self.params["gamma" + str(idx)] = np.ones(hidden_size_list[idx - 1])
-                self.params["beta" + str(idx)] = np.zeros(hidden_size_list[idx - 1])
+                self.params["gamma" + str(idx)] = param(np.ones(hidden_size_list[idx - 1]))
+                self.params["beta" + str(idx)] = param(np.zeros(hidden_size_list[idx - 1]))
                 self.layers["BatchNorm" + str(idx)] = BatchNormalization(self.params["gamma" + str(idx)],
                                                                          self.params["beta" + str(idx)])
             self.layers["Activation_function" + str(idx)] = activation_layer[activation]()
@@ -51,6 +52,7 @@ class MultiLayerNetExtend:
                 scale = np.sqrt(1.0 / all_size_list[idx - 1])
             self.params["W" + str(idx)] = scale * np.random.randn(all_size_list[idx - 1], all_size_list[idx])
             self.params["b" + str(idx)] = np.zeros(all_size_list[idx])
+        self.params = {k: param(v) for k, v in self.params.items()}  # float32 in compat's float32 mode
 
     def predict(self, x, train_flg=False):
         for key, layer in self.layers.items():

@@ -7,6 +7,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import _params_io
+from ._dtype import param
 from .gradient import numerical_gradient
 from .layers import Affine, Convolution, Pooling, Relu, SoftmaxWithLoss
 
@@ -29,6 +30,7 @@ class SimpleConvNet:
         self.params["b2"] = np.zeros(hidden_size)
         self.params["W3"] = weight_init_std * np.random.randn(hidden_size, output_size)
         self.params["b3"] = np.zeros(output_size)
+        self.params = {k: param(v) for k, v in self.params.items()}  # float32 in compat's float32 mode
 
         self.layers = OrderedDict()
         self.layers["Conv1"] = Convolution(self.params["W1"], self.params["b1"], conv_param["stride"],
@@ -82,7 +84,8 @@ class SimpleConvNet:
         return grads
 
     def save_params(self, file_name="params.pkl"):
-        """Writes .npz content (never pickle), see nnkern.compat._params_io."""
+        """The book's format (a pickled dict of float64 arrays; .npz/.safetensors by the suffix),
+        see nnkern.compat._params_io."""
         _params_io.save_params({k: v for k, v in self.params.items()}, file_name)
 
     def load_params(self, file_name="params.pkl"):

@@ -6,6 +6,9 @@ import numpy as np
 from .. import functional as F
 from ._dtype import as_float
 
+# What the book's ``from common.util import *`` binds (not F, as_float).
+__all__ = ["np", "smooth_curve", "shuffle_dataset", "conv_output_size", "im2col", "col2im"]
+
 
 def smooth_curve(x):
     """Smoothing of a loss curve with an 11-tap Kaiser window (the book's plotting helper)."""
