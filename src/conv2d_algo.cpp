@@ -17,7 +17,10 @@ namespace nnk {
 // (every applicable algorithm forced, per pass, interleaved rounds, medians), float32 and
 // float64, 2 and 1 threads, Intel Xeon AVX-512 (SkylakeX), 2 cores shared with other jobs
 // (load 3-11): only orderings that held in every run are used. "a/b ms" below = the rule's
-// algorithm / im2col, float32, 2 threads.
+// algorithm / im2col, float32, 2 threads; float64 (2 threads) and float32 at 1 thread gave the
+// same orderings (e.g. deepconv-3x3 fwd 10.2/37.6 ms float64, 2.75/6.96 ms 1 thread;
+// alexnet-conv2-g2 fwd 467/695 float64, 101/130 1 thread) with one exception, alexnet-conv2-g2
+// grad_x at 1 thread (implicit 160 / im2col 143 ms; 187/215 with 2 threads, 469/733 float64).
 struct ConvRule {
   ConvAlgo algo;
   bool (*when)(const Conv2dShape& s, ConvPass pass, ConvDtype dt);
