@@ -232,12 +232,12 @@ void bind_conv2d(py::module_& m) {
         "both passes, or (algo for grad_x, algo for grad_weight).");
   m.def("conv2d_algo_for", &conv2d_algo_for, py::arg("x_shape"), py::arg("weight_shape"), py::arg("stride") = Pair{1, 1},
         py::arg("padding") = Pair{0, 0}, py::arg("dilation") = Pair{1, 1}, py::arg("groups") = 1,
-        py::arg("pass") = "forward", py::arg("dtype") = py::str("float32"),
+        py::arg("pass_") = "forward", py::arg("dtype") = py::str("float32"),
         "The algorithm algo='auto' would pick now for one pass ('forward', 'backward_input', "
         "'backward_weight') of a convolution of these sizes (benchmark mode: the cached choice, else the heuristic's).");
   m.def("conv2d_algo_candidates", &conv2d_algo_candidates, py::arg("x_shape"), py::arg("weight_shape"),
         py::arg("stride") = Pair{1, 1}, py::arg("padding") = Pair{0, 0}, py::arg("dilation") = Pair{1, 1},
-        py::arg("groups") = 1, py::arg("pass") = "forward", py::arg("dtype") = py::str("float32"),
+        py::arg("groups") = 1, py::arg("pass_") = "forward", py::arg("dtype") = py::str("float32"),
         "Every algorithm of this build that applies to one pass of a convolution of these sizes.");
   m.def("im2col", &im2col, py::arg("x"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
         py::arg("dilation"),

@@ -21,6 +21,6 @@ def test_missing_package_skips_or_fails(monkeypatch):
 def test_environment_switch(tmp_path):
     code = "import extras; print(extras.REQUIRED)"
     for value, want in (("1", "True"), ("0", "False"), ("", "False")):
-        r = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(__file__), capture_output=True, text=True, timeout=60,
-                           env={"NNKERN_REQUIRE_EXTRAS": value, "PATH": ""})
+        r = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(__file__), capture_output=True, text=True,
+                           timeout=60, env={"NNKERN_REQUIRE_EXTRAS": value, "PATH": ""})
         assert r.returncode == 0 and r.stdout.strip() == want, (value, r.stderr)

@@ -20,9 +20,9 @@ import numpy as np
 from ._checkpoint_errors import CheckpointError
 from .keras import Sequential
 from .keras import layers as K
-from .keras.conv import _same_padding
+from .keras.spatial import _same_padding
 from .layers import Sigmoid, Tanh
-from .layers.conv import _out
+from .layers.spatial import _out
 from .models import AlexNet, DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet
 
 MAX_LIST = 256  # hidden layers, conv layers or Keras layers in a description

@@ -1,10 +1,15 @@
 """The optimizer driver: lazy state, one native multi-tensor call per update, state_dict
 (see :mod:`nnkern.optimizers`)."""
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from . import _core
+from .typing import FloatArray
+
+Params = Mapping[str, FloatArray]
+"""The book's params (or grads) dict: ``{'W1': array, 'b1': array, ...}``."""
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -17,48 +22,53 @@ class Optimizer:
     ``lr`` and ``weight_decay``, saved by ``state_dict``), and override ``_kernel_args``.
     """
 
-    _kernel = None
-    _states = ()
-    _hyper = ()
-    _cast_grads = False  # True: gradients are cast to their parameter's dtype (the book's NumPy promotion)
+    _kernel: ClassVar[str] = ""
+    _states: ClassVar[tuple[str, ...]] = ()
+    _hyper: ClassVar[tuple[str, ...]] = ()
+    # True: gradients are cast to their parameter's dtype (the book's NumPy promotion)
+    _cast_grads: ClassVar[bool] = False
 
-    def __init__(self, lr, weight_decay=0.0, decay="l2", param_options=None):
+    def __init__(self, lr: float, weight_decay: float = 0.0, decay: str = "l2",
+                 param_options: Mapping[str, Mapping[str, float]] | None = None) -> None:
         self.lr = lr
         self.weight_decay = weight_decay
         self.decay = decay
         self.param_options = {k: dict(v) for k, v in (param_options or {}).items()}
-        self.state = None  # {state name: {param key: array}}, created by the first update
+        # {state name: {param key: array}}, created by the first update
+        self.state: dict[str, dict[str, FloatArray]] | None = None
         self.step = 0  # updates done
         self._check_hyper()
 
     # -- the book's attribute names: opt.v, opt.h, opt.m (None before the first update)
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> dict[str, FloatArray] | None:
         if name in type(self)._states:
             state = self.__dict__.get("state")
             return None if state is None else state[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def _kernel_args(self, step):
+    def _kernel_args(self, step: int) -> dict[str, Any]:
         """Rule-specific keyword arguments of the native call (besides lr and weight decay);
         ``step`` counts the update being made."""
         return {}
 
-    def _call(self, params, grads, states, options, names, step):
+    def _call(self, params: Sequence[FloatArray], grads: Sequence[FloatArray], states: Sequence[Sequence[FloatArray]],
+              options: Sequence[Mapping[str, float]], names: Sequence[str] | None, step: int) -> None:
         """One native call: ``options`` is one param_options dict per tensor."""
         getattr(_core, self._kernel)(
             params, grads, *states, lr=[o.get("lr", self.lr) for o in options],
             weight_decay=[o.get("weight_decay", self.weight_decay) for o in options], decay=self.decay,
             names=names, **self._kernel_args(step))
 
-    def _check_hyper(self):
+    def _check_hyper(self) -> None:
         """Every hyper-parameter, checked now by the native binding itself (on empty tensors,
         so nothing is written); param_options entries are checked one by one."""
-        for key, opts in self.param_options.items():
-            extra = set(opts) - {"lr", "weight_decay"}
+        for pkey, popts in self.param_options.items():
+            extra = set(popts) - {"lr", "weight_decay"}
             if extra:
-                raise ValueError(f"{type(self).__name__}: param_options[{key!r}] may set only 'lr' and "
+                raise ValueError(f"{type(self).__name__}: param_options[{pkey!r}] may set only 'lr' and "
                                  f"'weight_decay', got {sorted(extra)}")
-        for key, opts in [(None, {})] + list(self.param_options.items()):
+        checks: list[tuple[str | None, Mapping[str, float]]] = [(None, {}), *self.param_options.items()]
+        for key, opts in checks:
             empty = [np.empty(0, np.float32) for _ in range(2 + len(self._states))]
             try:
                 self._call([empty[0]], [empty[1]], [[e] for e in empty[2:]], [opts], None, self.step + 1)
@@ -66,7 +76,7 @@ class Optimizer:
                 where = "" if key is None else f" param_options[{key!r}]:"
                 raise type(e)(f"{type(self).__name__}:{where} {e}") from None
 
-    def _check_keys(self, params, grads):
+    def _check_keys(self, params: Params, grads: Params) -> list[str]:
         """The parameter keys, after the checks on the dicts themselves (the arrays are the binding's)."""
         name = type(self).__name__
         if not (isinstance(params, Mapping) and isinstance(grads, Mapping)):
@@ -86,20 +96,21 @@ class Optimizer:
             raise ValueError(f"{name}.update: param_options names keys not in params: {sorted(unknown)}")
         return pk
 
-    def _grad(self, g, p):
+    def _grad(self, g: FloatArray, p: FloatArray) -> FloatArray:
         cast = self._cast_grads and isinstance(p, np.ndarray)
         return np.ascontiguousarray(g, dtype=p.dtype if cast else None)
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Params) -> None:
         """Update every array of ``params`` in place from ``grads`` (dicts with equal keys)."""
         keys = self._check_keys(params, grads)
         fresh = self.state is None
-        if fresh:
-            self.state = {s: {k: np.zeros_like(params[k], order="C") for k in keys} for s in self._states}
+        state = self.state
+        if state is None:
+            state = self.state = {s: {k: np.zeros_like(params[k], order="C") for k in keys} for s in self._states}
         self.step += 1
         try:
             self._call([params[k] for k in keys], [self._grad(grads[k], params[k]) for k in keys],
-                       [[self.state[s][k] for k in keys] for s in self._states],
+                       [[state[s][k] for k in keys] for s in self._states],
                        [self.param_options.get(k, {}) for k in keys], keys, self.step)
         except Exception:  # the binding raises before writing anything
             self.step -= 1
@@ -108,9 +119,9 @@ class Optimizer:
             raise
 
     # -- checkpoints: numbers and arrays only
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Flat dict: ``step``, the numeric hyper-parameters and copies of the state arrays."""
-        sd = {"step": int(self.step), "lr": float(self.lr), "weight_decay": float(self.weight_decay)}
+        sd: dict[str, Any] = {"step": int(self.step), "lr": float(self.lr), "weight_decay": float(self.weight_decay)}
         for h in self._hyper:
             sd[h] = float(getattr(self, h))
         for s, arrays in (self.state or {}).items():
@@ -118,11 +129,12 @@ class Optimizer:
                 sd[f"{s}.{k}"] = a.copy()
         return sd
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore from ``state_dict()`` (or ``numpy.load`` of its ``numpy.savez`` file)."""
         name = type(self).__name__
         numbers = {"step", "lr", "weight_decay", *self._hyper}
-        values, state = {}, {s: {} for s in self._states}
+        values: dict[str, Any] = {}
+        state: dict[str, dict[str, FloatArray]] = {s: {} for s in self._states}
         for key in state_dict:
             val = state_dict[key]
             head, dot, rest = key.partition(".")
@@ -159,7 +171,7 @@ class Optimizer:
         self.state = state if has_state else None
 
 
-def _check_state_arrays(name, states, state):
+def _check_state_arrays(name: str, states: tuple[str, ...], state: dict[str, dict[str, FloatArray]]) -> None:
     """The state arrays of a loaded state_dict cover the same keys, with one shape and dtype per key."""
     if not states:
         return

@@ -10,13 +10,15 @@ the same signatures, so code written against one runs on the other::
 Layers (``layer.backend``), models (``nnkern.models.Net``, ``nnkern.keras.Sequential``) and
 ``nnkern.data.BatchLoader`` all resolve their ``backend=`` argument here.
 """
+import types
+
 from . import functional, reference
 
 BACKENDS = ("native", "reference")
 _MODULES = {"native": functional, "reference": reference}
 
 
-def module(name):
+def module(name: str) -> types.ModuleType:
     """The module of backend ``name``: nnkern.functional or nnkern.reference.
 
     Raises ValueError for anything else (the one message every ``backend=`` argument gives).
@@ -26,7 +28,7 @@ def module(name):
     raise ValueError(f"backend must be 'native' or 'reference', got {name!r}")
 
 
-def name_of(mod):
+def name_of(mod: types.ModuleType) -> str:
     """The backend name of a module returned by :func:`module`."""
     for name, m in _MODULES.items():
         if m is mod:
@@ -39,17 +41,18 @@ class BackendSwitch:
     module, ``obj.backend`` its name; setting the name (validated by :func:`module`) sets
     ``F`` and then calls ``_backend_changed(name)``, where a model switches its layers."""
 
-    F = functional
+    F = functional  # for mypy, F is nnkern.functional: the reference has its names and signatures
 
     @property
-    def backend(self):
+    def backend(self) -> str:
         """``"native"`` or ``"reference"``; settable."""
         return name_of(self.F)
 
     @backend.setter
-    def backend(self, name):
-        self.F = module(name)
+    def backend(self, name: str) -> None:
+        # setattr, not `self.F = ...`: an assignment typed ModuleType would make every op Any for mypy
+        setattr(self, "F", module(name))  # noqa: B010
         self._backend_changed(name)
 
-    def _backend_changed(self, name):
+    def _backend_changed(self, name: str) -> None:
         pass

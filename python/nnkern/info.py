@@ -1,13 +1,32 @@
 """Build and runtime report (``nnkern info``)."""
+import os
+
 from . import _core
+
+# The folder a shared library sits in -> whose copy it is (numpy and torch bring their own
+# OpenBLAS / OpenMP; nnkern's OpenBLAS is the scipy-openblas32 package's).
+_OWNERS = (("scipy_openblas32", "nnkern"), ("nnkern.libs", "nnkern"), ("numpy.libs", "numpy"),
+           ("numpy", "numpy"), ("torch", "torch"), ("scipy.libs", "scipy"), ("scipy", "scipy"))
+
+
+def pool_owner(filepath):
+    """Whose copy of a library a thread pool is: 'nnkern', 'numpy', 'torch', 'scipy', or
+    'system' (a library of the system, such as the libgomp a source build of nnkern links)."""
+    parts = os.path.normpath(filepath or "").split(os.sep)[:-1]
+    for folder, owner in _OWNERS:
+        if folder in parts:
+            return owner
+    return "system"
 
 
 def blas_pools():
-    """Thread pools threadpoolctl sees in this process (OpenMP and OpenBLAS)."""
+    """Thread pools threadpoolctl sees in this process (OpenMP and OpenBLAS), each with its
+    ``owner`` (:func:`pool_owner`)."""
     from threadpoolctl import threadpool_info
     return [
-        {k: p.get(k) for k in ("user_api", "internal_api", "prefix", "num_threads", "version",
-                               "threading_layer", "architecture", "filepath")}
+        {**{k: p.get(k) for k in ("user_api", "internal_api", "prefix", "num_threads", "version",
+                                  "threading_layer", "architecture", "filepath")},
+         "owner": pool_owner(p.get("filepath"))}
         for p in threadpool_info()
     ]
 
@@ -39,8 +58,6 @@ def conv_select_line():
 
 
 def format_info():
-    import os
-
     import numpy as np
     b = _core.build_info()
     lines = [
@@ -60,9 +77,10 @@ def format_info():
                                       ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
                                        "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
                                       if k in os.environ),
-        "thread pools (threadpoolctl):",
+        "thread pools (threadpoolctl): whose copy, API, library, threads, core, layer, file",
     ]
     for p in blas_pools():
-        lines.append(f"  {p['user_api']:6} {p['internal_api']:9} {p['prefix']:22} threads={p['num_threads']}"
-                     f" {p.get('architecture') or ''} {p.get('threading_layer') or ''}")
+        lines.append(f"  {p['owner']:7} {p['user_api']:6} {p['internal_api']:9} {p['prefix']:22} "
+                     f"threads={p['num_threads']} {p.get('architecture') or ''} {p.get('threading_layer') or ''}"
+                     f" {p['filepath']}")
     return "\n".join(lines)

@@ -43,6 +43,9 @@ PyTorch); the other elements are unaffected.
 hyper-parameters, ``"<state>.<key>"`` arrays such as ``"m.W1"``), so ``numpy.savez`` stores it
 without pickle; ``load_state_dict()`` takes it (or its ``numpy.load``) and continues bit-identically.
 """
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
 from ._optimizer import Optimizer
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW"]
@@ -53,7 +56,8 @@ class SGD(Optimizer):
 
     _kernel = "sgd_update"
 
-    def __init__(self, lr=0.01, weight_decay=0.0, decay="l2", param_options=None):
+    def __init__(self, lr: float = 0.01, weight_decay: float = 0.0, decay: str = "l2",
+                 param_options: Mapping[str, Mapping[str, float]] | None = None) -> None:
         super().__init__(lr, weight_decay, decay, param_options)
 
 
@@ -64,11 +68,12 @@ class Momentum(Optimizer):
     _states = ("v",)
     _hyper = ("momentum",)
 
-    def __init__(self, lr=0.01, momentum=0.9, weight_decay=0.0, decay="l2", param_options=None):
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0, decay: str = "l2",
+                 param_options: Mapping[str, Mapping[str, float]] | None = None) -> None:
         self.momentum = momentum
         super().__init__(lr, weight_decay, decay, param_options)
 
-    def _kernel_args(self, step):
+    def _kernel_args(self, step: int) -> dict[str, Any]:
         return {"momentum": self.momentum}
 
 
@@ -84,13 +89,14 @@ class AdaGrad(Optimizer):
 
     _kernel = "adagrad_update"
     _states = ("h",)
-    _hyper = ("eps",)
+    _hyper: ClassVar[tuple[str, ...]] = ("eps",)  # RMSprop adds decay_rate
 
-    def __init__(self, lr=0.01, eps=1e-7, weight_decay=0.0, decay="l2", param_options=None):
+    def __init__(self, lr: float = 0.01, eps: float = 1e-7, weight_decay: float = 0.0, decay: str = "l2",
+                 param_options: Mapping[str, Mapping[str, float]] | None = None) -> None:
         self.eps = eps
         super().__init__(lr, weight_decay, decay, param_options)
 
-    def _kernel_args(self, step):
+    def _kernel_args(self, step: int) -> dict[str, Any]:
         return {"eps": self.eps}
 
 
@@ -101,11 +107,12 @@ class RMSprop(AdaGrad):
     _kernel = "rmsprop_update"
     _hyper = ("decay_rate", "eps")
 
-    def __init__(self, lr=0.01, decay_rate=0.99, eps=1e-7, weight_decay=0.0, decay="l2", param_options=None):
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7, weight_decay: float = 0.0,
+                 decay: str = "l2", param_options: Mapping[str, Mapping[str, float]] | None = None) -> None:
         self.decay_rate = decay_rate
         super().__init__(lr, eps, weight_decay, decay, param_options)
 
-    def _kernel_args(self, step):
+    def _kernel_args(self, step: int) -> dict[str, Any]:
         return {"decay_rate": self.decay_rate, "eps": self.eps}
 
 
@@ -121,8 +128,9 @@ class Adam(Optimizer):
     _states = ("m", "v")
     _hyper = ("beta1", "beta2", "eps")
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=None, variant="standard", weight_decay=0.0,
-                 decay="l2", param_options=None):
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float | None = None,
+                 variant: str = "standard", weight_decay: float = 0.0, decay: str = "l2",
+                 param_options: Mapping[str, Mapping[str, float]] | None = None) -> None:
         if variant not in ("standard", "book"):
             raise ValueError(f"Adam: variant must be 'standard' or 'book', got {variant!r}")
         self.variant = variant
@@ -131,10 +139,10 @@ class Adam(Optimizer):
         super().__init__(lr, weight_decay, decay, param_options)
 
     @property
-    def iter(self):
+    def iter(self) -> int:
         return self.step
 
-    def _kernel_args(self, step):
+    def _kernel_args(self, step: int) -> dict[str, Any]:
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, "step": step, "variant": self.variant}
 
 
@@ -142,6 +150,7 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019, torch.optim.AdamW):
     W <- W (1 - lr weight_decay), then the Adam step."""
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=None, variant="standard", weight_decay=0.01,
-                 param_options=None):
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float | None = None,
+                 variant: str = "standard", weight_decay: float = 0.01,
+                 param_options: Mapping[str, Mapping[str, float]] | None = None) -> None:
         super().__init__(lr, beta1, beta2, eps, variant, weight_decay, "decoupled", param_options)

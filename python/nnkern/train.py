@@ -8,6 +8,7 @@ trains on its part of it (see :mod:`nnkern.distributed`), and rank 0 alone print
 """
 import json
 import os
+import tempfile
 import time
 
 import numpy as np
@@ -35,6 +36,8 @@ def add_arguments(ap):
     ap.add_argument("--batchnorm", action="store_true", help="batch normalisation (mlp)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--data", default=None, help="folder of MNIST IDX files or an .npz (default: embedded digits)")
+    ap.add_argument("--num-classes", type=int, default=None,
+                    help="output classes (default: the largest label + 1, every class 0 .. max present)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="nnkern-run", help="output folder (default nnkern-run)")
     ap.add_argument("--backend", default="native", help="native or reference")
@@ -70,6 +73,46 @@ def check_arguments(a):
         raise ValueError("--dropout is available for --model mlp and deep-cnn")
     if not a.bucket_mb > 0:
         raise ValueError(f"--bucket-mb must be > 0, got {a.bucket_mb}")
+    if getattr(a, "num_classes", None) is not None and a.num_classes < 2:
+        raise ValueError(f"--num-classes must be >= 2, got {a.num_classes}")
+
+
+def check_out(out):
+    """Create the output folder and check a file can be written in it, before any training
+    (OSError naming the folder otherwise)."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise OSError(f"--out {out}: cannot write there ({e.strerror or e})") from None
+
+
+def count_classes(t_train, t_test, num_classes=None):
+    """The model's number of outputs: ``num_classes`` (``--num-classes``) when given, else the
+    largest label + 1, provided every class 0 .. max occurs in the labels. ValueError for a
+    negative label, a label >= num_classes, or classes that never occur (an out-of-range label
+    would otherwise silently widen the output layer)."""
+    labels = np.concatenate([np.ravel(t_train), np.ravel(t_test)]).astype(np.int64)
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0:
+        raise ValueError(f"--data: label {lo} is negative (labels are class indices 0 .. classes - 1)")
+    if num_classes is not None:
+        if hi >= num_classes:
+            raise ValueError(f"--data: label {hi} is out of range for --num-classes {num_classes}")
+        return int(num_classes)
+    missing = np.setdiff1d(np.arange(hi + 1), labels)
+    if missing.size:
+        shown = ", ".join(map(str, missing[:5])) + (", ..." if missing.size > 5 else "")
+        raise ValueError(f"--data: the labels run up to {hi}, but {missing.size} of the classes 0 .. {hi} never "
+                         f"occur ({shown}): is label {hi} out of range? --num-classes sets the number of classes")
+    return hi + 1
+
+
+def run_title(args):
+    """A run's plot title: the command line that matters (model, optimizer, data)."""
+    data = f"--data {args['data']}" if args.get("data") else "(embedded digits)"
+    return f"nnkern train --model {args['model']} --optimizer {args['optimizer']} {data}"
 
 
 def build_model(a, image_shape, classes, seed=None):
@@ -121,8 +164,10 @@ def train(a, log=print):
     threads = a.threads or (dist.default_threads() if a.distributed else None)
     if threads:
         set_num_threads(threads)
+    if world.is_main:
+        check_out(a.out)  # before training, not after it
     (x_train, t_train), (x_test, t_test) = load_data(a.data)
-    classes = int(max(t_train.max(), t_test.max())) + 1
+    classes = count_classes(t_train, t_test, getattr(a, "num_classes", None))
     # each rank its own dropout masks; every rank gets rank 0's parameters below
     model = build_model(a, x_train.shape[1:], classes, seed=a.seed + world.rank)
     opt = make_optimizer(a)
@@ -223,7 +268,7 @@ def plot_history(history, path):
     ax2.set_ylabel("accuracy")
     ax2.legend()
     args = history["args"]
-    fig.suptitle(f"nnkern train --model {args['model']} --optimizer {args['optimizer']}", fontsize=9)
+    fig.suptitle(run_title(args), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

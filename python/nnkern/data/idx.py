@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 
 from .._npz_reader import DEFLATE_MAX_RATIO
-from .errors import DataError, DataFileNotFoundError
+from .errors import DataError, DataFileNotFoundError, brief_int, brief_shape
 
 # IDX element types (http://yann.lecun.com/exdb/mnist/, "THE IDX FILE FORMAT"); big-endian.
 _IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
@@ -105,21 +105,22 @@ def load_idx(file):
         shape = struct.unpack(f">{ndim}I", dims)
         dtype = _IDX_TYPES[code]
         want = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        shown, nbytes = brief_shape(shape), brief_int(want)  # as messages show them (a forged header is long)
         if want > MAX_ARRAY_BYTES:
-            raise DataError(f"{name}: IDX header declares shape {shape} ({want} bytes), over the limit of "
+            raise DataError(f"{name}: IDX header declares shape {shown} ({nbytes} bytes), over the limit of "
                             f"{MAX_ARRAY_BYTES} bytes (nnkern.data.idx.MAX_ARRAY_BYTES)")
         if exact and header + want < can_hold:
-            raise DataError(f"{name}: corrupted IDX file: {can_hold - header - want} unexpected bytes after the "
-                            f"{want} data bytes of shape {shape}")
+            raise DataError(f"{name}: corrupted IDX file: {brief_int(can_hold - header - want)} unexpected bytes "
+                            f"after the {nbytes} data bytes of shape {shown}")
         if header + want > can_hold:
             found = f"found {can_hold - header}" if exact else "more than the gzip data can expand to"
-            raise DataError(f"{name}: truncated IDX file: shape {shape} needs {want} data bytes, {found}")
+            raise DataError(f"{name}: truncated IDX file: shape {shown} needs {nbytes} data bytes, {found}")
         data = _read_upto(stream, want)
         if len(data) < want:
-            raise DataError(f"{name}: truncated IDX file: shape {shape} needs {want} data bytes, found {len(data)}")
+            raise DataError(f"{name}: truncated IDX file: shape {shown} needs {nbytes} data bytes, found {len(data)}")
         extra = _count_rest(stream)
         if extra:
             raise DataError(f"{name}: corrupted IDX file: {extra} unexpected bytes after the "
-                            f"{want} data bytes of shape {shape}")
+                            f"{nbytes} data bytes of shape {shown}")
     a = np.frombuffer(data, dtype=dtype).reshape(shape)
     return a.astype(dtype.newbyteorder("="), copy=True)

@@ -1,10 +1,12 @@
 """Argument normalisation shared by the functional wrappers (no math here)."""
 import numbers
+from typing import Any, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 
-def pair(value, name):
+def pair(value: object, name: str) -> tuple[int, int]:
     """``int`` or a pair of ints -> ``(int, int)``; TypeError for anything else."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return (int(value), int(value))
@@ -15,7 +17,11 @@ def pair(value, name):
     raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
 
 
-def contiguous(a):
+@overload
+def contiguous(a: None) -> None: ...
+@overload
+def contiguous(a: ArrayLike) -> NDArray[Any]: ...
+def contiguous(a: ArrayLike | None) -> NDArray[Any] | None:
     """The array itself when C-contiguous, else one documented copy."""
     if a is None:
         return None

@@ -1,11 +1,15 @@
 """2-D convolution by im2col + GEMM (forward and backward)."""
+from collections.abc import Sequence
+
 import numpy as np
 
 from .. import _core
+from ..typing import FloatArray, IntOrPair
 from ._args import contiguous, pair
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto"):
+def conv2d(x: FloatArray, weight: FloatArray, bias: FloatArray | None = None, stride: IntOrPair = 1,
+           padding: IntOrPair = 0, dilation: IntOrPair = 1, groups: int = 1, algo: str = "auto") -> FloatArray:
     """2-D convolution, as ``torch.nn.functional.conv2d``.
 
     x: (N, C, H, W); weight: (OC, C/groups, KH, KW); bias: (OC,) or None.
@@ -22,8 +26,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
         pair(padding, "padding"), pair(dilation, "dilation"), int(groups), algo)
 
 
-def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
-                    output_mask=(True, True, True), algo="auto"):
+def conv2d_backward(grad_out: FloatArray, x: FloatArray, weight: FloatArray, stride: IntOrPair = 1,
+                    padding: IntOrPair = 0, dilation: IntOrPair = 1, groups: int = 1,
+                    output_mask: tuple[bool, bool, bool] = (True, True, True), algo: str | tuple[str, str] = "auto",
+                    ) -> tuple[FloatArray | None, FloatArray | None, FloatArray | None]:
     """Gradients of :func:`conv2d`: ``(grad_x, grad_weight, grad_bias)``.
 
     grad_out: (N, OC, OH, OW). ``output_mask`` selects which gradients to compute
@@ -32,23 +38,27 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     ``(algo for grad_x, algo for grad_weight)``.
     """
     gx, gw, gb = output_mask
-    return _core.conv2d_backward(
+    grad_x, grad_weight, grad_bias = _core.conv2d_backward(
         contiguous(grad_out), contiguous(x), contiguous(weight), pair(stride, "stride"),
         pair(padding, "padding"), pair(dilation, "dilation"), int(groups), bool(gx), bool(gw), bool(gb),
-        algo if isinstance(algo, str) else tuple(algo))
+        algo if isinstance(algo, str) else (*algo,))
+    return grad_x, grad_weight, grad_bias
 
 
-def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+def im2col(x: FloatArray, kernel_size: IntOrPair, stride: IntOrPair = 1, padding: IntOrPair = 0,
+           dilation: IntOrPair = 1) -> FloatArray:
     """Columns (N*OH*OW, C*KH*KW) of x (N, C, H, W): one row per output pixel.
 
     The kernel builds the transposed, C-contiguous (C*KH*KW, N*OH*OW) matrix (its GEMM
     layout); this returns the transposed view of it, equal to ``reference.im2col``.
     """
-    return _core.im2col(contiguous(x), pair(kernel_size, "kernel_size"), pair(stride, "stride"),
-                        pair(padding, "padding"), pair(dilation, "dilation")).T
+    cols_t: FloatArray = _core.im2col(contiguous(x), pair(kernel_size, "kernel_size"), pair(stride, "stride"),
+                                      pair(padding, "padding"), pair(dilation, "dilation"))
+    return cols_t.transpose()
 
 
-def col2im(cols, input_shape, kernel_size, stride=1, padding=0, dilation=1):
+def col2im(cols: FloatArray, input_shape: Sequence[int], kernel_size: IntOrPair, stride: IntOrPair = 1,
+           padding: IntOrPair = 0, dilation: IntOrPair = 1) -> FloatArray:
     """Adjoint of :func:`im2col`: scatter-add cols (N*OH*OW, C*KH*KW) back into (N, C, H, W).
 
     The kernel reads the transposed layout; a C-contiguous ``cols`` is copied once.

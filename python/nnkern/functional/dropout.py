@@ -2,12 +2,14 @@
 import numbers
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import _core
+from ..typing import FloatArray, MaskArray
 from ._args import contiguous
 
 
-def _seed(seed):
+def _seed(seed: object) -> int:
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
         raise TypeError(f"dropout: seed must be an int, got {seed!r}")
     if not 0 <= int(seed) < 2**64:
@@ -15,7 +17,8 @@ def _seed(seed):
     return int(seed)
 
 
-def dropout(x, p=0.5, training=True, seed=0, inverted=True):
+def dropout(x: FloatArray, p: float = 0.5, training: bool = True, seed: int = 0, inverted: bool = True,
+            ) -> tuple[FloatArray, MaskArray | None]:
     """Dropout: returns ``(y, mask)``; ``mask`` is uint8 (1 = kept), x's shape, None at inference.
 
     Training keeps element i (C order) iff u_i >= p, u_i = top 53 bits of the i-th SplitMix64
@@ -26,10 +29,12 @@ def dropout(x, p=0.5, training=True, seed=0, inverted=True):
     inverted=False (the book's Dropout layer): y = x * mask in training, x * (1 - p) at inference.
     p must be in [0, 1).
     """
-    return tuple(_core.dropout_forward(contiguous(x), float(p), _seed(seed), bool(training), bool(inverted)))
+    y, mask = _core.dropout_forward(contiguous(x), float(p), _seed(seed), bool(training), bool(inverted))
+    return y, mask
 
 
-def dropout_backward(grad_out, mask, p=0.5, inverted=True):
+def dropout_backward(grad_out: FloatArray, mask: MaskArray | NDArray[np.bool_], p: float = 0.5, inverted: bool = True,
+                     ) -> FloatArray:
     """grad_x = grad_out * mask / (1 - p) (inverted) or grad_out * mask; mask from :func:`dropout`
     (uint8, or bool which is viewed as uint8)."""
     mask = contiguous(mask)

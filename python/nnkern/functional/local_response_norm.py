@@ -1,10 +1,12 @@
 """Local response normalization across channels (Krizhevsky, Sutskever & Hinton 2012,
 "ImageNet Classification with Deep Convolutional Neural Networks", section 3.3)."""
 from .. import _core
+from ..typing import FloatArray
 from ._args import contiguous
 
 
-def local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size=True):
+def local_response_norm(x: FloatArray, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0,
+                        alpha_over_size: bool = True) -> FloatArray:
     """LRN across channels, as ``torch.nn.functional.local_response_norm`` (4-D input).
 
     x: (N, C, H, W) -> y of the same shape,
@@ -19,7 +21,8 @@ def local_response_norm(x, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size
                                              bool(alpha_over_size))
 
 
-def local_response_norm_backward(grad_out, x, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size=True):
+def local_response_norm_backward(grad_out: FloatArray, x: FloatArray, size: int = 5, alpha: float = 1e-4,
+                                 beta: float = 0.75, k: float = 2.0, alpha_over_size: bool = True) -> FloatArray:
     """Gradient of :func:`local_response_norm` w.r.t. x for grad_out (N, C, H, W)."""
     return _core.local_response_norm_backward(contiguous(grad_out), contiguous(x), int(size), float(alpha), float(beta),
                                               float(k), bool(alpha_over_size))

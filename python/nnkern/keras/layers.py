@@ -14,7 +14,7 @@ import numpy as np
 from .. import init
 from .. import layers as L
 from .base import KerasLayer, activation_layer, to_keras_shape
-from .conv import AveragePooling2D, Conv2D, MaxPooling2D
+from .spatial import AveragePooling2D, Conv2D, MaxPooling2D
 
 
 class Flatten(KerasLayer):

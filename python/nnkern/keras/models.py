@@ -242,7 +242,9 @@ class Sequential(Model):
                 logs["val_loss"] = vals[0]
                 if self.metrics:
                     logs["val_accuracy"] = vals[1]
-                bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+            # the bar ends on the epoch's values, as History records them (the running average
+            # over the epoch's batches, over every rank when distributed)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
             bar.close()
             hist.epoch.append(epoch)
             hist._append(logs)

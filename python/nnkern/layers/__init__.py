@@ -5,7 +5,6 @@ See :mod:`nnkern.layers.base` for the protocol (params/grads by name, aliasing).
 """
 from ..backend import BACKENDS
 from .base import Layer
-from .conv import LRN, AvgPool2D, Conv2D, Convolution, MaxPool2D
 from .core import (
     Affine,
     Dense,
@@ -21,6 +20,7 @@ from .core import (
     Tanh,
 )
 from .norm import BatchNorm, BatchNorm1D, BatchNorm2D, BatchNormalization
+from .spatial import LRN, AvgPool2D, Conv2D, Convolution, MaxPool2D
 
 __all__ = ["Layer", "Affine", "Dense", "Conv2D", "Convolution", "MaxPool2D", "AvgPool2D", "BatchNorm",
            "BatchNorm1D", "BatchNorm2D", "BatchNormalization", "LRN", "ReLU", "Relu", "Sigmoid", "Tanh",

@@ -20,49 +20,57 @@ with respect to the input and stores the parameter gradients in ``layer.grads``.
   parameters before it, so the gradient of the data (never used) is not computed; such a
   layer's backward may return None.
 """
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import backend as _backend
+from ..typing import FloatArray, Shape
 
 
 class Layer(_backend.BackendSwitch):
     """Base class: parameter/gradient bookkeeping and the backend switch."""
 
-    def __init__(self, backend="native"):
-        self.params = {}
-        self.grads = {}
-        self.buffers = {}
+    def __init__(self, backend: str = "native") -> None:
+        self.params: dict[str, FloatArray] = {}
+        self.grads: dict[str, FloatArray] = {}
+        self.buffers: dict[str, FloatArray] = {}
         self.need_input_grad = True
         self.backend = backend
 
-    def forward(self, x, train=True):
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         raise NotImplementedError
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray | None:
+        """The gradient of the input; None only where a model set ``need_input_grad = False``."""
         raise NotImplementedError
 
-    def __call__(self, x, train=True):
+    def __call__(self, x: FloatArray, train: bool = True) -> FloatArray:
         return self.forward(x, train)
 
-    def param_count(self):
+    def param_count(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Shape) -> Shape:
         """Shape (without the batch axis) of the output for an input of ``input_shape``."""
         return tuple(input_shape)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> FloatArray:
         # layer.W, layer.dW, layer.running_mean: the book's attribute names for params/grads/buffers
         d = self.__dict__
-        if name in d.get("params", ()):
-            return d["params"][name]
-        if name.startswith("d") and name[1:] in d.get("grads", ()):
-            return d["grads"][name[1:]]
-        if name in d.get("buffers", ()):
-            return d["buffers"][name]
+        params: dict[str, FloatArray] = d.get("params", {})
+        grads: dict[str, FloatArray] = d.get("grads", {})
+        buffers: dict[str, FloatArray] = d.get("buffers", {})
+        if name in params:
+            return params[name]
+        if name.startswith("d") and name[1:] in grads:
+            return grads[name[1:]]
+        if name in buffers:
+            return buffers[name]
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
         if name in d.get("params", ()):
             d["params"][name] = _as_param(value, d["params"][name], name)
@@ -71,12 +79,12 @@ class Layer(_backend.BackendSwitch):
         else:
             object.__setattr__(self, name, value)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         shapes = ", ".join(f"{k}={tuple(v.shape)}" for k, v in self.params.items())
         return f"{type(self).__name__}({shapes}{', ' if shapes else ''}backend={self.backend!r})"
 
 
-def _as_param(value, old, name):
+def _as_param(value: ArrayLike, old: FloatArray, name: str) -> FloatArray:
     """A new array for a parameter slot: same shape as before, floating dtype, C-contiguous."""
     value = np.asarray(value)
     if value.shape != old.shape:
@@ -86,7 +94,7 @@ def _as_param(value, old, name):
     return value
 
 
-def check_float(x, what="input"):
+def check_float(x: ArrayLike, what: str = "input") -> FloatArray:
     """x as a float32/float64 ndarray; TypeError otherwise (ints are not silently converted)."""
     if not isinstance(x, np.ndarray):
         x = np.asarray(x)

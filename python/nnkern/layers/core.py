@@ -1,6 +1,10 @@
 """Fully connected layer, activations, dropout, flatten and the loss layers."""
-import numpy as np
+from typing import ClassVar
 
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ..typing import FloatArray, Labels, MaskArray, Shape
 from .base import Layer, check_float
 
 
@@ -11,7 +15,9 @@ class Affine(Layer):
     is returned in the input's shape.
     """
 
-    def __init__(self, W, b=None, backend="native"):
+    x: FloatArray  # the forward input, for backward
+
+    def __init__(self, W: ArrayLike, b: ArrayLike | None = None, backend: str = "native") -> None:
         super().__init__(backend)
         W = check_float(W, "W")
         if W.ndim != 2:
@@ -22,25 +28,26 @@ class Affine(Layer):
             if b.shape != (W.shape[1],):
                 raise ValueError(f"b must have shape ({W.shape[1]},), got {b.shape}")
             self.params["b"] = b
-        self.x = None
 
-    def forward(self, x, train=True):
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         W = self.params["W"]
         x = check_float(x)
         if x.ndim < 2 or int(np.prod(x.shape[1:])) != W.shape[0]:
             raise ValueError(f"Affine expects (N, {W.shape[0]}) (or (N, ...) with {W.shape[0]} "
                              f"features per sample), got {x.shape}")
         self.x = x
-        return self.F.affine(x, W, self.params.get("b"))
+        y: FloatArray = self.F.affine(x, W, self.params.get("b"))
+        return y
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray | None:
+        gx: FloatArray | None
         gx, gw, gb = self.F.affine_backward(dout, self.x, self.params["W"], need_grad_x=self.need_input_grad)
         self.grads["W"] = gw
         if "b" in self.params:
             self.grads["b"] = gb
         return gx
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Shape) -> Shape:
         return (self.params["W"].shape[1],)
 
 
@@ -50,12 +57,16 @@ Dense = Affine
 class ReLU(Layer):
     """max(x, 0); the gradient at 0 is 0 (ReLU'(x) = 0 for x <= 0, as in the book)."""
 
-    def forward(self, x, train=True):
-        self.x = x
-        return self.F.relu(x)
+    x: FloatArray
 
-    def backward(self, dout):
-        return self.F.relu_backward(dout, self.x)
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
+        self.x = x
+        y: FloatArray = self.F.relu(x)
+        return y
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        y: FloatArray = self.F.relu_backward(dout, self.x)
+        return y
 
 
 Relu = ReLU
@@ -64,14 +75,16 @@ Relu = ReLU
 class _ByOutput(Layer):
     """An activation whose gradient needs only its output y: ``ops`` names the backend's
     forward and backward functions."""
-    ops = (None, None)
+    ops: ClassVar[tuple[str, str]] = ("", "")
+    out: FloatArray
 
-    def forward(self, x, train=True):
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         self.out = getattr(self.F, self.ops[0])(x)
         return self.out
 
-    def backward(self, dout):
-        return getattr(self.F, self.ops[1])(dout, self.out)
+    def backward(self, dout: FloatArray) -> FloatArray:
+        grad: FloatArray = getattr(self.F, self.ops[1])(dout, self.out)
+        return grad
 
 
 class Sigmoid(_ByOutput):
@@ -92,10 +105,10 @@ class Softmax(_ByOutput):
 class Identity(Layer):
     """y = x (Keras ``activation=None`` / ``'linear'``)."""
 
-    def forward(self, x, train=True):
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         return x
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray:
         return dout
 
 
@@ -109,43 +122,48 @@ class Dropout(Layer):
     ``fixed_seed`` (int) makes every training forward reuse one mask, for gradient checks.
     """
 
-    def __init__(self, p=0.5, seed=None, inverted=True, backend="native"):
+    def __init__(self, p: float = 0.5, seed: int | None = None, inverted: bool = True, backend: str = "native",
+                 ) -> None:
         super().__init__(backend)
         if not 0.0 <= float(p) < 1.0:
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
         self.p = float(p)
         self.inverted = bool(inverted)
         self.rng = np.random.default_rng(seed)
-        self.fixed_seed = None
-        self.mask = None
+        self.fixed_seed: int | None = None
+        self.mask: MaskArray | None = None
 
-    def forward(self, x, train=True):
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         if not train:
             self.mask = None
             if self.inverted:
                 return x
-            return self.F.dropout(x, p=self.p, training=False, seed=0, inverted=False)[0]
+            y: FloatArray = self.F.dropout(x, p=self.p, training=False, seed=0, inverted=False)[0]
+            return y
         seed = self.fixed_seed if self.fixed_seed is not None else int(self.rng.integers(2**63 - 1))
         y, self.mask = self.F.dropout(x, p=self.p, training=True, seed=seed, inverted=self.inverted)
         return y
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray:
         if self.mask is None:  # after an inference forward: the layer was the identity (or a scale)
             return dout if self.inverted else dout * (1.0 - self.p)
-        return self.F.dropout_backward(dout, self.mask, p=self.p, inverted=self.inverted)
+        y: FloatArray = self.F.dropout_backward(dout, self.mask, p=self.p, inverted=self.inverted)
+        return y
 
 
 class Flatten(Layer):
     """(N, C, H, W) -> (N, C*H*W), a view in C order (channel-major, nnkern's NCHW layout)."""
 
-    def forward(self, x, train=True):
+    shape: Shape
+
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         self.shape = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray:
         return dout.reshape(self.shape)
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Shape) -> Shape:
         return (int(np.prod(input_shape)),)
 
 
@@ -156,7 +174,12 @@ class SoftmaxWithLoss(Layer):
     ``backward(dout=1)`` returns (softmax(x) - onehot(t)) / N * dout.
     """
 
-    def forward(self, x, t, train=True):
+    t: Labels
+    y: FloatArray  # softmax(x)
+    loss: float
+
+    # The book's loss layers take the targets too: forward(x, t), not a Layer's forward(x, train).
+    def forward(self, x: FloatArray, t: Labels, train: bool = True) -> float:  # type: ignore[override]
         x = check_float(x, "scores")
         t = np.asarray(t)
         if x.ndim != 2:
@@ -175,8 +198,9 @@ class SoftmaxWithLoss(Layer):
         self.loss, self.y = self.F.softmax_cross_entropy(x, t)
         return self.loss
 
-    def backward(self, dout=1.0):
-        return self.F.softmax_cross_entropy_backward(self.y, self.t, float(dout))
+    def backward(self, dout: float = 1.0) -> FloatArray:  # type: ignore[override]  # dloss is a scalar
+        y: FloatArray = self.F.softmax_cross_entropy_backward(self.y, self.t, float(dout))
+        return y
 
 
 class SigmoidWithLoss(Layer):
@@ -187,7 +211,11 @@ class SigmoidWithLoss(Layer):
     -[t log s(z) + (1 - t) log(1 - s(z))]; gradient (s(z) - t) / z.size.
     """
 
-    def forward(self, x, t, train=True):
+    t: FloatArray
+    y: FloatArray  # sigmoid(x)
+    loss: float
+
+    def forward(self, x: FloatArray, t: ArrayLike, train: bool = True) -> float:  # type: ignore[override]  # as above
         x = check_float(x, "scores")
         t = np.asarray(t, dtype=x.dtype)
         if t.shape != x.shape:
@@ -201,5 +229,9 @@ class SigmoidWithLoss(Layer):
         self.loss = float(np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))))
         return self.loss
 
-    def backward(self, dout=1.0):
+    def backward(self, dout: float = 1.0) -> FloatArray:  # type: ignore[override]
         return ((self.y - self.t) * (float(dout) / self.y.size)).astype(self.y.dtype, copy=False)
+
+
+LossLayer = SoftmaxWithLoss | SigmoidWithLoss
+"""A model's ``last_layer``: ``forward(x, t) -> loss``, ``backward(dout=1.0) -> grad of x``."""

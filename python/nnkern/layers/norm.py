@@ -1,6 +1,8 @@
 """Batch normalisation layer (1-D on (N, D), 2-D per channel on (N, C, H, W))."""
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..typing import FloatArray
 from .base import Layer, check_float
 
 
@@ -16,8 +18,14 @@ class BatchNorm(Layer):
     book's per-activation variant on 4-D input.
     """
 
-    def __init__(self, gamma, beta, running_mean=None, running_var=None, momentum=0.1, eps=1e-5,
-                 unbiased_running_var=True, backend="native"):
+    x: FloatArray  # the forward input and statistics, for backward
+    train: bool
+    save_mean: FloatArray
+    save_invstd: FloatArray
+
+    def __init__(self, gamma: ArrayLike, beta: ArrayLike, running_mean: ArrayLike | None = None,
+                 running_var: ArrayLike | None = None, momentum: float = 0.1, eps: float = 1e-5,
+                 unbiased_running_var: bool = True, backend: str = "native") -> None:
         super().__init__(backend)
         gamma, beta = check_float(gamma, "gamma"), check_float(beta, "beta")
         if gamma.ndim != 1 or beta.shape != gamma.shape:
@@ -32,19 +40,21 @@ class BatchNorm(Layer):
         self.momentum, self.eps = float(momentum), float(eps)
         self.unbiased_running_var = bool(unbiased_running_var)
 
-    def forward(self, x, train=True):
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         x = check_float(x)
         d = self.params["gamma"].shape[0]
         if x.ndim not in (2, 4) or x.shape[1] != d:
             raise ValueError(f"BatchNorm over {d} features expects (N, {d}) or (N, {d}, H, W), got {x.shape}")
         self.x, self.train = x, bool(train)
+        y: FloatArray
         y, self.save_mean, self.save_invstd = self.F.batch_norm_forward(
             x, self.buffers["running_mean"], self.buffers["running_var"], self.params["gamma"],
             self.params["beta"], self.train, momentum=self.momentum, eps=self.eps,
             unbiased_running_var=self.unbiased_running_var)
         return y
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray:
+        gx: FloatArray
         gx, gg, gb = self.F.batch_norm_backward(dout, self.x, self.params["gamma"], self.save_mean,
                                                 self.save_invstd, training=self.train)
         self.grads["gamma"], self.grads["beta"] = gg, gb
@@ -57,7 +67,7 @@ BatchNormalization = BatchNorm
 class BatchNorm1D(BatchNorm):
     """BatchNorm over features of (N, D) input only (torch's BatchNorm1d without length axis)."""
 
-    def forward(self, x, train=True):
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         if np.ndim(x) != 2:
             raise ValueError(f"BatchNorm1D expects (N, D), got {np.shape(x)}")
         return super().forward(x, train)
@@ -66,7 +76,7 @@ class BatchNorm1D(BatchNorm):
 class BatchNorm2D(BatchNorm):
     """Spatial BatchNorm over channels of (N, C, H, W) input only (torch's BatchNorm2d)."""
 
-    def forward(self, x, train=True):
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         if np.ndim(x) != 4:
             raise ValueError(f"BatchNorm2D expects (N, C, H, W), got {np.shape(x)}")
         return super().forward(x, train)

@@ -15,19 +15,34 @@ During :meth:`Model._backward`, a layer's parameter gradients are final as soon 
 ``backward`` has returned (the loop runs from the last layer to the first); ``_param_names``
 says which model names that layer owns.
 """
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .. import backend as _backend
+from ..layers.base import Layer
+from ..layers.core import LossLayer
+from ..typing import FloatArray
+
+if TYPE_CHECKING:
+    from .._optimizer import Optimizer
+
+L = TypeVar("L", bound=Layer)
+GradHook = Callable[[str, FloatArray], None]
+"""``on_grad_ready(name, grad)``: called with each parameter's final gradient during backward."""
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-class Params(dict):
+class Params(dict[str, FloatArray]):
     """name -> parameter array. Assigning to an existing name copies the values *into* the
     existing array (shape checked, dtype cast), so the layers holding it see the change and
     ``params[k] -= step`` (what optimizers do) stays in place."""
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: str, value: ArrayLike) -> None:
         if key in self:
             old = dict.__getitem__(self, key)
             if value is old:
@@ -39,9 +54,9 @@ class Params(dict):
                 raise TypeError(f"parameter {key!r}: numeric array expected, got {value.dtype}")
             np.copyto(old, value, casting="unsafe")
         else:
-            dict.__setitem__(self, key, value)
+            dict.__setitem__(self, key, np.asarray(value))
 
-    def update(self, *args, **kwargs):
+    def update(self, *args: Any, **kwargs: Any) -> None:
         for k, v in dict(*args, **kwargs).items():
             self[k] = v
 
@@ -49,37 +64,38 @@ class Params(dict):
 class Model(_backend.BackendSwitch):
     """Base of every nnkern model: registered layers, named parameters and buffers, one backend."""
 
-    def __init__(self, dtype=np.float32, backend="native", seed=None):
-        self.dtype = np.dtype(dtype)
+    def __init__(self, dtype: DTypeLike = np.float32, backend: str = "native", seed: int | None = None) -> None:
+        self.dtype: np.dtype[Any] = np.dtype(dtype)
         if self.dtype not in _FLOATS:
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
         self.rng = np.random.default_rng(seed)
         self.params = Params()
-        self.last_layer = None      # the loss layer, if any
-        self._pipeline = []         # the layers in forward order
-        self._param_owners = {}     # model name -> (layer, key in layer.params)
-        self._buffer_owners = {}    # model name -> (layer, key in layer.buffers)
-        self._param_names = {}      # id(layer) -> the model names of its parameters
+        self.last_layer: LossLayer | None = None  # the loss layer, if any
+        self._pipeline: list[Layer] = []  # the layers in forward order
+        self._param_owners: dict[str, tuple[Layer, str]] = {}  # model name -> (layer, key in layer.params)
+        self._buffer_owners: dict[str, tuple[Layer, str]] = {}  # model name -> (layer, key in layer.buffers)
+        self._param_names: dict[int, list[str]] = {}  # id(layer) -> the model names of its parameters
         self.backend = backend
 
     # -- registration --------------------------------------------------------------------
-    def _register(self, layer, params=(), buffers=()):
+    def _register(self, layer: L, params: Mapping[str, str] | None = None,
+                  buffers: Mapping[str, str] | None = None) -> L:
         """Append ``layer`` to the pipeline. ``params`` / ``buffers`` map the layer's keys to
         model names (``{"W": "W1"}``); the model's dicts hold the layer's arrays themselves."""
         layer.backend = self.backend
         self._pipeline.append(layer)
-        for key, name in dict(params).items():
+        for key, name in (params or {}).items():
             if name in self._param_owners:
                 raise ValueError(f"parameter name {name!r} is used twice")
             dict.__setitem__(self.params, name, layer.params[key])
             self._param_owners[name] = (layer, key)
             self._param_names.setdefault(id(layer), []).append(name)
-        for key, name in dict(buffers).items():
+        for key, name in (buffers or {}).items():
             self._buffer_owners[name] = (layer, key)
         self._mark_input_grads()
         return layer
 
-    def _mark_input_grads(self):
+    def _mark_input_grads(self) -> None:
         # A layer needs the gradient of its input only if a layer before it has parameters.
         seen = False
         for layer in self._pipeline:
@@ -87,27 +103,28 @@ class Model(_backend.BackendSwitch):
             seen = seen or bool(layer.params)
 
     # -- the backend switch: model.backend = "reference" switches every layer -------------
-    def _backend_changed(self, name):
-        for layer in self._pipeline + [self.last_layer]:
-            if layer is not None:
-                layer.backend = name
+    def _backend_changed(self, name: str) -> None:
+        for layer in self._pipeline:
+            layer.backend = name
+        if self.last_layer is not None:
+            self.last_layer.backend = name
 
     # -- state -----------------------------------------------------------------------------
-    def buffers(self):
+    def buffers(self) -> dict[str, FloatArray]:
         """name -> array of the non-trainable state (batch-norm running statistics), live references."""
         return {name: layer.buffers[key] for name, (layer, key) in self._buffer_owners.items()}
 
-    def param_count(self):
+    def param_count(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
     # -- forward, backward, gradients ------------------------------------------------------
-    def _forward(self, x, train, stop=None):
+    def _forward(self, x: FloatArray, train: bool, stop: int | None = None) -> FloatArray:
         """x through the pipeline (up to, not including, layer ``stop``)."""
         for layer in self._pipeline[:stop]:
             x = layer.forward(x, train)
         return x
 
-    def _backward(self, dout, stop=None, on_grad_ready=None):
+    def _backward(self, dout: FloatArray, stop: int | None = None, on_grad_ready: GradHook | None = None) -> None:
         """Backpropagate dout from layer ``stop`` (exclusive) down to the first layer that has
         parameters; afterwards every ``layer.grads`` holds this batch's gradients.
         ``on_grad_ready(name, grad)`` is called for each parameter as soon as its gradient is
@@ -115,25 +132,29 @@ class Model(_backend.BackendSwitch):
         layers = self._pipeline[:stop]
         first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
         for layer in reversed(layers[first:]):
-            dout = layer.backward(dout)
+            # None only from the first layer with parameters (need_input_grad False): the loop ends there
+            dout = cast(FloatArray, layer.backward(dout))
             if on_grad_ready is not None:  # the gradients of this layer's parameters are final
                 for name in self._param_names.get(id(layer), ()):
                     on_grad_ready(name, layer.grads[self._param_owners[name][1]])
 
-    def _grads(self):
+    def _grads(self) -> dict[str, FloatArray]:
         """model name -> the gradient array of that parameter, from the last backward."""
         return {name: layer.grads[key] for name, (layer, key) in self._param_owners.items()}
 
     # -- checkpoints -----------------------------------------------------------------------
-    def save_params(self, file_name, optimizer=None):
+    def save_params(self, file_name: str | os.PathLike[str], optimizer: "Optimizer | None" = None) -> None:
         """Parameters, buffers and optionally the optimizer state to an .npz (no pickle)."""
         from ..checkpoint import save
         save(file_name, self, optimizer)
 
-    def load_params(self, file_name, optimizer=None):
+    def load_params(self, file_name: str | os.PathLike[str], optimizer: "Optimizer | None" = None,
+                    ) -> dict[str, Any] | None:
         """Load an nnkern checkpoint, or the book's pickled params dict (``params.pkl``, read by the
         allow-list unpickler), copying into the model's arrays; names and shapes must match."""
         from ..checkpoint import _is_pickle, assign_params, load, load_pickle_params
         if not _is_pickle(file_name):
-            return load(file_name, self, optimizer)
+            meta: dict[str, Any] = load(file_name, self, optimizer)
+            return meta
         assign_params(file_name, self, load_pickle_params(file_name))
+        return None

@@ -1,27 +1,35 @@
 """Convolutional networks: the book's SimpleConvNet (ch. 7) and DeepConvNet (ch. 8), and
 AlexNet (Krizhevsky, Sutskever & Hinton 2012)."""
+from collections.abc import Mapping, Sequence
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import init
 from ..layers import LRN, Affine, Conv2D, Dropout, Flatten, MaxPool2D, ReLU, SoftmaxWithLoss
+from ..typing import Shape
 from .net import Net
 
 
 class _ConvNetBuilder(Net):
     """Shape bookkeeping while appending layers (C, H, W) -> next shape."""
 
-    def _start(self, input_dim):
+    _shape: Shape  # (C, H, W) or (features,) after the last layer appended
+    _n: dict[str, int]  # layers appended so far, by kind (their names' numbers)
+
+    def _start(self, input_dim: Sequence[int]) -> None:
         self.input_dim = tuple(int(v) for v in input_dim)
         if len(self.input_dim) != 3:
             raise ValueError(f"input_dim must be (C, H, W), got {input_dim!r}")
         self._shape = self.input_dim
         self._n = {}
 
-    def _count(self, kind):
+    def _count(self, kind: str) -> int:
         self._n[kind] = self._n.get(kind, 0) + 1
         return self._n[kind]
 
-    def _conv(self, idx, filters, size, stride, pad, std, groups=1, bias=0.0):
+    def _conv(self, idx: int, filters: int, size: int, stride: int, pad: int, std: float | str, groups: int = 1,
+              bias: float = 0.0) -> None:
         c = self._shape[0]
         fan_in = c // groups * size * size
         W = init.weight((filters, c // groups, size, size), std, fan_in=fan_in, rng=self.rng, dtype=self.dtype)
@@ -31,21 +39,21 @@ class _ConvNetBuilder(Net):
         if min(self._shape[1:]) < 1:
             raise ValueError(f"input_dim {self.input_dim} is too small for this network")
 
-    def _relu(self):
+    def _relu(self) -> None:
         self._add(f"Relu{self._count('Relu')}", ReLU())
 
-    def _pool(self, size=2, stride=2):
+    def _pool(self, size: int = 2, stride: int = 2) -> None:
         layer = self._add(f"Pool{self._count('Pool')}", MaxPool2D(size, stride))
         self._shape = layer.output_shape(self._shape)
 
-    def _affine(self, idx, out, std, fan_in=None, bias=0.0):
+    def _affine(self, idx: int, out: int, std: float | str, fan_in: int | None = None, bias: float = 0.0) -> None:
         n = int(np.prod(self._shape))
         W = init.weight((n, out), std, fan_in=fan_in or n, rng=self.rng, dtype=self.dtype)
         self._add(f"Affine{self._count('Affine')}", Affine(W, np.full(out, bias, self.dtype)),
                   W=f"W{idx}", b=f"b{idx}")
         self._shape = (out,)
 
-    def _dropout(self, p):
+    def _dropout(self, p: float) -> None:
         self._add(f"Dropout{self._count('Dropout')}", Dropout(p, seed=int(self.rng.integers(2**31))))
 
 
@@ -58,8 +66,9 @@ class SimpleConvNet(_ConvNetBuilder):
     1x28x28 (W1 30x1x5x5, W2 4320x100, W3 100x10 and biases).
     """
 
-    def __init__(self, input_dim=(1, 28, 28), conv_param=None, hidden_size=100, output_size=10,
-                 weight_init_std=0.01, dtype=np.float32, backend="native", seed=None):
+    def __init__(self, input_dim: Sequence[int] = (1, 28, 28), conv_param: Mapping[str, int] | None = None,
+                 hidden_size: int = 100, output_size: int = 10, weight_init_std: float | str = 0.01,
+                 dtype: DTypeLike = np.float32, backend: str = "native", seed: int | None = None) -> None:
         super().__init__(dtype, backend, seed)
         cp = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
         cp.update(conv_param or {})
@@ -85,8 +94,9 @@ class DeepConvNet(_ConvNetBuilder):
     (p=0.5); the book's non-inverted one scales at test time instead, same expectation.
     """
 
-    def __init__(self, input_dim=(1, 28, 28), conv_params=None, hidden_size=50, output_size=10,
-                 dropout_ratio=0.5, dtype=np.float32, backend="native", seed=None):
+    def __init__(self, input_dim: Sequence[int] = (1, 28, 28), conv_params: Sequence[Mapping[str, int]] | None = None,
+                 hidden_size: int = 50, output_size: int = 10, dropout_ratio: float = 0.5,
+                 dtype: DTypeLike = np.float32, backend: str = "native", seed: int | None = None) -> None:
         super().__init__(dtype, backend, seed)
         default = [(16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1)]
         conv_params = conv_params or [{"filter_num": f, "filter_size": 3, "pad": p, "stride": 1}
@@ -128,8 +138,9 @@ class AlexNet(_ConvNetBuilder):
     ``paper_init=True`` for that). ``lrn=False`` drops the LRN layers.
     """
 
-    def __init__(self, output_size=1000, input_size=227, dropout_ratio=0.5, weight_init_std="he",
-                 paper_init=False, lrn=True, dtype=np.float32, backend="native", seed=None):
+    def __init__(self, output_size: int = 1000, input_size: int = 227, dropout_ratio: float = 0.5,
+                 weight_init_std: float | str = "he", paper_init: bool = False, lrn: bool = True,
+                 dtype: DTypeLike = np.float32, backend: str = "native", seed: int | None = None) -> None:
         super().__init__(dtype, backend, seed)
         if input_size not in (224, 227):
             raise ValueError(f"AlexNet input_size must be 227 or 224, got {input_size}")

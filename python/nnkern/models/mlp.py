@@ -1,15 +1,19 @@
 """Fully connected networks of the book (ch. 6): MultiLayerNet and MultiLayerNetExtend (one
 constructor: MultiLayerNetExtend is MultiLayerNet under the book's name for the options)."""
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import init
 from ..layers import Affine, BatchNorm, Dropout, ReLU, Sigmoid, SoftmaxWithLoss, Tanh
+from ..layers.base import Layer
 from .net import Net
 
 _ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
 
-def _activation(name):
+def _activation(name: str) -> type[Layer]:
     try:
         return _ACTIVATIONS[str(name).lower()]
     except KeyError:
@@ -36,9 +40,10 @@ class MultiLayerNet(Net):
     ``backend='reference'`` runs the NumPy oracle.
     """
 
-    def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
-                 weight_init_std="relu", weight_decay_lambda=0, use_dropout=False, dropout_ration=0.5,
-                 use_batchnorm=False, dtype=np.float32, backend="native", seed=None):
+    def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int, activation: str = "relu",
+                 weight_init_std: float | str = "relu", weight_decay_lambda: float = 0, use_dropout: bool = False,
+                 dropout_ration: float = 0.5, use_batchnorm: bool = False, dtype: DTypeLike = np.float32,
+                 backend: str = "native", seed: int | None = None) -> None:
         super().__init__(dtype, backend, seed)
         self.input_size = int(input_size)
         self.output_size = int(output_size)

@@ -4,10 +4,15 @@ on the :class:`~nnkern.models.base.Model` base, shared by MultiLayerNet, the Con
 ``model.gradient(x, t)`` returns a dict with the keys of ``model.params`` ('W1', 'b1', ...).
 """
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
-from .base import Model
+from ..layers.base import Layer
+from ..layers.core import LossLayer
+from ..typing import FloatArray, Labels, Shape
+from .base import GradHook, L, Model
 
 
 class Net(Model):
@@ -15,25 +20,31 @@ class Net(Model):
     (``net.last_layer``) and named parameters, as in the book's networks."""
 
     #: input shape without the batch axis; None means "(N, input_size) or anything with that many features"
-    input_dim = None
+    input_dim: Shape | None = None
+    input_size: int  #: the number of input features, where input_dim is None (MultiLayerNet)
 
-    def __init__(self, dtype=np.float32, backend="native", seed=None):
+    def __init__(self, dtype: DTypeLike = np.float32, backend: str = "native", seed: int | None = None) -> None:
         super().__init__(dtype, backend, seed)
-        self.layers = OrderedDict()
+        self.layers: OrderedDict[str, Layer] = OrderedDict()
 
     # -- construction helpers ------------------------------------------------------------
-    def _add(self, name, layer, **param_names):
+    def _add(self, name: str, layer: L, **param_names: str) -> L:
         """Append a layer; ``param_names`` maps the layer's param keys to model names (W='W1').
         Its buffers are saved as '<name>.<key>' ('BatchNorm1.running_mean')."""
         self.layers[name] = layer
         return self._register(layer, param_names, {k: f"{name}.{k}" for k in layer.buffers})
 
-    def _finish(self, last_layer):
+    def _finish(self, last_layer: LossLayer) -> None:
         last_layer.backend = self.backend
         self.last_layer = last_layer
 
+    def _loss_layer(self) -> LossLayer:
+        if self.last_layer is None:
+            raise TypeError(f"{type(self).__name__} has no loss layer")
+        return self.last_layer
+
     # -- the book's API ------------------------------------------------------------------
-    def _prepare(self, x):
+    def _prepare(self, x: ArrayLike) -> FloatArray:
         """x as a C-contiguous array of the model's dtype, shape-checked against input_dim."""
         x = np.asarray(x)
         if x.dtype.kind not in "fiu":
@@ -48,11 +59,11 @@ class Net(Model):
             x = x.reshape(x.shape[0], -1)
         return np.ascontiguousarray(x, dtype=self.dtype)
 
-    def predict(self, x, train=False):
+    def predict(self, x: ArrayLike, train: bool = False) -> FloatArray:
         """Scores (before softmax) for x; ``train`` switches dropout/batch norm to training mode."""
         return self._forward(self._prepare(x), train)
 
-    def weight_decay(self):
+    def weight_decay(self) -> float:
         """The L2 term 0.5 * lambda * sum ||W||^2 over the weight matrices (not biases, not BN)."""
         lam = getattr(self, "weight_decay_lambda", 0)
         if not lam:
@@ -60,12 +71,12 @@ class Net(Model):
         return float(sum(0.5 * lam * np.sum(np.square(p, dtype=np.float64))
                          for k, p in self.params.items() if k.startswith("W")))
 
-    def loss(self, x, t, train=True):
+    def loss(self, x: ArrayLike, t: Labels, train: bool = True) -> float:
         """Mean cross-entropy of softmax(predict(x)) against t, plus :meth:`weight_decay`."""
         y = self.predict(x, train)
-        return self.last_layer.forward(y, t) + self.weight_decay()
+        return self._loss_layer().forward(y, t) + self.weight_decay()
 
-    def accuracy(self, x, t, batch_size=100):
+    def accuracy(self, x: FloatArray, t: Labels, batch_size: int = 100) -> float:
         """Fraction of argmax(predict(x)) == t (t labels or one-hot), evaluated in inference mode."""
         t = np.asarray(t)
         if t.ndim != 1:
@@ -78,41 +89,41 @@ class Net(Model):
             correct += int(np.sum(np.argmax(y, axis=1) == t[i:i + batch_size]))
         return correct / float(len(x))
 
-    def gradient(self, x, t, on_grad_ready=None):
+    def gradient(self, x: ArrayLike, t: Labels, on_grad_ready: GradHook | None = None) -> dict[str, FloatArray]:
         """Gradients of :meth:`loss` (training mode) by backpropagation: dict like ``params``.
         ``on_grad_ready(name, grad)``, if given, sees each final gradient as soon as backward
         has computed it (last layer first), e.g. ``DistributedOptimizer.begin_step``'s hook."""
         self.loss(x, t, train=True)
         lam = getattr(self, "weight_decay_lambda", 0)
-        grads = {}
+        grads: dict[str, FloatArray] = {}
 
-        def ready(name, g):
+        def ready(name: str, g: FloatArray) -> None:
             grads[name] = g + lam * self.params[name] if lam and name.startswith("W") else g
             if on_grad_ready is not None:
                 on_grad_ready(name, grads[name])
 
-        self._backward(self.last_layer.backward(1.0), on_grad_ready=ready)
+        self._backward(self._loss_layer().backward(1.0), on_grad_ready=ready)
         return {name: grads[name] for name in self.params}
 
-    def numerical_gradient(self, x, t, eps=1e-4):
+    def numerical_gradient(self, x: ArrayLike, t: Labels, eps: float = 1e-4) -> dict[str, FloatArray]:
         """Central differences of :meth:`loss` for every parameter (the book's check; use
         float64 models). Dropout layers should have ``fixed_seed`` set for this to be meaningful."""
-        x = self._prepare(x)
-        grads = {}
+        xs = self._prepare(x)
+        grads: dict[str, Any] = {}
         for name, p in self.params.items():
             g = np.zeros_like(p)
             flat, gflat = p.reshape(-1), g.reshape(-1)
             for i in range(flat.size):
                 old = flat[i]
                 flat[i] = old + eps
-                fp = self.loss(x, t, train=True)
+                fp = self.loss(xs, t, train=True)
                 flat[i] = old - eps
-                fm = self.loss(x, t, train=True)
+                fm = self.loss(xs, t, train=True)
                 flat[i] = old
                 gflat[i] = (fp - fm) / (2 * eps)
             grads[name] = g
         return grads
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"{type(self).__name__}({len(self.layers)} layers, {self.param_count():,} params, "
                 f"dtype={self.dtype.name}, backend={self.backend!r})")

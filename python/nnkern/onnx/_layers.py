@@ -7,7 +7,7 @@ An emitter is ``emit(g, name, layer, x) -> Tensor``: it writes the layer's *infe
 """
 from .. import layers as L
 from ..compat import layers as C
-from ..keras.conv import PadBottomRight
+from ..keras.spatial import PadBottomRight
 from . import _ops
 from ._errors import ExportError
 

@@ -3,7 +3,7 @@ nnkern.compat. Each function takes the graph, a node name, the input Tensor and 
 arrays and hyper-parameters, and returns the output Tensor (NCHW inside the graph)."""
 import numpy as np
 
-from ..layers.conv import _out
+from ..layers.spatial import _out
 from ._errors import ExportError
 
 

@@ -1,10 +1,12 @@
 """Convolution, pooling and local response normalisation layers (NCHW)."""
+from numpy.typing import ArrayLike
 
 from ..functional._args import pair
+from ..typing import FloatArray, IndexArray, IntOrPair, Shape
 from .base import Layer, check_float
 
 
-def _out(size, k, s, p, d=1):
+def _out(size: int, k: int, s: int, p: int, d: int = 1) -> int:
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
@@ -17,7 +19,10 @@ class Conv2D(Layer):
     algorithm for every pass (``"auto"``, or a name from ``nnkern.conv_algorithms()``).
     """
 
-    def __init__(self, W, b=None, stride=1, pad=0, groups=1, backend="native", algo="auto"):
+    x: FloatArray  # the forward input, for backward
+
+    def __init__(self, W: ArrayLike, b: ArrayLike | None = None, stride: IntOrPair = 1, pad: IntOrPair = 0,
+                 groups: int = 1, backend: str = "native", algo: str = "auto") -> None:
         super().__init__(backend)
         W = check_float(W, "W")
         if W.ndim != 4:
@@ -33,19 +38,20 @@ class Conv2D(Layer):
         self.pad = pair(pad, "pad")
         self.groups = int(groups)
         self.algo = str(algo)
-        self.x = None
 
-    def forward(self, x, train=True):
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         x = check_float(x)
         W = self.params["W"]
         if x.ndim != 4 or x.shape[1] != W.shape[1] * self.groups:
             raise ValueError(f"Conv2D expects (N, {W.shape[1] * self.groups}, H, W), got {x.shape}")
         self.x = x
-        return self.F.conv2d(x, W, self.params.get("b"), stride=self.stride, padding=self.pad, groups=self.groups,
-                             algo=self.algo)
+        y: FloatArray = self.F.conv2d(x, W, self.params.get("b"), stride=self.stride, padding=self.pad,
+                                      groups=self.groups, algo=self.algo)
+        return y
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray | None:
         mask = (self.need_input_grad, True, "b" in self.params)
+        gx: FloatArray | None
         gx, gw, gb = self.F.conv2d_backward(dout, self.x, self.params["W"], stride=self.stride, padding=self.pad,
                                             groups=self.groups, output_mask=mask, algo=self.algo)
         self.grads["W"] = gw
@@ -53,7 +59,7 @@ class Conv2D(Layer):
             self.grads["b"] = gb
         return gx
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Shape) -> Shape:
         c, h, w = input_shape
         oc, _, kh, kw = self.params["W"].shape
         return (oc, _out(h, kh, self.stride[0], self.pad[0]), _out(w, kw, self.stride[1], self.pad[1]))
@@ -63,18 +69,21 @@ Convolution = Conv2D
 
 
 class _Pool(Layer):
-    def __init__(self, pool_size=2, stride=None, pad=0, backend="native"):
+    input_shape: Shape  # of the forward input, for backward
+
+    def __init__(self, pool_size: IntOrPair = 2, stride: IntOrPair | None = None, pad: IntOrPair = 0,
+                 backend: str = "native") -> None:
         super().__init__(backend)
         self.pool_size = pair(pool_size, "pool_size")
         self.stride = pair(stride, "stride") if stride is not None else self.pool_size
         self.pad = pair(pad, "pad")
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Shape) -> Shape:
         c, h, w = input_shape
         (kh, kw), (sh, sw), (ph, pw) = self.pool_size, self.stride, self.pad
         return (c, _out(h, kh, sh, ph), _out(w, kw, sw, pw))
 
-    def _check(self, x):
+    def _check(self, x: FloatArray) -> FloatArray:
         x = check_float(x)
         if x.ndim != 4:
             raise ValueError(f"{type(self).__name__} expects (N, C, H, W), got {x.shape}")
@@ -88,31 +97,39 @@ class MaxPool2D(_Pool):
     the arg-max recorded in forward.
     """
 
-    def forward(self, x, train=True):
+    indices: IndexArray  # the forward's arg-max positions
+
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         x = self._check(x)
         self.input_shape = x.shape
+        y: FloatArray
         y, self.indices = self.F.max_pool2d(x, self.pool_size, self.stride, self.pad, return_indices=True)
         return y
 
-    def backward(self, dout):
-        return self.F.max_pool2d_backward(dout, self.indices, self.input_shape)
+    def backward(self, dout: FloatArray) -> FloatArray:
+        y: FloatArray = self.F.max_pool2d_backward(dout, self.indices, self.input_shape)
+        return y
 
 
 class AvgPool2D(_Pool):
     """Average pooling; ``count_include_pad`` as in torch (padding counts as zeros)."""
 
-    def __init__(self, pool_size=2, stride=None, pad=0, count_include_pad=True, backend="native"):
+    def __init__(self, pool_size: IntOrPair = 2, stride: IntOrPair | None = None, pad: IntOrPair = 0,
+                 count_include_pad: bool = True, backend: str = "native") -> None:
         super().__init__(pool_size, stride, pad, backend)
         self.count_include_pad = bool(count_include_pad)
 
-    def forward(self, x, train=True):
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         x = self._check(x)
         self.input_shape = x.shape
-        return self.F.avg_pool2d(x, self.pool_size, self.stride, self.pad, count_include_pad=self.count_include_pad)
-
-    def backward(self, dout):
-        return self.F.avg_pool2d_backward(dout, self.input_shape, self.pool_size, self.stride, self.pad,
+        y: FloatArray = self.F.avg_pool2d(x, self.pool_size, self.stride, self.pad,
                                           count_include_pad=self.count_include_pad)
+        return y
+
+    def backward(self, dout: FloatArray) -> FloatArray:
+        y: FloatArray = self.F.avg_pool2d_backward(dout, self.input_shape, self.pool_size, self.stride, self.pad,
+                                                   count_include_pad=self.count_include_pad)
+        return y
 
 
 class LRN(Layer):
@@ -125,20 +142,23 @@ class LRN(Layer):
     :func:`nnkern.functional.local_response_norm` (which matches torch's function).
     """
 
-    def __init__(self, size=5, alpha=1e-4, beta=0.75, k=2.0, alpha_over_size=False, backend="native"):
+    x: FloatArray
+
+    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0,
+                 alpha_over_size: bool = False, backend: str = "native") -> None:
         super().__init__(backend)
         self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
         self.alpha_over_size = bool(alpha_over_size)
 
-    def _hyper(self):
-        return {"size": self.size, "alpha": self.alpha, "beta": self.beta, "k": self.k,
-                "alpha_over_size": self.alpha_over_size}
-
-    def forward(self, x, train=True):
+    def forward(self, x: FloatArray, train: bool = True) -> FloatArray:
         self.x = check_float(x)
-        if x.ndim != 4:
-            raise ValueError(f"LRN expects (N, C, H, W), got {x.shape}")
-        return self.F.local_response_norm(self.x, **self._hyper())
+        if self.x.ndim != 4:
+            raise ValueError(f"LRN expects (N, C, H, W), got {self.x.shape}")
+        y: FloatArray = self.F.local_response_norm(self.x, self.size, self.alpha, self.beta, self.k,
+                                                   self.alpha_over_size)
+        return y
 
-    def backward(self, dout):
-        return self.F.local_response_norm_backward(dout, self.x, **self._hyper())
+    def backward(self, dout: FloatArray) -> FloatArray:
+        y: FloatArray = self.F.local_response_norm_backward(dout, self.x, self.size, self.alpha, self.beta, self.k,
+                                                            self.alpha_over_size)
+        return y
