@@ -42,8 +42,9 @@ def _empty(shape, dtype):
 
 
 def _contig(a):
+    """An input as a C-contiguous, aligned array (one copy when it is not)."""
     a = np.asarray(a)
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return a if a.flags.c_contiguous and a.flags.aligned else np.array(a, order="C")
 
 
 def _index(idx):
