@@ -184,6 +184,19 @@ struct Gemm {
     }
   }
 
+  // The BLAS edge cases, shared by both drivers: nothing to do for an empty C; C = beta * C
+  // when A . B contributes nothing; else C is pre-scaled for beta other than 0 and 1 (the
+  // macro-kernel then accumulates). Returns whether the product still has to be computed.
+  static bool prologue(int64_t m, int64_t n, int64_t k, T alpha, T beta, T* c, int64_t ldc) {
+    if (m <= 0 || n <= 0) return false;
+    if (k <= 0 || alpha == T(0)) {
+      scale_c(m, n, beta, c, ldc);
+      return false;
+    }
+    if (beta != T(0) && beta != T(1)) scale_c(m, n, beta, c, ldc);
+    return true;
+  }
+
   static constexpr int64_t nc_pad() { return ceil_div(Tr::NC, NR) * NR; }
   static constexpr int64_t mc_pad() { return ceil_div(Tr::MC, MR) * MR; }
   static constexpr int64_t work_b() { return int64_t(Tr::KC) * nc_pad(); }
@@ -192,9 +205,7 @@ struct Gemm {
   // General single-threaded GEMM: work holds work_b() + mc_pad()*KC elements.
   static void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
                    const T* b, int64_t ldb, T beta, T* c, int64_t ldc, T* work) {
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0 || alpha == T(0)) return scale_c(m, n, beta, c, ldc);
-    if (beta != T(0) && beta != T(1)) scale_c(m, n, beta, c, ldc);
+    if (!prologue(m, n, k, alpha, beta, c, ldc)) return;
     T* bp = work;
     T* ap = work + work_b();
     const int64_t kb = k_blocks(k, Tr::KC);
@@ -226,9 +237,7 @@ struct Gemm {
   // C = alpha * A . op(B) + beta * C with A packed by pack_a; work holds work_b() elements.
   static void packed(const T* ap, int64_t m, int64_t k, bool tb, int64_t n, const T* b, int64_t ldb, T alpha,
                      T beta, T* c, int64_t ldc, T* work) {
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0 || alpha == T(0)) return scale_c(m, n, beta, c, ldc);
-    if (beta != T(0) && beta != T(1)) scale_c(m, n, beta, c, ldc);
+    if (!prologue(m, n, k, alpha, beta, c, ldc)) return;
     const int64_t ns = m_strips(m, MR), kb = k_blocks(k, Tr::KC);
     for (int64_t jc = 0; jc < n; jc += Tr::NC) {
       const int64_t nb = imin(Tr::NC, n - jc);
