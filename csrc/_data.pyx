@@ -94,7 +94,7 @@ def gather_batch(src, idx, out):
     fn = "gather_batch"
     _array(fn, "src", src, _FLOATS)
     _check_idx(fn, idx, src.shape[0])
-    _check_out(fn, out, (idx.shape[0],) + src.shape[1:], src.dtype)
+    _check_out(fn, out, (idx.shape[0],) + src.shape[1:], src.dtype, (("src", src), ("idx", idx)))
     d = _prod(src.shape[1:])
     s2, o2 = src.reshape(src.shape[0], d), out.reshape(out.shape[0], d)
     cdef int nt = _nthreads(out.size)
@@ -160,7 +160,7 @@ def normalize(src, out, scale=1.0 / 255.0, mean=0.0, std=1.0):
     """
     fn = "normalize"
     _array(fn, "src", src, _UINT8)
-    _check_out(fn, out, src.shape, None)
+    _check_out(fn, out, src.shape, None, (("src", src),))
     return _run_normalize(fn, src, None, out, scale, mean, std)
 
 
@@ -172,7 +172,7 @@ def gather_normalize(src, idx, out, scale=1.0 / 255.0, mean=0.0, std=1.0):
     fn = "gather_normalize"
     _array(fn, "src", src, _UINT8)
     _check_idx(fn, idx, src.shape[0])
-    _check_out(fn, out, (idx.shape[0],) + src.shape[1:], None)
+    _check_out(fn, out, (idx.shape[0],) + src.shape[1:], None, (("src", src), ("idx", idx)))
     return _run_normalize(fn, src, idx, out, scale, mean, std)
 
 

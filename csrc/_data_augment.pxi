@@ -100,6 +100,7 @@ def augment(x, out, keys, seed=0, epoch=0, padding=0, flip=True, fill=0.0):
     if out.dtype != x.dtype:
         raise TypeError(f"{fn}: out has dtype {out.dtype} but x has dtype {x.dtype}; mixed dtypes are not supported")
     _array(fn, "keys", keys, _INT64, ndim=1)
+    _no_overlap(fn, out, (("x", x), ("keys", keys)))
     ph, pw = _pair("padding", padding)
     b, c, h, w = x.shape
     if keys.shape[0] != b:

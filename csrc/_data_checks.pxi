@@ -11,6 +11,9 @@ def _u64(name, v):
 def _array(fn, name, a, dtypes, ndim=None, min_ndim=1, writable=False):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{fn}: {name} must be a numpy.ndarray, got {type(a).__name__}")
+    if not a.dtype.isnative:
+        raise TypeError(f"{fn}: {name} has dtype {a.dtype.str} of non-native byte order; nnkern reads native-order "
+                        f"arrays only: convert it first (a.astype(a.dtype.newbyteorder('=')))")
     if a.dtype not in dtypes:
         raise TypeError(f"{fn}: {name} must be {' or '.join(str(np.dtype(d)) for d in dtypes)}, got {a.dtype}")
     if ndim is not None and a.ndim != ndim:
@@ -20,6 +23,9 @@ def _array(fn, name, a, dtypes, ndim=None, min_ndim=1, writable=False):
     if not a.flags.c_contiguous:
         raise ValueError(f"{fn}: {name} must be C-contiguous (use numpy.ascontiguousarray, "
                          f"or the nnkern.data.pipeline wrapper)")
+    if not a.flags.aligned:
+        raise ValueError(f"{fn}: {name} is not aligned to its {a.itemsize}-byte elements (a view at an odd byte "
+                         f"offset?): pass a copy (numpy.array(a)) or use the nnkern.data.pipeline wrapper")
     if writable and not a.flags.writeable:
         raise ValueError(f"{fn}: {name} is read-only; the result is written into it")
     return a
@@ -30,8 +36,17 @@ _UINT8 = (np.dtype(np.uint8),)
 _INT64 = (np.dtype(np.int64),)
 
 
-def _check_out(fn, out, shape, dtype):
+def _no_overlap(fn, out, inputs):
+    """out shares no memory with the (name, array) inputs that the loop reads while writing it."""
+    for name, a in inputs:
+        if np.may_share_memory(out, a):
+            raise ValueError(f"{fn}: out and {name} share memory; out is written while {name} is read")
+
+
+def _check_out(fn, out, shape, dtype, inputs=()):
+    """out: a writable float array of shape (and dtype), sharing no memory with the inputs."""
     _array(fn, "out", out, _FLOATS, writable=True)
+    _no_overlap(fn, out, inputs)
     if out.shape != tuple(shape):
         raise ValueError(f"{fn}: out must have shape {tuple(shape)}, got {out.shape}")
     if dtype is not None and out.dtype != dtype:

@@ -67,7 +67,7 @@ py::tuple affine_backward(const py::array& gy, const py::array& x, const py::arr
     }
     T *gwp = gw.mutable_data(), *gbp = gb.mutable_data();
     {
-      py::gil_scoped_release release;
+      KernelSection release;
       nnk::affine_backward<T>(data_of<T>(gy), data_of<T>(x), data_of<T>(w), gxp, gwp, gbp, s.n, s.in, s.out);
     }
     return py::make_tuple(gx_o, std::move(gw), std::move(gb));

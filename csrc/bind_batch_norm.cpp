@@ -70,6 +70,12 @@ py::tuple batch_norm_forward(const py::array& x, const py::object& rm_o, const p
   check_param(fn, "running_var", rv, x, s.c, training);
   check_param(fn, "weight", w, x, s.c, false);
   check_param(fn, "bias", b, x, s.c, false);
+  if (training && rm) {  // updated in place while x, weight and bias are read
+    std::vector<Operand> ops{{x, false, "x"}, {*rm, true, "running_mean"}, {*rv, true, "running_var"}};
+    if (w) ops.push_back({*w, false, "weight"});
+    if (b) ops.push_back({*b, false, "bias"});
+    require_no_overlap(fn, ops, "the running statistics are updated in place and must not overlap another argument");
+  }
   if (!(eps >= 0.0) || !std::isfinite(eps)) throw py::value_error(std::string(fn) + ": eps must be finite and >= 0");
   if (!(momentum >= 0.0 && momentum <= 1.0)) throw py::value_error(std::string(fn) + ": momentum must lie in [0, 1]");
   if (training && s.n * s.s < 2)
@@ -83,7 +89,7 @@ py::tuple batch_norm_forward(const py::array& x, const py::object& rm_o, const p
     T* rmp = rm ? data_of<T>(*rm) : nullptr;
     T* rvp = rv ? data_of<T>(*rv) : nullptr;
     {
-      py::gil_scoped_release release;
+      KernelSection release;
       if (training) nnk::batch_norm_forward_train<T>(xp, wp, bp, yp, mp, ip, rmp, rvp, s, momentum, eps, unbiased);
       else nnk::batch_norm_forward_infer<T>(xp, wp, bp, rmp, rvp, yp, mp, ip, s, eps);
     }
@@ -109,7 +115,7 @@ py::tuple batch_norm_backward(const py::array& gy, const py::array& x, const Opt
     const T *gyp = data_of<T>(gy), *xp = data_of<T>(x), *wp = opt_ptr<T>(w), *mp = data_of<T>(mean),
             *ip = data_of<T>(invstd);
     {
-      py::gil_scoped_release release;
+      KernelSection release;
       nnk::batch_norm_backward<T>(gyp, xp, wp, mp, ip, gxp, gwp, gbp, s, training);
     }
     return out.tuple();

@@ -17,10 +17,10 @@ namespace {
 // hyper-parameters, and derives the full shape.
 nnk::Conv2dShape conv_shape_of(const char* fn, const std::vector<int64_t>& xs, const std::vector<int64_t>& ws,
                                Pair stride, Pair pad, Pair dil, int64_t groups) {
-  if (stride.first <= 0 || stride.second <= 0) throw py::value_error(std::string(fn) + ": stride must be positive");
-  if (dil.first <= 0 || dil.second <= 0) throw py::value_error(std::string(fn) + ": dilation must be positive");
-  if (pad.first < 0 || pad.second < 0) throw py::value_error(std::string(fn) + ": padding must be non-negative");
-  if (groups <= 0) throw py::value_error(std::string(fn) + ": groups must be positive");
+  require_param(fn, "stride", stride, 1);
+  require_param(fn, "dilation", dil, 1);
+  require_param(fn, "padding", pad, 0);
+  require_param(fn, "groups", groups, 1);
   nnk::Conv2dShape s{xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3],
                      stride.first, stride.second, pad.first, pad.second, dil.first, dil.second, groups, 0, 0};
   if (s.kh <= 0 || s.kw <= 0 || ws[1] <= 0 || s.oc <= 0)
@@ -29,7 +29,7 @@ nnk::Conv2dShape conv_shape_of(const char* fn, const std::vector<int64_t>& xs, c
   if (s.c % groups != 0 || s.oc % groups != 0)
     throw py::value_error(std::string(fn) + ": groups=" + std::to_string(groups) + " must divide both C=" +
                           std::to_string(s.c) + " and OC=" + std::to_string(s.oc));
-  if (ws[1] * groups != s.c)
+  if (ws[1] != s.c / groups)
     throw py::value_error(std::string(fn) + ": x has C=" + std::to_string(s.c) + " channels but weight expects C/groups=" +
                           std::to_string(ws[1]) + " with groups=" + std::to_string(groups));
   checked_numel(fn, {s.n, s.c, s.h, s.w});
@@ -68,7 +68,7 @@ py::array forward_t(const py::array& x, const py::array& w, const std::optional<
   const T* bp = b ? data_of<T>(*b) : nullptr;
   T* yp = y.mutable_data();
   {
-    py::gil_scoped_release release;
+    KernelSection release;
     nnk::conv2d_forward<T>(data_of<T>(x), data_of<T>(w), bp, yp, s, algo);
   }
   return std::move(y);
@@ -98,7 +98,7 @@ py::tuple backward_t(const py::array& gy, const py::array& x, const py::array& w
   if (need_gb) { auto a = new_array<T>({s.oc}); gbp = a.mutable_data(); gb_o = a; }
   T* gwp = gw.mutable_data();
   {
-    py::gil_scoped_release release;
+    KernelSection release;
     nnk::conv2d_backward<T>(data_of<T>(gy), data_of<T>(x), data_of<T>(w), gxp, need_gw ? gwp : nullptr, gbp, s,
                             algo_gx, algo_gw);  // grad_weight only when asked for
   }
@@ -148,9 +148,9 @@ AlgoQuery algo_query(const char* fn, std::vector<int64_t> xs, std::vector<int64_
     throw py::value_error(std::string(fn) + ": unknown pass '" + pass_name +
                           "'; expected 'forward', 'backward_input' or 'backward_weight'");
   const py::dtype d = py::dtype::from_args(dtype);
-  if (!d.is(py::dtype::of<float>()) && !d.is(py::dtype::of<double>()))
-    throw py::type_error(std::string(fn) + ": dtype must be float32 or float64");
-  if (d.is(py::dtype::of<double>())) q.dt = nnk::ConvDtype::F64;
+  const bool f32 = dtype_equiv(d, py::dtype::of<float>()), f64 = dtype_equiv(d, py::dtype::of<double>());
+  if (!f32 && !f64) throw py::type_error(std::string(fn) + ": dtype must be float32 or float64");
+  if (f64) q.dt = nnk::ConvDtype::F64;
   return q;
 }
 
@@ -171,11 +171,11 @@ std::vector<std::string> conv2d_algo_candidates(std::vector<int64_t> xs, std::ve
   return out;
 }
 
-// im2col / col2im are exposed for tests and learners; they take the kernel size directly.
-nnk::Conv2dShape plain_shape(const char* fn, const py::array& x4, Pair k, Pair stride, Pair pad, Pair dil) {
-  if (k.first <= 0 || k.second <= 0) throw py::value_error(std::string(fn) + ": kernel_size must be positive");
-  py::array w = py::array(x4.dtype(), std::vector<py::ssize_t>{1, x4.ndim() == 4 ? x4.shape(1) : 1, k.first, k.second});
-  return conv_shape(fn, x4, w, stride, pad, dil, 1);
+// im2col / col2im are exposed for tests and learners; they take the kernel size directly (the
+// shape of a one-filter weight, checked like a convolution's, without allocating one).
+nnk::Conv2dShape plain_shape(const char* fn, const std::vector<int64_t>& xs, Pair k, Pair stride, Pair pad, Pair dil) {
+  require_param(fn, "kernel_size", k, 1);
+  return conv_shape_of(fn, xs, {1, xs[1], k.first, k.second}, stride, pad, dil, 1);
 }
 
 template <class T>
@@ -184,15 +184,19 @@ py::array im2col_t(const py::array& x, const nnk::Conv2dShape& s) {
   auto cols = new_array<T>({s.c * s.kh * s.kw, m});
   T* cp = cols.mutable_data();
   {
-    py::gil_scoped_release release;
+    KernelSection release;
     nnk::im2col<T>(data_of<T>(x), cp, s, s.n, m, 0, s.oh, true);
   }
   return std::move(cols);
 }
 
 py::array im2col(const py::array& x, Pair k, Pair stride, Pair pad, Pair dil) {
-  auto s = plain_shape("im2col", x, k, stride, pad, dil);
-  return dispatch_float(float_dtype("im2col", "x", x), [&](auto t) { return im2col_t<decltype(t)>(x, s); });
+  const char* fn = "im2col";
+  const DType dt = float_dtype(fn, "x", x);
+  require_ndim(fn, "x", x, 4, "(N, C, H, W)");
+  auto s = plain_shape(fn, shape_of(x), k, stride, pad, dil);
+  require_contiguous(fn, "x", x);
+  return dispatch_float(dt, [&](auto t) { return im2col_t<decltype(t)>(x, s); });
 }
 
 template <class T>
@@ -200,7 +204,7 @@ py::array col2im_t(const py::array& cols, const nnk::Conv2dShape& s) {
   auto x = new_array<T>({s.n, s.c, s.h, s.w});
   T* xp = x.mutable_data();
   {
-    py::gil_scoped_release release;
+    KernelSection release;
     nnk::col2im<T>(data_of<T>(cols), xp, s, s.n, s.n * s.oh * s.ow, true);
   }
   return std::move(x);
@@ -210,10 +214,7 @@ py::array col2im(const py::array& cols, std::vector<int64_t> shape, Pair k, Pair
   const char* fn = "col2im";
   auto dt = float_dtype(fn, "cols_t", cols);
   if (shape.size() != 4) throw py::value_error("col2im: input_shape must be (N, C, H, W)");
-  checked_numel(fn, {shape[0], shape[1], shape[2], shape[3]});
-  py::array proto(cols.dtype(), std::vector<py::ssize_t>{0, shape[1], shape[2], shape[3]});
-  auto s = plain_shape(fn, proto, k, stride, pad, dil);
-  s.n = shape[0];
+  auto s = plain_shape(fn, shape, k, stride, pad, dil);
   require_shape(fn, "cols_t", cols, {s.c * s.kh * s.kw, s.n * s.oh * s.ow});
   require_contiguous(fn, "cols_t", cols);
   return dispatch_float(dt, [&](auto t) { return col2im_t<decltype(t)>(cols, s); });

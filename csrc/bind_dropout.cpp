@@ -31,7 +31,7 @@ py::tuple dropout_forward(const py::array& x, double p, uint64_t seed, bool trai
     if (!training) {
       const T scale = inverted ? T(1) : T(1.0 - p);
       {
-        py::gil_scoped_release release;
+        KernelSection release;
         nnk::dropout_scale<T>(xp, yp, n, scale);
       }
       return py::make_tuple(std::move(y), py::none());
@@ -41,7 +41,7 @@ py::tuple dropout_forward(const py::array& x, double p, uint64_t seed, bool trai
     const T scale = T(train_scale(p, inverted));
     const uint64_t thr = nnk::dropout_threshold(p);
     {
-      py::gil_scoped_release release;
+      KernelSection release;
       nnk::dropout_forward<T>(xp, yp, mp, n, seed, thr, scale);
     }
     return py::make_tuple(std::move(y), std::move(mask));
@@ -51,9 +51,7 @@ py::tuple dropout_forward(const py::array& x, double p, uint64_t seed, bool trai
 py::array dropout_backward(const py::array& gy, const py::array& mask, double p, bool inverted) {
   const char* fn = "dropout_backward";
   const auto dt = float_dtype(fn, "grad_out", gy);
-  if (!mask.dtype().is(py::dtype::of<uint8_t>()))
-    throw py::type_error(std::string(fn) + ": mask must be uint8 (the mask returned by dropout_forward), got " +
-                         dtype_name(mask));
+  require_dtype<uint8_t>(fn, "mask", mask, "uint8 (the mask returned by dropout_forward)");
   check_p(fn, p);
   require_shape(fn, "mask", mask, shape_of(gy));
   const int64_t n = numel_of(fn, gy);

@@ -23,6 +23,9 @@ nnk::Isa isa_arg(const char* fn, const std::string& name) {
 // A 2-D operand with unit column stride; returns its row stride in elements.
 int64_t leading_dim(const char* fn, const char* name, const py::array& a) {
   require_ndim(fn, name, a, 2, "matrix");
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    throw py::value_error(std::string(fn) + ": " + name + " is not aligned to its " + std::to_string(a.itemsize()) +
+                          "-byte elements");
   const int64_t item = a.itemsize(), rows = a.shape(0), cols = a.shape(1);
   if (rows == 0 || cols == 0) return cols > 1 ? cols : 1;  // empty: numpy's strides are 0
   if (cols > 1 && a.strides(1) != item)
@@ -52,7 +55,7 @@ void run(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const 
   T* cp = data_of<T>(c);
   std::vector<T> work(size_t(nnk::gemm_work_size<T>()));
   std::vector<T> pa(packed ? size_t(nnk::gemm_packed_a_size<T>(m, k)) : 0);
-  py::gil_scoped_release release;
+  KernelSection release;
   if (packed) {
     const auto p = nnk::gemm_pack_a<T>(ta, m, k, ap, lda, pa.data());
     nnk::gemm_packed_a<T>(p, tb, n, bp, ldb, T(alpha), T(beta), cp, ldc, work.data());
@@ -103,7 +106,7 @@ void bind_gemm(py::module_& m) {
         "Operands are 2-D with unit column stride (row strides are the leading dimensions).");
   m.def("_gemm_blocking", [](const std::string& name, py::object dtype) {
     const nnk::Isa isa = isa_arg("_gemm_blocking", name);
-    const bool f64 = py::dtype::from_args(dtype).is(py::dtype::of<double>());
+    const bool f64 = nnk_py::dtype_equiv(py::dtype::from_args(dtype), py::dtype::of<double>());
     const nnk::GemmBlocking b = f64 ? nnk::gemm_blocking<double>(isa) : nnk::gemm_blocking<float>(isa);
     py::dict d;
     d["mr"] = b.mr;

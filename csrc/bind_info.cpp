@@ -30,10 +30,10 @@ void bind_info(py::module_& m) {
   m.def("_poison_value", [](const py::object& dtype) -> py::object {
     using nnk_py::poison_value;
     const py::dtype dt = py::dtype::from_args(dtype);
-    if (dt.is(py::dtype::of<float>())) return py::float_(poison_value<float>());
-    if (dt.is(py::dtype::of<double>())) return py::float_(poison_value<double>());
-    if (dt.is(py::dtype::of<int64_t>())) return py::int_(poison_value<int64_t>());
-    if (dt.is(py::dtype::of<uint8_t>())) return py::int_(poison_value<uint8_t>());
+    if (nnk_py::dtype_equiv(dt, py::dtype::of<float>())) return py::float_(poison_value<float>());
+    if (nnk_py::dtype_equiv(dt, py::dtype::of<double>())) return py::float_(poison_value<double>());
+    if (nnk_py::dtype_equiv(dt, py::dtype::of<int64_t>())) return py::int_(poison_value<int64_t>());
+    if (nnk_py::dtype_equiv(dt, py::dtype::of<uint8_t>())) return py::int_(poison_value<uint8_t>());
     throw py::type_error("_poison_value: no kernel output has dtype " + py::str(dt).cast<std::string>());
   }, py::arg("dtype"),
         "The poison of _set_poison_outputs for an output dtype: NaN (float32, float64), INT64_MIN (int64: "

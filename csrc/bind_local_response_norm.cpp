@@ -13,6 +13,7 @@ nnk::LrnShape lrn_shape(const char* fn, const py::array& x, int64_t size, double
   require_ndim(fn, "x", x, 4, "(N, C, H, W)");
   checked_numel(fn, {x.shape(0), x.shape(1), x.shape(2), x.shape(3)});
   if (size < 1) throw py::value_error(std::string(fn) + ": size must be >= 1, got " + std::to_string(size));
+  require_param(fn, "size", size, 1);
   if (!(k > 0.0) || !std::isfinite(k)) throw py::value_error(std::string(fn) + ": k must be finite and > 0");
   if (!std::isfinite(alpha) || alpha < 0.0) throw py::value_error(std::string(fn) + ": alpha must be finite and >= 0");
   if (!std::isfinite(beta)) throw py::value_error(std::string(fn) + ": beta must be finite");

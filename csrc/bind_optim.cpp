@@ -98,30 +98,14 @@ void require_range(const char* fn, const char* name, double x, double lo, bool l
 }
 
 // Written buffers (params, states) may overlap nothing; gradients may overlap each other.
-void require_no_overlap(const char* fn, const Lists& L) {
-  struct Span { uintptr_t b, e; bool written; std::string name; };
-  std::vector<Span> spans;
-  auto add = [&](const py::array& a, bool written, std::string name) {
-    if (a.nbytes() > 0) {
-      const auto b = reinterpret_cast<uintptr_t>(a.data());
-      spans.push_back({b, b + uintptr_t(a.nbytes()), written, std::move(name)});
-    }
-  };
+void require_distinct(const char* fn, const Lists& L) {
+  std::vector<Operand> ops;
   for (size_t i = 0; i < L.params.size(); ++i) {
-    add(L.params[i], true, "params" + L.label[i]);
-    add(L.grads[i], false, "grads" + L.label[i]);
-    for (size_t s = 0; s < L.states.size(); ++s) add(L.states[s][i], true, L.state_names[s] + L.label[i]);
+    ops.push_back({L.params[i], true, "params" + L.label[i]});
+    ops.push_back({L.grads[i], false, "grads" + L.label[i]});
+    for (size_t s = 0; s < L.states.size(); ++s) ops.push_back({L.states[s][i], true, L.state_names[s] + L.label[i]});
   }
-  std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.b < y.b; });
-  const Span *any = nullptr, *written = nullptr;  // earlier spans reaching furthest
-  for (const Span& s : spans) {
-    const Span* hit = (s.written && any && s.b < any->e) ? any : (written && s.b < written->e) ? written : nullptr;
-    if (hit)
-      throw py::value_error(std::string(fn) + ": " + hit->name + " and " + s.name +
-                            " share memory; every parameter and state array must be distinct");
-    if (!any || s.e > any->e) any = &s;
-    if (s.written && (!written || s.e > written->e)) written = &s;
-  }
+  require_no_overlap(fn, ops, "every parameter and state array must be distinct");
 }
 
 Lists gather(const char* fn, const py::handle& params, const py::handle& grads,
@@ -174,7 +158,7 @@ Lists gather(const char* fn, const py::handle& params, const py::handle& grads,
       require_writable(fn, sn.c_str(), a);
     }
   }
-  require_no_overlap(fn, L);
+  require_distinct(fn, L);
   return L;
 }
 
@@ -197,7 +181,7 @@ template <class K>
 void launch(const Lists& L, K kern) {
   const auto f32 = tensors<float>(L);
   const auto f64 = tensors<double>(L);
-  py::gil_scoped_release release;
+  KernelSection release;
   if (!f32.empty()) kern(f32);
   if (!f64.empty()) kern(f64);
 }

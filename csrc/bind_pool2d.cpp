@@ -16,9 +16,9 @@ std::string pair_str(int64_t a, int64_t b) { return "(" + std::to_string(a) + ",
 nnk::Pool2dShape pool_shape(const char* fn, int64_t n, int64_t c, int64_t h, int64_t w, Pair k, Pair stride,
                             Pair pad) {
   const std::string f(fn);
-  if (k.first <= 0 || k.second <= 0) throw py::value_error(f + ": kernel_size must be positive");
-  if (stride.first <= 0 || stride.second <= 0) throw py::value_error(f + ": stride must be positive");
-  if (pad.first < 0 || pad.second < 0) throw py::value_error(f + ": padding must be non-negative");
+  require_param(fn, "kernel_size", k, 1);
+  require_param(fn, "stride", stride, 1);
+  require_param(fn, "padding", pad, 0);
   if (2 * pad.first > k.first || 2 * pad.second > k.second)
     throw py::value_error(f + ": padding " + pair_str(pad.first, pad.second) +
                           " must be at most half of kernel_size " + pair_str(k.first, k.second) +
@@ -69,7 +69,7 @@ py::object max_pool2d_forward(const py::array& x, Pair k, Pair stride, Pair pad,
     }
     T* yp = y.mutable_data();
     {
-      py::gil_scoped_release release;
+      KernelSection release;
       nnk::max_pool2d_forward<T>(data_of<T>(x), yp, ip, s);
     }
     if (return_indices) return py::make_tuple(y, io);
@@ -82,14 +82,20 @@ py::array max_pool2d_backward(const py::array& gy, const py::array& idx, const s
   auto dt = float_dtype(fn, "grad_out", gy);
   require_ndim(fn, "grad_out", gy, 4, "(N, C, OH, OW)");
   auto in = input_shape4(fn, input_shape);
-  if (!idx.dtype().is(py::dtype::of<int64_t>()))
-    throw py::type_error(std::string(fn) + ": indices must be int64, got " + dtype_name(idx));
+  require_dtype<int64_t>(fn, "indices", idx, "int64");
   require_shape(fn, "indices", idx, {gy.shape(0), gy.shape(1), gy.shape(2), gy.shape(3)});
   if (in[0] != gy.shape(0) || in[1] != gy.shape(1))
     throw py::value_error(std::string(fn) + ": input_shape " + pair_str(in[0], in[1]) +
                           " (N, C) does not match grad_out " + shape_str(gy));
   if (in[2] * in[3] == 0 && gy.size() > 0)
     throw py::value_error(std::string(fn) + ": input planes are empty but grad_out is not");
+  // every window holds an input element (padding <= kernel/2), so OH <= H + 1 and OW <= W + 1;
+  // and the forward's indices are int32 plane offsets
+  if (gy.shape(2) > in[2] + 1 || gy.shape(3) > in[3] + 1)
+    throw py::value_error(std::string(fn) + ": grad_out " + shape_str(gy) + " cannot come from input planes " +
+                          pair_str(in[2], in[3]) + " (a pooling output has at most H + 1 rows and W + 1 columns)");
+  if (in[2] * in[3] >= std::numeric_limits<int32_t>::max())
+    throw py::value_error(std::string(fn) + ": input planes of 2^31 - 1 elements or more are not supported");
   require_contiguous(fn, "grad_out", gy);
   require_contiguous(fn, "indices", idx);
   const nnk::Pool2dShape s{in[0], in[1], in[2], in[3], 1, 1, 1, 1, 0, 0, gy.shape(2), gy.shape(3)};

@@ -18,8 +18,9 @@ bool check_target(const char* fn, const char* a_name, const py::array& a, const 
                           shape_str(a));
   checked_numel(fn, {n, k});
   require_contiguous(fn, a_name, a);
-  const bool labels = target.dtype().is(py::dtype::of<int64_t>());
-  if (!labels && !target.dtype().is(a.dtype()))
+  require_native_order(fn, "target", target);
+  const bool labels = has_dtype<int64_t>(target);
+  if (!labels && !dtype_equiv(target.dtype(), a.dtype()))
     throw py::type_error(std::string(fn) + ": target must be int64 labels or a one-hot array of the dtype of " +
                          a_name + " (" + dtype_name(a) + "), got " + dtype_name(target));
   const bool shape_ok = labels ? (target.ndim() == 1 && target.shape(0) == n)
@@ -51,7 +52,7 @@ py::tuple softmax_cross_entropy_forward(const py::array& logits, const py::array
     const T* tp = labels ? nullptr : data_of<T>(target);
     double loss;
     {
-      py::gil_scoped_release release;
+      KernelSection release;
       loss = nnk::softmax_cross_entropy_forward<T>(data_of<T>(logits), lp, tp, pp, n, k);
     }
     return py::make_tuple(loss, std::move(probs));

@@ -12,7 +12,9 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
+#include "fork_warning.h"
 
 namespace nnk_py {
 namespace py = pybind11;
@@ -27,16 +29,54 @@ inline std::string shape_str(const py::array& a) {
   return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
+// Dtypes compare by value (PyArray_EquivTypes), never by identity: an array that went through
+// pickle (mpi4py, multiprocessing) carries a fresh dtype object equal to the builtin one. A
+// dtype of the other byte order is not equivalent (its bytes would be misread) and is refused
+// with a message of its own: nnkern never byte-swaps silently.
+inline bool dtype_equiv(const py::dtype& a, const py::dtype& b) {
+  return py::detail::npy_api::get().PyArray_EquivTypes_(a.ptr(), b.ptr());
+}
+
+template <class T>
+bool has_dtype(const py::array& a) {
+  return dtype_equiv(a.dtype(), py::dtype::of<T>());
+}
+
+inline bool non_native_order(const py::dtype& d) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  return d.byteorder() == '<';
+#else
+  return d.byteorder() == '>';
+#endif
+}
+
+inline void require_native_order(const char* fn, const char* name, const py::array& a) {
+  if (non_native_order(a.dtype()))
+    throw py::type_error(std::string(fn) + ": " + name + " has dtype " + dtype_name(a) +
+                         " of non-native byte order; nnkern reads native-order arrays only: convert it first "
+                         "(a.astype(a.dtype.newbyteorder('=')))");
+}
+
+// A dtype accepted by value (see dtype_equiv) or named `what`, e.g. "int64".
+template <class T>
+void require_dtype(const char* fn, const char* name, const py::array& a, const char* what) {
+  require_native_order(fn, name, a);
+  if (!has_dtype<T>(a))
+    throw py::type_error(std::string(fn) + ": " + name + " must be " + what + ", got " + dtype_name(a));
+}
+
 // float32 or float64, else TypeError naming what is accepted.
 inline DType float_dtype(const char* fn, const char* name, const py::array& a) {
-  if (a.dtype().is(py::dtype::of<float>())) return DType::f32;
-  if (a.dtype().is(py::dtype::of<double>())) return DType::f64;
+  require_native_order(fn, name, a);
+  if (has_dtype<float>(a)) return DType::f32;
+  if (has_dtype<double>(a)) return DType::f64;
   throw py::type_error(std::string(fn) + ": " + name + " must be float32 or float64, got " + dtype_name(a));
 }
 
 inline void same_dtype(const char* fn, const char* name, const py::array& a, const char* ref_name,
                        const py::array& ref) {
-  if (!a.dtype().is(ref.dtype()))
+  require_native_order(fn, name, a);
+  if (!dtype_equiv(a.dtype(), ref.dtype()))
     throw py::type_error(std::string(fn) + ": " + name + " has dtype " + dtype_name(a) + " but " + ref_name +
                          " has dtype " + dtype_name(ref) + "; mixed dtypes are not supported, cast one of them");
 }
@@ -48,10 +88,48 @@ inline void require_ndim(const char* fn, const char* name, const py::array& a, p
                           ", got shape " + shape_str(a));
 }
 
+// C-contiguous and aligned to the element size (the kernels' loads assume both; a view at an
+// odd byte offset of a buffer is not). The functional wrappers copy inputs that are neither;
+// arrays updated in place are never copied (the update would vanish), so they must be both.
 inline void require_contiguous(const char* fn, const char* name, const py::array& a) {
   if (!(a.flags() & py::array::c_style))
     throw py::value_error(std::string(fn) + ": " + name +
                           " must be C-contiguous (use numpy.ascontiguousarray, or the nnkern.functional wrapper)");
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    throw py::value_error(std::string(fn) + ": " + name + " is not aligned to its " + std::to_string(a.itemsize()) +
+                          "-byte elements (a view at an odd byte offset?): pass a copy (numpy.array(a)) or use the "
+                          "nnkern.functional wrapper; an array updated in place is never copied by nnkern");
+}
+
+// The arrays of one call that must not share memory: a written one (updated in place) may
+// overlap no other array, read-only ones may overlap each other. Sorted by address, so it is
+// O(n log n) for the optimizers' thousands of tensors. `rule` ends the message.
+struct Operand {
+  py::array a;
+  bool written;
+  std::string name;
+};
+
+inline void require_no_overlap(const char* fn, const std::vector<Operand>& ops, const char* rule) {
+  struct Span {
+    uintptr_t b, e;
+    bool written;
+    const std::string* name;
+  };
+  std::vector<Span> spans;
+  for (const Operand& o : ops)
+    if (o.a.nbytes() > 0) {
+      const auto b = reinterpret_cast<uintptr_t>(o.a.data());
+      spans.push_back({b, b + uintptr_t(o.a.nbytes()), o.written, &o.name});
+    }
+  std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.b < y.b; });
+  const Span *any = nullptr, *written = nullptr;  // earlier spans reaching furthest
+  for (const Span& s : spans) {
+    const Span* hit = (s.written && any && s.b < any->e) ? any : (written && s.b < written->e) ? written : nullptr;
+    if (hit) throw py::value_error(std::string(fn) + ": " + *hit->name + " and " + *s.name + " share memory; " + rule);
+    if (!any || s.e > any->e) any = &s;
+    if (s.written && (!written || s.e > written->e)) written = &s;
+  }
 }
 
 inline void require_writable(const char* fn, const char* name, const py::array& a) {
@@ -81,6 +159,27 @@ inline int64_t checked_numel(const char* fn, std::initializer_list<int64_t> dims
   return p;
 }
 
+// Every hyper-parameter that enters size arithmetic (kernel sizes, strides, paddings,
+// dilations, groups, window sizes) is checked first to lie in [lo, kMaxParam]: then
+// h + 2 * pad, dilation * (kernel - 1) + 1 and output sizes stay far inside int64 for any
+// array (whose element count checked_numel bounds by 2^60), and products of sizes go through
+// checked_numel. Too large is an OverflowError, too small a ValueError.
+constexpr int64_t kMaxParam = int64_t(1) << 31;
+
+inline void require_param(const char* fn, const char* name, int64_t v, int64_t lo) {
+  if (v < lo)
+    throw py::value_error(std::string(fn) + ": " + name + (lo > 0 ? " must be positive" : " must be non-negative") +
+                          ", got " + std::to_string(v));
+  if (v > kMaxParam)
+    throw std::overflow_error(std::string(fn) + ": " + name + " " + std::to_string(v) +
+                              " is larger than 2^31 (hyper-parameters are bounded so size arithmetic cannot overflow)");
+}
+
+inline void require_param(const char* fn, const char* name, std::pair<int64_t, int64_t> v, int64_t lo) {
+  require_param(fn, name, v.first, lo);
+  require_param(fn, name, v.second, lo);
+}
+
 inline std::vector<int64_t> shape_of(const py::array& a) {
   return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
 }
@@ -99,6 +198,16 @@ auto dispatch_float(DType dt, F&& f) {
   if (dt == DType::f64) return f(double());
   return f(float());
 }
+
+// Every kernel runs inside a KernelSection, which releases the GIL, but first, with the GIL
+// still held, gives the one-time warning of a forked child (fork_warning.h): under
+// warnings-as-errors that raises before any work starts.
+struct ForkWarning {
+  ForkWarning() { warn_if_fork_child(); }
+};
+struct KernelSection : ForkWarning {
+  py::gil_scoped_release release;
+};
 
 // Testing hook: when on, fresh outputs are filled before a kernel runs with a value that no
 // kernel writes, so a test can see any element that the kernel failed to write: NaN in
@@ -142,7 +251,7 @@ py::array float_output(DType dt, const std::vector<int64_t>& shape, K&& kernel) 
     auto out = new_array<decltype(t)>(shape);
     auto* p = out.mutable_data();
     {
-      py::gil_scoped_release release;
+      KernelSection release;
       kernel(p);
     }
     return std::move(out);

@@ -1,5 +1,5 @@
 // Average pooling by direct, separable loops (see pool2d.h): for each output row a vertical
-// pass sums the (clamped) window rows into a zero-padded row buffer, then a horizontal pass
+// pass sums the (clamped) window rows into a W-wide row buffer, then a horizontal pass
 // sums KW strided taps of that buffer per output column and multiplies by the reciprocal
 // divisor; the backward spreads each output gradient the same way in reverse. Sums run in a
 // fixed order (window rows, then taps). Work items are the N*C planes: a thread owns whole
@@ -57,16 +57,34 @@ NNK_INLINE void avg_pool2d_hpass(const T* sv, T* yr, const T* rcp, const Pool2dS
   avg_pool2d_hpass_general<T, 0>(sv, yr, rcp, s);
 }
 
+// One output row from the W-wide row buffer: interior columns vectorised, each edge column the
+// sum of its clamped taps in column order (the taps it skips were zero padding); the result is
+// bit for bit that of a zero-padded buffer.
+template <class T>
+NNK_INLINE void avg_pool2d_hrow(const T* sv, T* yr, const T* rcp, const Pool2dShape& s, Interior in) {
+  if (in.b > in.a) avg_pool2d_hpass(sv + interior_offset(s, in), yr + in.a, rcp + in.a, interior_shape(s, in));
+  auto edge = [&](int64_t ow) {
+    int64_t lo, hi;
+    window_columns(s, ow, lo, hi);
+    T m = T(0);  // + the padding's zeros: as a padded buffer sums (-0 sums become +0)
+    for (int64_t t = lo; t < hi; ++t) m += sv[t];
+    yr[ow] = m * rcp[ow];
+  };
+  for (int64_t ow = 0; ow < in.a; ++ow) edge(ow);
+  for (int64_t ow = in.b; ow < s.ow; ++ow) edge(ow);
+}
+
 // ---- forward over planes [p0, p1) ------------------------------------------------------------
 template <class T>
 NNK_INLINE void avg_pool2d_planes(const T* x, T* y, const Pool2dShape& s, bool include_pad, int64_t p0, int64_t p1) {
-  const int64_t H = s.h, W = s.w, Wp = W + 2 * s.pw, OW = s.ow;
+  const int64_t H = s.h, W = s.w, OW = s.ow;
   const bool flat = flat_columns(s);
+  const Interior in = interior_columns(s);
   Pool2dShape fs = s;  // the flat horizontal pass: one "row" of OH*OW outputs
   fs.ow = s.oh * s.ow;
   // row buffer (flat: the vertically summed plane) + reciprocal divisors for every output of
   // a plane (flat) or for a full-height row and a clipped row
-  const int64_t nbuf = flat ? s.oh * W : Wp, nrcp = flat ? fs.ow : 2 * OW;
+  const int64_t nbuf = flat ? s.oh * W : W, nrcp = flat ? fs.ow : 2 * OW;
   auto buf = scratch<T>(nbuf + nrcp);
   T* NNK_RESTRICT sv = buf.get();
   T* NNK_RESTRICT rcp = sv + nbuf;
@@ -83,7 +101,7 @@ NNK_INLINE void avg_pool2d_planes(const T* x, T* y, const Pool2dShape& s, bool i
   for (int64_t p = p0; p < p1; ++p) {
     const T* xp = x + p * H * W;
     for (int64_t oh = 0; oh < s.oh; ++oh) {
-      T* NNK_RESTRICT svi = flat ? sv + oh * W : sv + s.pw;
+      T* NNK_RESTRICT svi = flat ? sv + oh * W : sv;
       const int64_t ih0 = oh * s.sh - s.ph, r0 = std::max<int64_t>(ih0, 0), r1 = std::min(ih0 + s.kh, H);
       const T* NNK_RESTRICT row = xp + r0 * W;
       for (int64_t iw = 0; iw < W; ++iw) svi[iw] = row[iw];
@@ -97,7 +115,7 @@ NNK_INLINE void avg_pool2d_planes(const T* x, T* y, const Pool2dShape& s, bool i
         avg_rcp(rcp_edge, s, r1 - r0, false);
         rc = rcp_edge;
       }
-      avg_pool2d_hpass(sv, y + (p * s.oh + oh) * OW, rc, s);
+      avg_pool2d_hrow(sv, y + (p * s.oh + oh) * OW, rc, s, in);
     }
     if (flat) avg_pool2d_hpass(sv, y + p * fs.ow, rcp, fs);
   }
@@ -121,33 +139,47 @@ NNK_INLINE void avg_pool2d_hspread_tiled(T* NNK_RESTRICT sv, const T* NNK_RESTRI
     for (int64_t ow = 0; ow < s.ow; ++ow) sv[tap<SW>(ow, sw, j)] = gr[ow];
 }
 
-// The one backward dispatch: the spread of one output row into the Wp-wide buffer sv.
+// The one backward dispatch: the spread of one output row into the W-wide buffer sv. Edge
+// columns add to their clamped taps; every buffer entry receives its gradients in the order of
+// decreasing output column (right edges, interior by increasing tap, left edges), the order
+// of the spread over a padded buffer, so the sums do not depend on where the interior ends.
 template <class T>
-NNK_INLINE void avg_pool2d_hspread(T* sv, const T* gr, const Pool2dShape& s, bool flat) {
-  const int64_t Wp = s.w + 2 * s.pw;
+NNK_INLINE void avg_pool2d_hspread(T* sv, const T* gr, const Pool2dShape& s, bool flat, Interior in) {
   if (flat) {
     if (s.sw == 2) return avg_pool2d_hspread_tiled<T, 2>(sv, gr, s);
     return avg_pool2d_hspread_tiled<T, 0>(sv, gr, s);
   }
-  std::fill(sv, sv + Wp, T(0));
-  if (s.sw == 1) return avg_pool2d_hspread_general<T, 1>(sv, gr, s);
-  if (s.sw == 2) return avg_pool2d_hspread_general<T, 2>(sv, gr, s);
-  avg_pool2d_hspread_general<T, 0>(sv, gr, s);
+  std::fill(sv, sv + s.w, T(0));
+  auto edge = [&](int64_t ow) {
+    int64_t lo, hi;
+    window_columns(s, ow, lo, hi);
+    for (int64_t t = lo; t < hi; ++t) sv[t] += gr[ow];
+  };
+  for (int64_t ow = s.ow - 1; ow >= in.b; --ow) edge(ow);
+  if (in.b > in.a) {
+    T* si = sv + interior_offset(s, in);
+    const Pool2dShape is = interior_shape(s, in);
+    if (s.sw == 1) avg_pool2d_hspread_general<T, 1>(si, gr + in.a, is);
+    else if (s.sw == 2) avg_pool2d_hspread_general<T, 2>(si, gr + in.a, is);
+    else avg_pool2d_hspread_general<T, 0>(si, gr + in.a, is);
+  }
+  for (int64_t ow = in.a - 1; ow >= 0; --ow) edge(ow);
 }
 
 // ---- backward over planes [p0, p1) -----------------------------------------------------------
 template <class T>
 NNK_INLINE void avg_pool2d_backward_planes(const T* gy, T* gx, const Pool2dShape& s, bool include_pad, int64_t p0,
                                            int64_t p1) {
-  const int64_t H = s.h, W = s.w, Wp = W + 2 * s.pw, OW = s.ow;
-  auto buf = scratch<T>(Wp + 3 * OW);
+  const int64_t H = s.h, W = s.w, OW = s.ow;
+  auto buf = scratch<T>(W + 3 * OW);
   T* NNK_RESTRICT sv = buf.get();
-  T* NNK_RESTRICT rcp = sv + Wp;
+  T* NNK_RESTRICT rcp = sv + W;
   T* NNK_RESTRICT rcp_edge = rcp + OW;
   T* NNK_RESTRICT gr = rcp_edge + OW;
-  T* NNK_RESTRICT svi = sv + s.pw;
+  T* NNK_RESTRICT svi = sv;
   avg_rcp(rcp, s, s.kh, include_pad);
   const bool flat = flat_columns(s);
+  const Interior in = interior_columns(s);
   // rows tile exactly too: every input row lies in exactly one window, written once
   const bool tiled = flat && s.ph == 0 && s.kh == s.sh && H == s.oh * s.sh;
   for (int64_t p = p0; p < p1; ++p) {
@@ -162,7 +194,7 @@ NNK_INLINE void avg_pool2d_backward_planes(const T* gy, T* gx, const Pool2dShape
       }
       const T* gyr = gy + (p * s.oh + oh) * OW;
       for (int64_t ow = 0; ow < OW; ++ow) gr[ow] = gyr[ow] * rc[ow];
-      avg_pool2d_hspread(sv, gr, s, flat);
+      avg_pool2d_hspread(sv, gr, s, flat, in);
       if (tiled) {
         for (int64_t r = r0; r < r1; ++r) std::copy(svi, svi + W, gp + r * W);
         continue;

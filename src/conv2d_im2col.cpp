@@ -116,8 +116,10 @@ void conv2d_im2col_forward(const T* x, const T* w, const T* b, T* y, const Conv2
   assert(s.n > 0 && s.c % s.groups == 0 && s.oc % s.groups == 0 && s.oh > 0 && s.ow > 0);
   const Plan plan = make_plan(s, false, is_pointwise(s));
   BlasSerialScope serial;
+  RegionErrors errors;  // a failed workspace allocation is rethrown here, after the region
 #pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
-  for (int64_t i = 0; i < plan.count; ++i) forward_item(x, w, b, y, s, plan.item(i));
+  for (int64_t i = 0; i < plan.count; ++i) errors.run([&] { forward_item(x, w, b, y, s, plan.item(i)); });
+  errors.rethrow();
 }
 
 // acc (OC, kg) (+)= grad_out_item (OC, m) . cols_item^T (m, kg), per group.
@@ -144,12 +146,16 @@ void conv2d_im2col_backward_weight(const T* gy, const T* x, T* gw, const Conv2dS
   const int64_t per = (plan.count + std::min(want, plan.count) - 1) / std::min(want, plan.count);
   const int64_t parts = (plan.count + per - 1) / per;
   auto partial = scratch<T>((parts - 1) * wsize);
+  RegionErrors errors;
 #pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
   for (int64_t j = 0; j < parts; ++j) {
     T* acc = j == 0 ? gw : partial.get() + (j - 1) * wsize;
-    for (int64_t i = j * per; i < std::min(plan.count, (j + 1) * per); ++i)
-      weight_grad_item(gy, x, acc, s, plan.item(i), i != j * per);
+    errors.run([&] {
+      for (int64_t i = j * per; i < std::min(plan.count, (j + 1) * per); ++i)
+        weight_grad_item(gy, x, acc, s, plan.item(i), i != j * per);
+    });
   }
+  errors.rethrow();
   if (parts == 1) return;
 #pragma omp parallel for num_threads(num_threads()) schedule(static)
   for (int64_t e = 0; e < wsize; ++e) {
@@ -181,8 +187,10 @@ void conv2d_im2col_backward_input(const T* gy, const T* w, T* gx, const Conv2dSh
   BlasSerialScope serial;
   const bool pw = is_pointwise(s);
   const Plan plan = make_plan(s, !pw, pw);
+  RegionErrors errors;
 #pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
-  for (int64_t i = 0; i < plan.count; ++i) input_grad_item(gy, w, gx, s, plan.item(i));
+  for (int64_t i = 0; i < plan.count; ++i) errors.run([&] { input_grad_item(gy, w, gx, s, plan.item(i)); });
+  errors.rethrow();
 }
 
 template void conv2d_im2col_forward<float>(const float*, const float*, const float*, float*, const Conv2dShape&);

@@ -1,7 +1,8 @@
 // Max pooling by direct, separable loops (see pool2d.h): for each output row a vertical pass
-// takes the maximum of the (clamped) window rows into a padded row buffer (contiguous,
+// takes the maximum of the (clamped) window rows into a W-wide row buffer (contiguous,
 // vectorised), then a horizontal pass takes the maximum of KW strided taps of that buffer
-// per output column (tap-outer, column-inner, so it vectorises too). The flat input index of
+// per output column (tap-outer, column-inner, so it vectorises too; the few edge columns
+// whose windows reach into the padding take their clamped taps one by one). The flat input index of
 // the running maximum travels beside the value (int32 in the buffers, int64 in the output);
 // ties go to the smaller flat index, i.e. the first maximum in row-major window order, like
 // np.argmax. Work items are the N*C planes: a thread owns whole planes, so there are no
@@ -16,8 +17,6 @@ namespace nnk {
 namespace {
 
 using namespace pool2d_detail;
-
-constexpr int32_t kPadIndex = std::numeric_limits<int32_t>::max();  // loses every tie
 
 // v replaces the running maximum m (flat index fm) when it is larger, or equal with a smaller
 // index, or the first NaN; a NaN maximum is only replaced by a NaN with a smaller index.
@@ -76,29 +75,58 @@ NNK_INLINE void max_pool2d_hpass(const T* cv, const int32_t* cf, T* yr, int32_t*
   max_pool2d_hpass_general<T, Idx, 0>(cv, cf, yr, fr, s);
 }
 
+// An edge column (see interior_columns): its clamped taps in column order, by the rule of the
+// general pass (the taps it skips were padding, which never takes over).
+template <class T, bool Idx>
+NNK_INLINE void max_pool2d_edge(const T* cv, const int32_t* cf, T* yr, int32_t* fr, const Pool2dShape& s,
+                                int64_t ow) {
+  int64_t lo, hi;
+  window_columns(s, ow, lo, hi);
+  T m = cv[lo];
+  int32_t fm = Idx ? cf[lo] : 0;
+  for (int64_t t = lo + 1; t < hi; ++t) {
+    const T v = cv[t];
+    if (Idx) {
+      if (takes_over(v, cf[t], m, fm)) m = v, fm = cf[t];
+    } else {
+      m = (v > m) | (v != v) ? v : m;
+    }
+  }
+  yr[ow] = m;
+  if (Idx) fr[ow] = fm;
+}
+
+// One output row from the W-wide row buffer: interior columns vectorised, edge columns clamped.
+template <class T, bool Idx>
+NNK_INLINE void max_pool2d_hrow(const T* cv, const int32_t* cf, T* yr, int32_t* fr, const Pool2dShape& s,
+                                Interior in) {
+  const int64_t off = interior_offset(s, in);
+  if (in.b > in.a) max_pool2d_hpass<T, Idx>(cv + off, Idx ? cf + off : cf, yr + in.a, Idx ? fr + in.a : fr,
+                                            interior_shape(s, in));
+  for (int64_t ow = 0; ow < in.a; ++ow) max_pool2d_edge<T, Idx>(cv, cf, yr, fr, s, ow);
+  for (int64_t ow = in.b; ow < s.ow; ++ow) max_pool2d_edge<T, Idx>(cv, cf, yr, fr, s, ow);
+}
+
 // ---- forward over planes [p0, p1) ------------------------------------------------------------
 template <class T, bool Idx>
 NNK_INLINE void max_pool2d_planes(const T* x, T* y, int64_t* idx, const Pool2dShape& s, int64_t p0, int64_t p1) {
-  const int64_t H = s.h, W = s.w, Wp = W + 2 * s.pw, OW = s.ow;
+  const int64_t H = s.h, W = s.w, OW = s.ow;
   const bool flat = flat_columns(s);
+  const Interior in = interior_columns(s);
   Pool2dShape fs = s;  // the flat horizontal pass: one "row" of OH*OW outputs
   fs.ow = s.oh * s.ow;
-  const int64_t nbuf = flat ? s.oh * W : Wp, nout = flat ? fs.ow : OW;
+  const int64_t nbuf = flat ? s.oh * W : W, nout = flat ? fs.ow : OW;
   auto cvb = scratch<T>(nbuf);
   auto cfb = scratch<int32_t>(Idx ? nbuf + nout : 1);
   T* NNK_RESTRICT cv = cvb.get();
   int32_t* NNK_RESTRICT cf = cfb.get();
-  int32_t* NNK_RESTRICT fr = cf + nbuf;  // output indices before widening
-  for (int64_t i = 0; i < s.pw; ++i) {
-    cv[i] = cv[s.pw + W + i] = -std::numeric_limits<T>::infinity();
-    if (Idx) cf[i] = cf[s.pw + W + i] = kPadIndex;
-  }
+  int32_t* NNK_RESTRICT fr = Idx ? cf + nbuf : cf;  // output indices before widening
   for (int64_t p = p0; p < p1; ++p) {
     const T* xp = x + p * H * W;
     for (int64_t oh = 0; oh < s.oh; ++oh) {
       // vertical pass into column iw of the row buffer (flat: row oh of the plane buffer)
-      T* NNK_RESTRICT cvi = flat ? cv + oh * W : cv + s.pw;
-      int32_t* NNK_RESTRICT cfi = flat ? cf + oh * W : cf + s.pw;
+      T* NNK_RESTRICT cvi = flat ? cv + oh * W : cv;
+      int32_t* NNK_RESTRICT cfi = flat && Idx ? cf + oh * W : cf;
       const int64_t ih0 = oh * s.sh - s.ph, r0 = std::max<int64_t>(ih0, 0), r1 = std::min(ih0 + s.kh, H);
       const T* NNK_RESTRICT row = xp + r0 * W;
       const int32_t base0 = int32_t(r0 * W);
@@ -118,7 +146,7 @@ NNK_INLINE void max_pool2d_planes(const T* x, T* y, int64_t* idx, const Pool2dSh
         }
       }
       if (flat) continue;
-      max_pool2d_hpass<T, Idx>(cv, cf, y + (p * s.oh + oh) * OW, fr, s);
+      max_pool2d_hrow<T, Idx>(cv, cf, y + (p * s.oh + oh) * OW, fr, s, in);
       if (Idx) {
         int64_t* ir = idx + (p * s.oh + oh) * OW;
         for (int64_t ow = 0; ow < OW; ++ow) ir[ow] = fr[ow];

@@ -3,6 +3,7 @@
 #pragma once
 #include <omp.h>
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -99,10 +100,40 @@ inline int64_t items_per_grain(int64_t grain, int64_t work_per_item) {
 // slowest thread: two threads lost to one with one other busy process on 2 cores).
 //
 // An exception thrown by `body` (std::bad_alloc of a scratch buffer) never crosses the
-// parallel region: the first one is rethrown on the calling thread after the region has
-// ended. Not on it: the convolution work items (conv2d_im2col.cpp, conv2d_implicit.cpp,
-// im2col.cpp) are scheduled by their own dynamic OpenMP loops.
+// parallel region (RegionErrors below). Not on it: the convolution work items
+// (conv2d_im2col.cpp, conv2d_implicit.cpp, im2col.cpp) are scheduled by their own dynamic
+// OpenMP loops, whose bodies run through RegionErrors too.
 constexpr int64_t kMaxChunks = 64;
+
+// An exception must never leave an OpenMP region (the runtime would call std::terminate: the
+// process aborts). Work inside a region runs through errors.run(f): the first exception any
+// thread throws is kept and the region's remaining work is skipped; errors.rethrow() raises it
+// on the calling thread once the region has ended (a std::bad_alloc of a scratch buffer then
+// reaches Python as MemoryError).
+class RegionErrors {
+ public:
+  template <class F>
+  void run(F&& f) noexcept {
+    if (failed_.load(std::memory_order_relaxed)) return;
+    try {
+      f();
+    } catch (...) {
+      keep(std::current_exception());
+    }
+  }
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void keep(std::exception_ptr e) noexcept {
+#pragma omp critical(nnk_region_errors)
+    if (!error_) error_ = std::move(e);
+    failed_.store(true, std::memory_order_relaxed);
+  }
+  std::atomic<bool> failed_{false};
+  std::exception_ptr error_;
+};
 
 template <class F>
 void parallel_ranges(int64_t n, int64_t grain_items, F&& body) {
@@ -116,22 +147,17 @@ void parallel_ranges(int64_t n, int64_t grain_items, F&& body) {
   }
   const int64_t chunks = std::min<int64_t>(kMaxChunks, n / per);
   const int64_t size = (n + chunks - 1) / chunks;
-  std::exception_ptr error;
+  RegionErrors errors;
 #pragma omp parallel num_threads(int(want))
   {
     if (omp_get_thread_num() == 0) note_parallel_threads(omp_get_num_threads());
 #pragma omp for schedule(dynamic, 1) nowait
     for (int64_t c = 0; c < chunks; ++c) {
       const int64_t b = std::min(n, c * size), e = std::min(n, b + size);
-      try {
-        if (b < e) body(b, e);
-      } catch (...) {
-#pragma omp critical(nnk_parallel_ranges_error)
-        if (!error) error = std::current_exception();
-      }
+      if (b < e) errors.run([&] { body(b, e); });
     }
   }
-  if (error) std::rethrow_exception(error);
+  errors.rethrow();
 }
 
 // ---- scratch memory ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // max_pool2d.cpp and avg_pool2d.cpp. This header holds their shape, their contract, and the
 // few helpers both share.
 #pragma once
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <limits>
@@ -39,9 +40,10 @@ template <class T> void avg_pool2d_backward(const T* gy, T* gx, const Pool2dShap
 namespace pool2d_detail {
 
 // Both kernels work row by row: a vertical pass reduces the (clamped) window rows of one output
-// row into a padded row buffer, then a horizontal pass reduces KW taps of that buffer per
+// row into a row buffer of W entries, then a horizontal pass reduces KW taps of that buffer per
 // output column. Tap j of output column ow reads buffer entry ow * SW + j (SW > 0: a
-// compile-time stride; SW = 0: the runtime stride sw).
+// compile-time stride; SW = 0: the runtime stride sw), counted from the buffer offset of the
+// first interior column (below).
 template <int SW>
 NNK_INLINE int64_t tap(int64_t ow, int64_t sw, int64_t j) { return ow * (SW > 0 ? SW : sw) + j; }
 
@@ -50,6 +52,35 @@ NNK_INLINE int64_t tap(int64_t ow, int64_t sw, int64_t j) { return ow * (SW > 0 
 // plane (OH rows of W), so the horizontal pass runs once per plane over OH*OW outputs
 // instead of once per short output row.
 inline bool flat_columns(const Pool2dShape& s) { return s.pw == 0 && s.kw == s.sw && s.w == s.ow * s.sw; }
+
+// Padding is never materialised. The output columns [a, b) whose windows lie inside the row
+// (no padded tap) run the vectorised horizontal passes on the W-wide buffer; each edge column
+// (its window reaches into the padding) reduces its clamped taps [lo, hi) one by one. So no
+// buffer is wider than the input row whatever the padding, and a window far wider than the
+// input costs only the input elements it covers.
+struct Interior {
+  int64_t a, b;
+};
+inline Interior interior_columns(const Pool2dShape& s) {
+  const int64_t a = std::min(s.ow, (s.pw + s.sw - 1) / s.sw);
+  const int64_t last = s.w + s.pw - s.kw;  // the window of column ow fits iff ow * sw <= last
+  const int64_t b = last < 0 ? a : std::min(s.ow, last / s.sw + 1);
+  return {a, std::max(a, b)};
+}
+// Where the first interior column's taps start in the row buffer, and the shape of the
+// interior columns alone (the vectorised passes run on buffer + offset with it).
+inline int64_t interior_offset(const Pool2dShape& s, Interior in) { return in.a * s.sw - s.pw; }
+inline Pool2dShape interior_shape(const Pool2dShape& s, Interior in) {
+  Pool2dShape t = s;
+  t.ow = in.b - in.a;
+  return t;
+}
+// The clamped input columns [lo, hi) of output column ow (never empty: p <= k/2).
+inline void window_columns(const Pool2dShape& s, int64_t ow, int64_t& lo, int64_t& hi) {
+  const int64_t iw0 = ow * s.sw - s.pw;
+  lo = std::max<int64_t>(iw0, 0);
+  hi = std::min(iw0 + s.kw, s.w);
+}
 
 inline void assert_contract(const Pool2dShape& s) {
   assert(s.kh >= 1 && s.kw >= 1 && s.sh >= 1 && s.sw >= 1);

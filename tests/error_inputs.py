@@ -9,8 +9,10 @@ so a crash (segfault, abort) fails that case and the run goes on with the next o
 The ops are ``nnkern.functional``'s, plus the optimizers' update (``optim.<rule>``) and the
 file readers (``file.<reader>``), resolved by :func:`resolve`.
 """
+import atexit
 import os
 import pickle
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 
@@ -24,6 +26,9 @@ KINDS = {
     "alias": "outputs or updated state overlapping another argument",
     "type": "arguments of the wrong Python type (None, float for int, ...)",
     "file": "broken, hostile or oversized files",
+    "overflow": "hyper-parameters or sizes whose arithmetic would overflow int64",
+    "alloc": "sizes that would allocate absurd memory before being checked",
+    "alignment": "arrays not aligned to their element size (views at odd byte offsets)",
 }
 
 
@@ -50,10 +55,25 @@ def readonly(a):
 E = ErrorInput
 X4 = f32(2, 3, 6, 6)
 W4 = f32(4, 3, 3, 3)
+XB = f32(12, 3)  # batch-norm input whose rows double as (overlapping) running statistics
+ROW8 = np.arange(8, dtype=np.float32).reshape(1, 1, 1, 8)
+BIG = 2**63 - 3  # the issue's paddings: 2 * BIG overflowed int64 in the old checks
+
+
+def unaligned(*shape, dtype=np.float32):
+    """A C-contiguous array one byte off its element alignment (a view into a byte buffer)."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    a = np.zeros(n + 1, np.uint8)[1:].view(dtype).reshape(shape)
+    assert not a.flags.aligned
+    return a
+
+
+_TMP = tempfile.mkdtemp(prefix="nnk-error-inputs-")
+atexit.register(shutil.rmtree, _TMP, True)
 
 
 def _file(data, suffix):
-    fd, path = tempfile.mkstemp(suffix=suffix, prefix="nnk-error-input-")
+    fd, path = tempfile.mkstemp(suffix=suffix, dir=_TMP)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     return path
@@ -78,6 +98,11 @@ ERROR_INPUTS = {
         E((X4, f32(4, 3, 7, 7)), {}, ValueError, "larger than|output", "value"),
         E((X4, W4), {"stride": 1.5}, TypeError, "stride must be an int or a pair of ints", "type"),
         E((None, W4), {}, TypeError, "", "type"),
+        E((ROW8, f32(1, 1, 1, 1)), {"stride": (1, 3), "padding": (0, BIG)}, OverflowError,
+          "padding 9223372036854775805 is larger than 2\\^31", "overflow"),
+        E((X4, W4), {"dilation": 2**40}, OverflowError, "dilation .* is larger than 2\\^31", "overflow"),
+        E((X4, f32(4, 1, 3, 3)), {"groups": 2**40}, OverflowError, "groups .* is larger than 2\\^31", "overflow"),
+        E((X4, W4), {"padding": 2**64}, OverflowError, "padding 18446744073709551616 does not fit", "overflow"),
     ],
     "conv2d_backward": [
         E((f32(2, 4, 5, 5), X4, W4), {}, ValueError, "grad_out", "shape"),
@@ -85,10 +110,13 @@ ERROR_INPUTS = {
     ],
     "im2col": [
         E((X4[0], (3, 3)), {}, ValueError, "4-D", "shape"),
+        E((X4, (1 << 31, 1 << 31)), {}, ValueError, "larger than the padded input", "alloc"),
+        E((X4, (1 << 40, 3)), {}, OverflowError, "kernel_size .* is larger than 2\\^31", "overflow"),
         E((X4, (0, 3)), {}, ValueError, "kernel", "value"),
         E((X4, (7, 7)), {}, ValueError, "larger than|output", "value"),
     ],
     "col2im": [
+        E((f32(1, 1), (1, 1, 4, 4), (1 << 31, 1 << 31)), {}, ValueError, "larger than the padded input", "alloc"),
         E((f32(10, 27), (2, 3, 6, 6), (3, 3)), {}, ValueError, "cols", "shape"),
         E((f32(32, 27), (2, 3, 6), (3, 3)), {}, ValueError, "input_shape", "shape"),
     ],
@@ -100,6 +128,9 @@ ERROR_INPUTS = {
         E((f32(1, 1, 0, 4), 1), {}, ValueError, "input planes must not be empty", "shape"),
         E((X4, 7), {}, ValueError, "larger than the padded input", "value"),
         E((X4, (2, 2, 2)), {}, TypeError, "kernel_size must be an int or a pair", "type"),
+        E((ROW8, 1, 1, (0, BIG)), {}, OverflowError, "padding .* is larger than 2\\^31", "overflow"),
+        E((f32(2, 1, 128, 128), (1, 1 << 40), 1, (0, 1 << 39)), {}, OverflowError,
+          "kernel_size 1099511627776 is larger than 2\\^31", "overflow"),
     ],
     "max_pool2d_backward": [
         E((f32(1, 1, 2, 2), np.zeros((1, 1, 2, 2), np.int32), (1, 1, 4, 4)), {}, TypeError, "indices must be int64",
@@ -108,9 +139,17 @@ ERROR_INPUTS = {
           "outside \\[0, H\\*W\\)", "value"),
         E((f32(1, 1, 2, 2), np.zeros((1, 1, 2, 2), np.int64), (1, 1, 4)), {}, ValueError, "input_shape", "shape"),
         E((f32(1, 1, 2, 2), np.zeros((1, 1, 3, 2), np.int64), (1, 1, 4, 4)), {}, ValueError, "indices", "shape"),
+        E((f32(1, 1, 1, 1), np.zeros((1, 1, 1, 1), np.int64), (1, 1, 1 << 30, 1 << 29)), {}, ValueError,
+          "input planes of 2\\^31 - 1 elements or more are not supported", "alloc"),
+        E((f32(1, 1, 1, 1), np.zeros((1, 1, 1, 1), np.int64), (1, 1, 1 << 40, 1 << 40)), {}, OverflowError,
+          "sizes are too large", "overflow"),
+        E((f32(1, 1, 5, 5), np.zeros((1, 1, 5, 5), np.int64), (1, 1, 3, 3)), {}, ValueError,
+          "cannot come from input planes", "shape"),
     ],
     "avg_pool2d": [
         E((X4, 2), {"padding": (0, 2)}, ValueError, "must be at most half of kernel_size", "value"),
+        E((ROW8, 1, 1, (0, BIG)), {}, OverflowError, "padding .* is larger than 2\\^31", "overflow"),
+        E((ROW8, 1, 1, (0, 2**63 - 1)), {}, OverflowError, "padding .* is larger than 2\\^31", "overflow"),
         E((X4, -1), {}, ValueError, "kernel_size must be positive", "value"),
         E((X4[0], 2), {}, ValueError, "4-D", "shape"),
     ],
@@ -125,6 +164,10 @@ ERROR_INPUTS = {
         E((X4, f32(3).astype(np.float64), f32(3, fill=1)), {}, TypeError, "dtype", "dtype"),
         E((X4, None, None), {"training": False}, ValueError, "running", "type"),
         E((X4, f32(3), f32(3, fill=1)), {"eps": -1.0}, ValueError, "eps", "value"),
+        E((XB, XB.reshape(-1)[:3], XB.reshape(-1)[3:6]), {"training": True}, ValueError,
+          "share memory; the running statistics are updated in place", "alias"),
+        E((f32(4, 3), unaligned(3), f32(3, fill=1)), {"training": True}, ValueError, "running_mean is not aligned",
+          "alignment"),
     ],
     "batch_norm_forward": [
         E((X4, f32(3), f32(3, fill=1), f32(4), None, True), {}, ValueError, "weight", "shape"),
@@ -137,6 +180,7 @@ ERROR_INPUTS = {
     ],
     "local_response_norm": [
         E((X4,), {"size": 0}, ValueError, "size", "value"),
+        E((X4,), {"size": 2**62}, OverflowError, "size .* is larger than 2\\^31", "overflow"),
         E((X4[0, 0],), {}, ValueError, "4-D", "shape"),
         E((X4.astype(np.int64),), {}, TypeError, "float32 or float64", "dtype"),
     ],
@@ -160,6 +204,7 @@ ERROR_INPUTS = {
     "dropout_backward": [
         E((f32(4), np.ones(3, np.uint8)), {}, ValueError, "mask", "shape"),
         E((f32(4), np.ones(4, np.float32)), {}, TypeError, "mask", "dtype"),
+        E((f32(4), None), {}, TypeError, "mask must be the uint8 .* got None", "type"),
     ],
     "affine": [
         E((f32(2, 3), f32(4, 5)), {}, ValueError, "weight", "shape"),
@@ -185,10 +230,18 @@ ERROR_INPUTS = {
         E(({"W": f32(2)}, {"W": f32(2).astype(np.float64)}), {}, TypeError, "mixed dtypes", "dtype"),
         E(({"W": f32(2)}, {"V": f32(2)}), {}, ValueError, "", "shape"),
         E(({"W": f32(2)}, {"W": f32(2)}), {"lr": -1.0}, ValueError, "lr must be positive", "value"),
+        E(({"W": unaligned(2)}, {"W": f32(2)}), {}, ValueError, "is not aligned", "alignment"),
     ],
     "optim.adam": [
         E(({"W": f32(4), "V": f32(4)},), {"alias": ("W", "V")}, ValueError, "share memory", "alias"),
         E(({"W": f32(2)}, {"W": f32(2)}), {"beta1": 1.0}, ValueError, "beta1", "value"),
+    ],
+    "core.relu_forward": [E((unaligned(5),), {}, ValueError, "x is not aligned to its 4-byte elements", "alignment")],
+    "core._gemm": [E((unaligned(2, 3), f32(3, 4), np.zeros((2, 4), np.float32)), {}, ValueError,
+                     "a is not aligned to its 4-byte elements", "alignment")],
+    "data.gather_batch": [
+        E((X4, np.array([0, 1]), X4), {}, ValueError, "out and src share memory", "alias"),
+        E((X4, np.array([0, 1]), unaligned(2, 3, 6, 6)), {}, ValueError, "out is not aligned", "alignment"),
     ],
     "file.load": [
         E((_file(b"PK\x03\x04 not a zip", ".npz"),), {}, "CheckpointError", "not a readable checkpoint", "file"),
@@ -203,6 +256,52 @@ ERROR_INPUTS = {
         E((_file(b"\x1f\x8b\x08\x00garbage", ".gz"),), {}, "DataError", "corrupted gzip data", "file"),
     ],
 }
+
+
+# One valid call per public op: derived_error_inputs() turns each into hostile variants, and
+# tests/test_error_inputs.py checks that the wrappers copy unaligned inputs.
+_IDX = np.random.default_rng(0).permutation(9).reshape(1, 1, 3, 3).astype(np.int64)  # a 3x3 plane's indices
+SAMPLE_INPUTS = {
+    "conv2d": (X4, W4), "conv2d_backward": (f32(2, 4, 4, 4), X4, W4), "im2col": (X4, (3, 3)),
+    "col2im": (f32(32, 27), (2, 3, 6, 6), (3, 3)), "max_pool2d": (X4, 2),
+    "max_pool2d_backward": (f32(1, 1, 3, 3), _IDX, (1, 1, 3, 3)), "avg_pool2d": (X4, 2),
+    "avg_pool2d_backward": (f32(2, 3, 3, 3), (2, 3, 6, 6), 2), "batch_norm": (X4, f32(3), f32(3, fill=1)),
+    "batch_norm_forward": (X4, f32(3), f32(3, fill=1), f32(3), f32(3), True),
+    "batch_norm_backward": (X4, X4, f32(3), f32(3), f32(3, fill=1)), "local_response_norm": (X4,),
+    "local_response_norm_backward": (X4, X4), "relu": (f32(5),), "relu_backward": (f32(5), f32(5)),
+    "sigmoid": (f32(5),), "sigmoid_backward": (f32(5), f32(5)), "tanh": (f32(5),), "tanh_backward": (f32(5), f32(5)),
+    "softmax": (f32(2, 3),), "softmax_backward": (f32(2, 3), f32(2, 3)), "dropout": (f32(4),),
+    "dropout_backward": (f32(4), np.ones(4, np.uint8)), "affine": (f32(2, 3), f32(3, 5), f32(5)),
+    "affine_backward": (f32(2, 5), f32(2, 3), f32(3, 5)), "softmax_cross_entropy": (f32(2, 3), np.array([0, 2])),
+    "softmax_cross_entropy_backward": (f32(2, 3), np.array([0, 2])),
+}
+
+OPTIONAL = {("batch_norm_forward", 3), ("batch_norm_forward", 4), ("batch_norm_backward", 2), ("affine", 2)}  # None ok
+INPLACE = {("batch_norm", 1), ("batch_norm", 2), ("batch_norm_forward", 1), ("batch_norm_forward", 2)}  # never copied
+
+
+def derived_error_inputs():
+    """Every array argument of every sample replaced by None, and by a float16 array of its
+    values: each must be a TypeError or ValueError (never AttributeError, IndexError, a crash).
+    And every float array argument in the other byte order ('>f4'): a TypeError that says so
+    (never read as if native; integer labels are converted by value, see test_unpickled_arrays)."""
+    out = {}
+    for op, args in SAMPLE_INPUTS.items():
+        for i, a in enumerate(args):
+            if isinstance(a, np.ndarray):
+                for bad in ((a.astype(np.float16),) if (op, i) in OPTIONAL else (None, a.astype(np.float16))):
+                    kind = "type" if bad is None else "dtype"
+                    out.setdefault(op, []).append(E(args[:i] + (bad,) + args[i + 1:], {}, (TypeError, ValueError),
+                                                    "", kind))
+                if a.dtype.kind == "f":
+                    swapped = a.astype(a.dtype.newbyteorder("S"))
+                    out[op].append(E(args[:i] + (swapped,) + args[i + 1:], {}, TypeError,
+                                     "of non-native byte order", "dtype"))
+    return out
+
+
+for _op, _cases in derived_error_inputs().items():
+    ERROR_INPUTS[_op].extend(_cases)
 
 
 def _optim(rule):
@@ -230,6 +329,12 @@ def _file_reader(name):
 
 def resolve(op):
     """The callable of an ERROR_INPUTS key."""
+    if op.startswith("core."):
+        from nnkern import _core
+        return getattr(_core, op[len("core."):])
+    if op.startswith("data."):
+        from nnkern.data import pipeline
+        return getattr(pipeline, op[len("data."):])
     if op.startswith("optim."):
         return _optim(op[len("optim."):])
     if op.startswith("file."):

@@ -177,7 +177,7 @@ def test_multilayernet_gradient_matches_book_numerical_gradient():
         assert_close(g[k], ng[k], 1e-5, 1e-7, k)
 
 
-def test_multilayernet_extend_batchnorm_gradient():
+def test_multilayernet_extend_batch_norm_gradient():
     rng = np.random.default_rng(3)  # fixed: h = 1e-4 differences are wrong across ReLU/max-pool switches
     np.random.seed(2)
     net = MultiLayerNetExtend(5, [4, 4], 3, use_batchnorm=True, weight_decay_lambda=0.05)

@@ -9,8 +9,9 @@ import subprocess
 import sys
 
 import nnkern.functional as F
+import numpy as np
 import pytest
-from error_inputs import ERROR_INPUTS, KINDS, case, case_ids
+from error_inputs import ERROR_INPUTS, INPLACE, KINDS, SAMPLE_INPUTS, case, case_ids, unaligned
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = 600  # for the whole table; a case that hangs is reported as such
@@ -82,3 +83,22 @@ def test_a_crashing_case_fails_alone(monkeypatch, tmp_path):
     assert got["a"]["raised"] == got["c"]["raised"] == "ValueError"
     assert got["b"]["crashed"] == "signal SIGABRT"
     assert error_inputs.ERROR_INPUTS  # the real table is untouched
+
+
+@pytest.mark.parametrize("op", sorted(SAMPLE_INPUTS))
+def test_unaligned_inputs_are_copied_by_the_wrappers(op):
+    """The functional wrappers copy unaligned inputs (the bindings reject them): same results.
+    Arrays updated in place (running statistics) are never copied: error_inputs has their case."""
+    args = SAMPLE_INPUTS[op]
+    moved = []
+    for i, a in enumerate(args):
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and (op, i) not in INPLACE:
+            b = unaligned(*a.shape, dtype=a.dtype)
+            b[...] = a
+            moved.append(b)
+        else:
+            moved.append(a)
+    want, got = getattr(F, op)(*args), getattr(F, op)(*moved)
+    want, got = (want if isinstance(want, tuple) else (want,)), (got if isinstance(got, tuple) else (got,))
+    for w, g in zip(want, got):
+        assert (w is None and g is None) or np.array_equal(np.asarray(w), np.asarray(g), equal_nan=True), op

@@ -53,7 +53,7 @@ def test_seed_model_summary():
     assert model.output_shape == (None, 1)
 
 
-def test_summary_counts_batchnorm_as_non_trainable():
+def test_summary_counts_batch_norm_as_non_trainable():
     model = models.Sequential()
     model.add(layers.Conv2D(8, 3, padding="same", input_shape=(9, 9, 2)))
     model.add(layers.BatchNormalization())

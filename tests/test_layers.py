@@ -93,7 +93,7 @@ def test_reference_backward_matches_finite_differences(rng, name):
         assert_close(grads[k], numerical_grad(f, p), 1e-6, 1e-7, f"{name} d{k} vs finite differences")
 
 
-def test_batchnorm_inference_uses_running_stats(rng):
+def test_batch_norm_inference_uses_running_stats(rng):
     x = rng.standard_normal((16, 3, 2, 2)) * 2 + 1
     for be in ("native", "reference"):
         bn = L.BatchNorm(np.ones(3), np.zeros(3), momentum=0.1, backend=be)
@@ -182,7 +182,7 @@ def test_backend_switch_and_bad_input(rng):
         L.BatchNorm(np.ones(3), np.zeros(3)).forward(np.zeros((2, 4)))
 
 
-def test_batchnorm_1d_2d_variants_check_rank():
+def test_batch_norm_1d_2d_variants_check_rank():
     with pytest.raises(ValueError, match=r"BatchNorm1D expects \(N, D\)"):
         L.BatchNorm1D(np.ones(3), np.zeros(3)).forward(np.zeros((2, 3, 4, 4)))
     with pytest.raises(ValueError, match=r"BatchNorm2D expects \(N, C, H, W\)"):

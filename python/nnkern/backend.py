@@ -39,7 +39,7 @@ def name_of(mod: types.ModuleType) -> str:
 class BackendSwitch:
     """The ``backend`` property of layers, models and data loaders: ``obj.F`` is the backend's
     module, ``obj.backend`` its name; setting the name (validated by :func:`module`) sets
-    ``F`` and then calls ``_backend_changed(name)``, where a model switches its layers."""
+    ``F`` and then calls ``_on_backend_switch(name)``, where a model switches its layers."""
 
     F = functional  # for mypy, F is nnkern.functional: the reference has its names and signatures
 
@@ -52,7 +52,7 @@ class BackendSwitch:
     def backend(self, name: str) -> None:
         # setattr, not `self.F = ...`: an assignment typed ModuleType would make every op Any for mypy
         setattr(self, "F", module(name))  # noqa: B010
-        self._backend_changed(name)
+        self._on_backend_switch(name)
 
-    def _backend_changed(self, name: str) -> None:
+    def _on_backend_switch(self, name: str) -> None:
         pass

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _core, _data, reference
-from .. import backend as _backend
+from ..backend import BackendSwitch
 from ..distributed.sharding import shard_bounds
 from ..reference import data as _ref
 
@@ -42,8 +42,9 @@ def _empty(shape, dtype):
 
 
 def _contig(a):
+    """An input as a C-contiguous, aligned array (one copy when it is not)."""
     a = np.asarray(a)
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return a if a.flags.c_contiguous and a.flags.aligned else np.array(a, order="C")
 
 
 def _index(idx):
@@ -122,7 +123,7 @@ def shuffle_indices(n, seed=0, epoch=0):
     return np.argsort(keys, kind="stable").astype(np.int64)
 
 
-class BatchLoader(_backend.BackendSwitch):
+class BatchLoader(BackendSwitch):
     """Mini-batches ``(x_batch, t_batch)`` of an in-memory dataset, one epoch per iteration.
 
     x: (N, ...) uint8 pixels (converted to ``dtype`` as ``(x * scale - mean) / std``,
@@ -179,7 +180,7 @@ class BatchLoader(_backend.BackendSwitch):
         self.epoch = 0
         self._buffers = None
 
-    def _backend_changed(self, name):
+    def _on_backend_switch(self, name):
         # the per-batch loops: nnkern.reference's (NumPy), or this module's wrappers of the
         # Cython loops (the same names and arguments, plus ``out``)
         self._loops = self.F if self.F is reference else sys.modules[__name__]

@@ -37,6 +37,9 @@ def dropout_backward(grad_out: FloatArray, mask: MaskArray | NDArray[np.bool_], 
                      ) -> FloatArray:
     """grad_x = grad_out * mask / (1 - p) (inverted) or grad_out * mask; mask from :func:`dropout`
     (uint8, or bool which is viewed as uint8)."""
+    if mask is None:  # dropout returns None as the mask at inference, which has no backward
+        raise TypeError("dropout_backward: mask must be the uint8 (or bool) array returned by dropout in "
+                        "training, got None")
     mask = contiguous(mask)
     if mask.dtype == np.bool_:
         mask = mask.view(np.uint8)

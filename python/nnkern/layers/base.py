@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import backend as _backend
+from ..backend import BackendSwitch
 from ..typing import FloatArray, Shape
 
 
-class Layer(_backend.BackendSwitch):
+class Layer(BackendSwitch):
     """Base class: parameter/gradient bookkeeping and the backend switch."""
 
     def __init__(self, backend: str = "native") -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from .. import backend as _backend
+from ..backend import BackendSwitch
 from ..layers.base import Layer
 from ..layers.core import LossLayer
 from ..typing import FloatArray
@@ -61,7 +61,7 @@ class Params(dict[str, FloatArray]):
             self[k] = v
 
 
-class Model(_backend.BackendSwitch):
+class Model(BackendSwitch):
     """Base of every nnkern model: registered layers, named parameters and buffers, one backend."""
 
     def __init__(self, dtype: DTypeLike = np.float32, backend: str = "native", seed: int | None = None) -> None:
@@ -103,7 +103,7 @@ class Model(_backend.BackendSwitch):
             seen = seen or bool(layer.params)
 
     # -- the backend switch: model.backend = "reference" switches every layer -------------
-    def _backend_changed(self, name: str) -> None:
+    def _on_backend_switch(self, name: str) -> None:
         for layer in self._pipeline:
             layer.backend = name
         if self.last_layer is not None:

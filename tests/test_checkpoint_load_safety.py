@@ -1,21 +1,16 @@
-"""Hostile and broken files: checkpoint loads are all or nothing, the pickle reader is linear
-and bounded, declared sizes are checked before data is read (.npz members, .gz IDX files),
-and every failure is a CheckpointError / DataError naming the file."""
-import gzip
+"""Hostile and broken checkpoints: nnkern.load (models, Sequential, optimizer state) and
+load_params write nothing unless everything fits, declared .npz member sizes are checked
+before data is read, and every failure is a CheckpointError naming the file."""
 import json
 import pickle
-import struct
-import subprocess
-import sys
 import tracemalloc
 import zipfile
 
-import nnkern
 import numpy as np
 import pytest
-from nnkern import _safe_pickle
-from nnkern.checkpoint import CheckpointError, UnsafePickleError, load, load_params, load_pickle_params, save
-from nnkern.data import datasets as D
+from hostile_files import forge_member, npy_header
+from nnkern import checkpoint
+from nnkern.checkpoint import CheckpointError, load, load_params, save
 from nnkern.keras import layers, models
 from nnkern.models import MultiLayerNet
 from nnkern.optimizers import Adam
@@ -173,29 +168,6 @@ def test_book_pickle_with_text_parameter_writes_nothing(tmp_path):
 
 
 # ---------------------------------------------------------------- unreadable checkpoints
-def _forge_member(path, name, npy_bytes, file_size=None, compress=zipfile.ZIP_DEFLATED):
-    """Add a member to the zip at path (created if absent) and optionally forge the
-    uncompressed size that the zip's local header and central directory declare for it."""
-    with zipfile.ZipFile(path, "a", compress) as z:
-        z.writestr(name, npy_bytes)
-    if file_size is not None:
-        raw, key = bytearray(path.read_bytes()), name.encode()
-        for sig, name_at, size_at in ((b"PK\x03\x04", 30, 22), (b"PK\x01\x02", 46, 24)):
-            i = raw.index(sig)
-            while raw[i + name_at:i + name_at + len(key)] != key:
-                i = raw.index(sig, i + 1)
-            assert struct.unpack_from("<I", raw, i + size_at)[0] == len(npy_bytes)
-            struct.pack_into("<I", raw, i + size_at, file_size)
-        path.write_bytes(bytes(raw))
-    return path
-
-
-def _npy_header(shape, dtype="<f4"):
-    h = repr({"descr": dtype, "fortran_order": False, "shape": tuple(shape)}).encode()
-    h += b" " * (63 - (10 + len(h)) % 64) + b"\n"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h
-
-
 def _truncated(p, out):
     out.write_bytes(p.read_bytes()[:-60])
     return out
@@ -232,14 +204,14 @@ def _deep_state(p, out):
 
 
 def _forged_size(p, out):  # a member claiming 3 GiB in a tiny file: refused before allocation
-    head = _npy_header((805306368,))
+    head = npy_header((805306368,))
     out = p if out is None else _rewrite(p, out, drop=["params/W1"])
-    return _forge_member(out, "params/W1.npy", head + b"\0" * 4096, file_size=len(head) + 805306368 * 4)
+    return forge_member(out, "params/W1.npy", head + b"\0" * 4096, file_size=len(head) + 805306368 * 4)
 
 
 def _header_vs_directory(p, out):
-    return _forge_member(_rewrite(p, out, drop=["params/W1"]), "params/W1.npy",
-                         _npy_header((805306368,)) + b"\0" * 4096, compress=zipfile.ZIP_STORED)
+    return forge_member(_rewrite(p, out, drop=["params/W1"]), "params/W1.npy",
+                         npy_header((805306368,)) + b"\0" * 4096, compress=zipfile.ZIP_STORED)
 
 
 UNREADABLE = {  # fault: (file maker, message pattern); every one a CheckpointError naming the file
@@ -263,131 +235,6 @@ def test_load_params_checks_sizes_before_reading(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="a.npz: member 'params/W1' declares .* more than deflate can produce"):
         load_params(_forged_size(tmp_path / "a.npz", None))
     np.savez(tmp_path / "b.npz", W=np.zeros(1000, np.float32))
-    monkeypatch.setattr(nnkern.checkpoint, "MAX_ARRAY_BYTES", 1000)
+    monkeypatch.setattr(checkpoint, "MAX_ARRAY_BYTES", 1000)
     with pytest.raises(CheckpointError, match=r"member 'W' declares 4000 bytes .* over the limit of 1000"):
         load_params(tmp_path / "b.npz")
-
-
-# ---------------------------------------------------------------- the pickle reader
-def _shared_dicts(depth):
-    d = {"w": np.zeros(2)}
-    for _ in range(depth):
-        d = {"a": d, "b": d}  # pickled once each through the memo: a small file, 2^depth paths
-    return d
-
-
-class _CountingDict(dict):
-    visits = 0
-
-    def items(self):
-        _CountingDict.visits += 1
-        return super().items()
-
-
-def test_check_tree_visits_each_object_once():
-    d = _CountingDict(w=np.zeros(2))
-    for _ in range(22):
-        d = _CountingDict(a=d, b=d)
-    _CountingDict.visits = 0
-    _safe_pickle.check_tree(d)
-    assert _CountingDict.visits == 23
-
-
-def test_shared_and_deep_pickles_are_bounded():
-    data = pickle.dumps(_shared_dicts(31), protocol=2)
-    assert len(data) < 1000
-    assert set(load_pickle_params(data)) == {"a", "b"}  # 2^31 paths, 32 objects: linear
-    with pytest.raises(UnsafePickleError, match="nested deeper than 32"):
-        load_pickle_params(pickle.dumps(_shared_dicts(40), protocol=2))
-    # 100,000 nested dicts, written opcode by opcode (pickle.dumps itself would recurse)
-    n = 100_000
-    deep = b"\x80\x02" + (b"}X\x01\x00\x00\x00a" * n) + b"}" + b"s" * n + b"."
-    with pytest.raises(UnsafePickleError, match="nested deeper than 32"):
-        load_pickle_params(deep)
-
-
-HOSTILE_PICKLES = {  # name: (pickle bytes, exception, message pattern)
-    "ndarray called to allocate": (b"\x80\x02cnumpy\nndarray\n\x8a\x06\x00\x00\x00\x00\x00\x01\x85R.",
-                                   UnsafePickleError, "refusing to call numpy.ndarray directly"),
-    "codec other than latin-1": (b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x04\x00\x00\x00zlib\x86R.",
-                                 UnsafePickleError, r"only latin-1"),
-    "unknown codec": (b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x03\x00\x00\x00nop\x86R.",
-                      CheckpointError, "LookupError"),
-    "object dtype": (pickle.dumps({"W": np.array([1, None], dtype=object)}, protocol=2),
-                     UnsafePickleError, "holds Python objects"),
-    "reconstruct with a size": (b"\x80\x02cnumpy._core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
-                                b"\x8a\x05\x00\x00\x00\x00\x01\x85C\x01b\x87R.",
-                                UnsafePickleError, "only the empty ndarray placeholder"),
-    "truncated": (pickle.dumps({"W": np.zeros(100)}, protocol=2)[:-30], CheckpointError,
-                  "not a readable parameter pickle"),
-    "huge length field": (b"\x80\x04\x8e" + struct.pack("<Q", 1 << 60) + b"abc", CheckpointError,
-                          "not a readable parameter pickle"),
-}
-
-
-@pytest.mark.parametrize("name", HOSTILE_PICKLES)
-def test_hostile_pickles(tmp_path, name):
-    data, exc, pattern = HOSTILE_PICKLES[name]
-    path = tmp_path / "params.pkl"
-    path.write_bytes(data)
-    for src in (data, path):
-        with pytest.raises(exc, match=pattern):
-            load_pickle_params(src)
-
-
-# ---------------------------------------------------------------- data files
-def _idx_header(shape, code=0x08):
-    return struct.pack(">HBB", 0, code, len(shape)) + struct.pack(f">{len(shape)}I", *shape)
-
-
-def _peak_during(fn):
-    tracemalloc.start()
-    try:
-        fn()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
-
-
-IDX_BOMBS = {  # name: (gzip payload, message pattern)
-    "declares 8 GiB": (_idx_header((1 << 16, 1 << 16, 2)), "over the limit of 4294967296 bytes"),
-    "declares 1 GiB in a few bytes": (_idx_header((1 << 15, 1 << 15)) + b"\0" * 100,
-                                      "more than the gzip data can expand to"),
-    "64 MiB after 10 bytes": (_idx_header((10,)) + b"\0" * (64 * MiB), "unexpected bytes after the 10 data bytes"),
-}
-
-
-@pytest.mark.parametrize("name", IDX_BOMBS)
-def test_gz_idx_sizes_are_checked_before_reading(tmp_path, name):
-    payload, pattern = IDX_BOMBS[name]
-    path = tmp_path / "train-labels-idx1-ubyte.gz"
-    path.write_bytes(gzip.compress(payload, 1))
-
-    def attempt():
-        with pytest.raises(D.DataError, match=pattern):
-            D.load_idx(path)
-    peak = _peak_during(attempt)
-    assert peak < 8 * MiB, f"{peak / MiB:.0f} MiB allocated reading a {path.stat().st_size}-byte file"
-
-
-def test_npz_dataset_member_sizes_are_checked(tmp_path):
-    head = _npy_header((805306368,), "|u1")
-    path = _forge_member(tmp_path / "d.npz", "x_train.npy", head + b"\0" * 100, file_size=len(head) + 805306368)
-    for k in ("t_train", "x_test", "t_test"):
-        _forge_member(path, f"{k}.npy", _npy_header((0,), "|u1"))
-    with pytest.raises(D.DataError, match=r"d.npz: member 'x_train' declares 805306\d+ bytes in \d+ compressed"):
-        D.load_npz(path)
-
-
-def test_huge_labels_are_a_data_error(tmp_path):
-    x = np.zeros((4, 1, 8, 8), np.uint8)
-    t = np.array([0, 1, 2, 2**31 - 1], np.int32)
-    np.savez(tmp_path / "big.npz", x_train=x, t_train=t, x_test=x, t_test=t[:4])
-    with pytest.raises(D.DataError, match=r"label 2147483647 means 2147483648 classes, more than the 65536"):
-        D.load_npz(tmp_path / "big.npz")
-    r = subprocess.run([sys.executable, "-m", "nnkern", "train", "--data", str(tmp_path / "big.npz"), "--epochs",
-                        "1", "--no-progress", "--out", str(tmp_path / "run")], capture_output=True, text=True,
-                       timeout=300)
-    assert r.returncode == 2, r.stderr
-    assert r.stderr.count("\n") == 1 and r.stderr.startswith("nnkern: error: ") and "2147483648 classes" in r.stderr
