@@ -91,18 +91,17 @@ py::array conv2d_forward(const py::array& x, const py::array& w, const std::opti
 template <class T>
 py::tuple backward_t(const py::array& gy, const py::array& x, const py::array& w, const nnk::Conv2dShape& s,
                      bool need_gx, bool need_gw, bool need_gb, nnk::ConvAlgo algo_gx, nnk::ConvAlgo algo_gw) {
-  auto gw = new_array<T>({s.oc, s.c / s.groups, s.kh, s.kw});
-  py::object gx_o = py::none(), gb_o = py::none();
-  T *gxp = nullptr, *gbp = nullptr;
+  py::object gx_o = py::none(), gw_o = py::none(), gb_o = py::none();
+  T *gxp = nullptr, *gwp = nullptr, *gbp = nullptr;  // null: that gradient is not computed
   if (need_gx) { auto a = new_array<T>({s.n, s.c, s.h, s.w}); gxp = a.mutable_data(); gx_o = a; }
+  if (need_gw) { auto a = new_array<T>({s.oc, s.c / s.groups, s.kh, s.kw}); gwp = a.mutable_data(); gw_o = a; }
   if (need_gb) { auto a = new_array<T>({s.oc}); gbp = a.mutable_data(); gb_o = a; }
-  T* gwp = gw.mutable_data();
   {
     KernelSection release;
     nnk::conv2d_backward<T>(data_of<T>(gy), data_of<T>(x), data_of<T>(w), gxp, need_gw ? gwp : nullptr, gbp, s,
                             algo_gx, algo_gw);  // grad_weight only when asked for
   }
-  return py::make_tuple(gx_o, need_gw ? py::object(gw) : py::none(), gb_o);
+  return py::make_tuple(gx_o, gw_o, gb_o);
 }
 
 // `algo`: one name for both passes, or (algo for grad_x, algo for grad_weight).

@@ -7,6 +7,7 @@
 #include "conv2d_algo.h"
 #include "conv2d_im2col.h"
 #include "conv2d_implicit.h"
+#include "conv2d_winograd.h"
 #include "nnk_common.h"
 
 namespace nnk {
@@ -18,6 +19,10 @@ static const ConvAlgoEntry kConvAlgos[] = {
     {ConvAlgo::Im2col, conv2d_im2col_applies, "any shape",
      {conv2d_im2col_forward<float>, conv2d_im2col_backward_input<float>, conv2d_im2col_backward_weight<float>},
      {conv2d_im2col_forward<double>, conv2d_im2col_backward_input<double>, conv2d_im2col_backward_weight<double>}},
+    {ConvAlgo::Winograd, conv2d_winograd_applies, "a 3x3 kernel, stride 1, dilation 1",
+     {conv2d_winograd_forward<float>, conv2d_winograd_backward_input<float>, conv2d_winograd_backward_weight<float>},
+     {conv2d_winograd_forward<double>, conv2d_winograd_backward_input<double>,
+      conv2d_winograd_backward_weight<double>}},
     {ConvAlgo::Implicit, conv2d_implicit_applies, "stride 1 for backward_input (forward and backward_weight: any shape)",
      {conv2d_implicit_forward<float>, conv2d_implicit_backward_input<float>, conv2d_implicit_backward_weight<float>},
      {conv2d_implicit_forward<double>, conv2d_implicit_backward_input<double>,

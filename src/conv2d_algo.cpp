@@ -5,22 +5,67 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include "gemm.h"
 #include "nnk_common.h"
 
 namespace nnk {
 
 // ---- the heuristic ----
 // Rules in order: the first whose algorithm applies to (shape, pass, dtype) and whose
-// condition holds wins. Each rule cites the measurement that justifies it (nnkern bench and
-// benchmarks/conv2d_algos.py, ratios in one run).
+// condition holds wins; Im2col (every shape) is last. Conditions read the shape, the dtype and
+// the CPU's GEMM kernels only, so a run is reproducible. Evidence: `nnkern bench --algos`
+// (every applicable algorithm forced, per pass, interleaved rounds, medians), float32 and
+// float64, 2 and 1 threads, Intel Xeon AVX-512 (SkylakeX), 2 cores shared with other jobs
+// (load 3-11): only orderings that held in every run are used. "a/b ms" below = the rule's
+// algorithm / im2col, float32, 2 threads; float64 (2 threads) and float32 at 1 thread gave the
+// same orderings (e.g. deepconv-3x3 fwd 10.2/37.6 ms float64, 2.75/6.96 ms 1 thread;
+// alexnet-conv2-g2 fwd 467/695 float64, 101/130 1 thread) with one exception, alexnet-conv2-g2
+// grad_x at 1 thread (implicit 160 / im2col 143 ms; 187/215 with 2 threads, 469/733 float64).
 struct ConvRule {
   ConvAlgo algo;
   bool (*when)(const Conv2dShape& s, ConvPass pass, ConvDtype dt);
 };
 
+// Channels per group on the input and output side of the pass's own GEMM: grad_x is the
+// convolution of grad_out (og channels per group) with the flipped weights (cg outputs).
+static int64_t pass_in_channels(const Conv2dShape& s, ConvPass p) {
+  return (p == ConvPass::BackwardInput ? s.oc : s.c) / s.groups;
+}
+static int64_t pass_out_channels(const Conv2dShape& s, ConvPass p) {
+  return (p == ConvPass::BackwardInput ? s.c : s.oc) / s.groups;
+}
+
+// Winograd F(4x4,3x3) (the applies test already asked for 3x3, stride 1, dilation 1) wins on
+// every 3x3 stride-1 shape with >= 8 channels per group on both sides and >= 64 4x4 output
+// tiles: deepconv-3x3 fwd/gx/gw 9.3/41.7, 5.0/17.4, 5.0/23.1 ms; seed-keras-conv2 116/236,
+// 72/182, 65/180; alexnet-conv3 74/106, 45/72, 83/113; c16-oc16-56 2.4-3.0x, c256-oc256-28
+// 2.0-2.2x, c512-oc512-14 1.1-2.1x, 3x3 g4 3x; n1-c64-oc64-56 (196 tiles) 1.55/4.15.
+// It loses where the transforms outweigh the products: depthwise 98.9/20.7, c4-oc8 1.37/0.58,
+// c3-oc16 1.34/0.84, and with few tiles: n1-c256-oc384-13 (16 tiles) 8.7/3.0.
+static bool winograd_pays(const Conv2dShape& s, ConvPass p, ConvDtype) {
+  const int64_t tiles = s.n * ((s.oh + 3) / 4) * ((s.ow + 3) / 4);
+  return pass_in_channels(s, p) >= 8 && pass_out_channels(s, p) >= 8 && tiles >= 64;
+}
+
+// Implicit GEMM (nnkern's SIMD GEMM, no column matrix) beats im2col + OpenBLAS where the GEMM's
+// K (channels per group x kernel area) is >= 64, the output side has >= 8 channels per
+// group and the batch has >= 1024 output pixels: alexnet-conv1 fwd/gw 148/191, 124/188 ms;
+// alexnet-conv2-g2 fwd/gx/gw 171/240, 187/215, 179/244; c32-oc64-5x5 20/32, 24/31, 23/36;
+// 11x11 s4, 7x7 s2 and 3x3 s2 (fwd, gw) 1.3-1.8x. Not for 1x1 kernels (im2col skips its copy
+// there: c256-oc128-1x1 gw 28.5/19.9), short K (mnist-simpleconv, K = 25: 7.5/2.9, gx 28/2.6;
+// c4-oc8 0.81/0.58; one exception, depthwise 3x3 s2 (K = 9) 6.4/9.1, left to im2col), small batches of few pixels (n1-c256-oc384-13, 169 pixels: 4.0/3.0) nor
+// the portable SSE2 kernels (not measured faster than OpenBLAS).
+static bool implicit_pays(const Conv2dShape& s, ConvPass p, ConvDtype) {
+  const int64_t k = pass_in_channels(s, p) * s.kh * s.kw;
+  return gemm_isa() != Isa::Generic && s.kh * s.kw > 1 && k >= 64 && pass_out_channels(s, p) >= 8 &&
+         s.n * s.oh * s.ow >= 1024;
+}
+
 static bool always(const Conv2dShape&, ConvPass, ConvDtype) { return true; }
 
 static const ConvRule kRules[] = {
+    {ConvAlgo::Winograd, winograd_pays},
+    {ConvAlgo::Implicit, implicit_pays},
     // The general path: every shape, pass and dtype.
     {ConvAlgo::Im2col, always},
 };

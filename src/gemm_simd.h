@@ -25,25 +25,40 @@ namespace {
 // AlexNet layers, measured; NC 384-640 within noise); AVX2 figures 32 KiB / 512 KiB (Zen 3, not
 // measured on one: KC x NC sized to keep the B block near 200 KiB).
 
+// The element-wise operations every traits struct has, from the ISA's intrinsic prefix and
+// type suffix (_mm512/_mm256/_mm, ps/pd); the SSE2 baseline has no FMA (a*b+c rounds twice).
+#define NNK_SIMD_COMMON(pre, sfx)                                    \
+  static V zero() { return pre##_setzero_##sfx(); }                  \
+  static V load(const T* p) { return pre##_loadu_##sfx(p); }         \
+  static void store(T* p, V v) { pre##_storeu_##sfx(p, v); }         \
+  static V set1(T x) { return pre##_set1_##sfx(x); }                 \
+  static V add(V a, V b) { return pre##_add_##sfx(a, b); }           \
+  static V mul(V a, V b) { return pre##_mul_##sfx(a, b); }           \
+  static V or_(V a, V b) { return pre##_or_##sfx(a, b); }
+#define NNK_SIMD_OPS(pre, sfx) \
+  NNK_SIMD_COMMON(pre, sfx)    \
+  static V fma(V a, V b, V c) { return pre##_fmadd_##sfx(a, b, c); }
+#define NNK_SIMD_OPS_NOFMA(pre, sfx) \
+  NNK_SIMD_COMMON(pre, sfx)          \
+  static V fma(V a, V b, V c) { return pre##_add_##sfx(pre##_mul_##sfx(a, b), c); }
+// Traits without in-register transposes.
+#define NNK_SIMD_NO_TRANSPOSE               \
+  static constexpr bool kTranspose = false; \
+  static void transpose(V*) {}              \
+  static void store_first(T*, V, int) {}
+
 #if defined(__AVX512F__)
 struct Avx512F32 {
   using T = float;
   using V = __m512;
   static constexpr int W = 16, MR = 12, NV = 2, KC = 192, MC = 192, NC = 512;
-  static V zero() { return _mm512_setzero_ps(); }
-  static V load(const T* p) { return _mm512_loadu_ps(p); }
-  static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
-  static V set1(T x) { return _mm512_set1_ps(x); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  NNK_SIMD_OPS(_mm512, ps)
   // lanes [0, 16) where bit l of `mask` is set come from p + l; the others keep r.
   static V load_lanes(V r, uint32_t mask, const T* p) { return _mm512_mask_loadu_ps(r, __mmask16(mask), p); }
   // Zero-masked loads (masked-out lanes are not read: no fault), OR-ed into one vector.
   using M = __mmask16;
   static M mask_of(uint32_t bits) { return M(bits); }
   static V load_z(M m, const T* p) { return _mm512_maskz_loadu_ps(m, p); }
-  static V or_(V a, V b) { return _mm512_or_ps(a, b); }
   static T sum(V v) { return _mm512_reduce_add_ps(v); }
   // r[i][l] -> r[l][i] for a W x W block: four butterfly stages, stage s swapping bit s of the
   // row index with bit s of the lane index (two-source permutes).
@@ -81,21 +96,12 @@ struct Avx512F64 {
   using T = double;
   using V = __m512d;
   static constexpr int W = 8, MR = 12, NV = 2, KC = 128, MC = 192, NC = 384;
-  static V zero() { return _mm512_setzero_pd(); }
-  static V load(const T* p) { return _mm512_loadu_pd(p); }
-  static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
-  static V set1(T x) { return _mm512_set1_pd(x); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
-  static V add(V a, V b) { return _mm512_add_pd(a, b); }
-  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  NNK_SIMD_OPS(_mm512, pd)
   static V load_lanes(V r, uint32_t mask, const T* p) { return _mm512_mask_loadu_pd(r, __mmask8(mask), p); }
   using M = __mmask8;
   static M mask_of(uint32_t bits) { return M(bits); }
   static V load_z(M m, const T* p) { return _mm512_maskz_loadu_pd(m, p); }
-  static V or_(V a, V b) { return _mm512_or_pd(a, b); }
-  static constexpr bool kTranspose = false;
-  static void transpose(V*) {}
-  static void store_first(T*, V, int) {}
+  NNK_SIMD_NO_TRANSPOSE
   static T sum(V v) { return _mm512_reduce_add_pd(v); }
 };
 #endif
@@ -113,13 +119,7 @@ struct Avx2F32 {
   using T = float;
   using V = __m256;
   static constexpr int W = 8, MR = 6, NV = 2, KC = 192, MC = 120, NC = 256;
-  static V zero() { return _mm256_setzero_ps(); }
-  static V load(const T* p) { return _mm256_loadu_ps(p); }
-  static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
-  static V set1(T x) { return _mm256_set1_ps(x); }
-  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  static V add(V a, V b) { return _mm256_add_ps(a, b); }
-  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  NNK_SIMD_OPS(_mm256, ps)
   static V load_lanes(V r, uint32_t mask, const T* p) {
     const __m256i m = avx2_mask32(mask);  // masked-out lanes are not read (no fault)
     return _mm256_blendv_ps(r, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
@@ -127,7 +127,6 @@ struct Avx2F32 {
   using M = __m256i;
   static M mask_of(uint32_t bits) { return avx2_mask32(bits); }
   static V load_z(M m, const T* p) { return _mm256_maskload_ps(p, m); }
-  static V or_(V a, V b) { return _mm256_or_ps(a, b); }
   static constexpr bool kTranspose = true;
   static void transpose(V* r) {  // the classic 8 x 8: unpack, shuffle, swap 128-bit halves
     V t[8], u[8];
@@ -158,13 +157,7 @@ struct Avx2F64 {
   using T = double;
   using V = __m256d;
   static constexpr int W = 4, MR = 6, NV = 2, KC = 128, MC = 120, NC = 192;
-  static V zero() { return _mm256_setzero_pd(); }
-  static V load(const T* p) { return _mm256_loadu_pd(p); }
-  static void store(T* p, V v) { _mm256_storeu_pd(p, v); }
-  static V set1(T x) { return _mm256_set1_pd(x); }
-  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
-  static V add(V a, V b) { return _mm256_add_pd(a, b); }
-  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  NNK_SIMD_OPS(_mm256, pd)
   static V load_lanes(V r, uint32_t mask, const T* p) {
     const __m256i m = avx2_mask64(mask);
     return _mm256_blendv_pd(r, _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m));
@@ -172,10 +165,7 @@ struct Avx2F64 {
   using M = __m256i;
   static M mask_of(uint32_t bits) { return avx2_mask64(bits); }
   static V load_z(M m, const T* p) { return _mm256_maskload_pd(p, m); }
-  static V or_(V a, V b) { return _mm256_or_pd(a, b); }
-  static constexpr bool kTranspose = false;
-  static void transpose(V*) {}
-  static void store_first(T*, V, int) {}
+  NNK_SIMD_NO_TRANSPOSE
   static T sum(V v) {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
@@ -185,69 +175,62 @@ struct Avx2F64 {
 
 // Portable x86-64 baseline (SSE2, no FMA: a*b+c rounds twice, consistently everywhere).
 #if defined(__SSE2__)
-struct GenericF32 {
-  using T = float;
-  using V = __m128;
-  static constexpr int W = 4, MR = 4, NV = 2, KC = 256, MC = 128, NC = 256;
-  static V zero() { return _mm_setzero_ps(); }
-  static V load(const T* p) { return _mm_loadu_ps(p); }
-  static void store(T* p, V v) { _mm_storeu_ps(p, v); }
-  static V set1(T x) { return _mm_set1_ps(x); }
-  static V fma(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
-  static V add(V a, V b) { return _mm_add_ps(a, b); }
-  static V mul(V a, V b) { return _mm_mul_ps(a, b); }
-  static V load_lanes(V r, uint32_t mask, const T* p) {
-    alignas(16) T t[4];
-    _mm_store_ps(t, r);
-    for (int l = 0; l < 4; ++l)
-      if (mask >> l & 1u) t[l] = p[l];
-    return _mm_load_ps(t);
-  }
+// The SSE2 structs' lane operations, through memory (no masked loads before AVX).
+template <class S>
+struct GenericLanes {
+  using T = typename S::T;
+  using V = typename S::V;
+  static constexpr int W = S::W;
   using M = uint32_t;
   static M mask_of(uint32_t bits) { return bits; }
-  static V load_z(M m, const T* p) { return m == 15u ? _mm_loadu_ps(p) : load_lanes(zero(), m, p); }
-  static V or_(V a, V b) { return _mm_or_ps(a, b); }
-  static constexpr bool kTranspose = false;
-  static void transpose(V*) {}
-  static void store_first(T*, V, int) {}
-  static T sum(V v) {
-    alignas(16) T t[4];
-    _mm_store_ps(t, v);
-    return (t[0] + t[1]) + (t[2] + t[3]);
+  static V load_lanes(V r, uint32_t mask, const T* p) {
+    alignas(16) T t[W];
+    S::store(t, r);
+    for (int l = 0; l < W; ++l)
+      if (mask >> l & 1u) t[l] = p[l];
+    return S::load(t);
+  }
+  static V load_z(M m, const T* p) { return m == (1u << W) - 1 ? S::load(p) : load_lanes(S::zero(), m, p); }
+  static T sum(V v) {  // pairwise: (t0 + t1) + (t2 + t3)
+    alignas(16) T t[W];
+    S::store(t, v);
+    for (int h = W / 2; h >= 1; h /= 2)
+      for (int l = 0; l < h; ++l) t[l] = t[2 * l] + t[2 * l + 1];
+    return t[0];
   }
 };
-struct GenericF64 {
+struct GenericF32Ops {
+  using T = float;
+  using V = __m128;
+  static constexpr int W = 4;
+  NNK_SIMD_OPS_NOFMA(_mm, ps)
+};
+struct GenericF64Ops {
   using T = double;
   using V = __m128d;
-  static constexpr int W = 2, MR = 4, NV = 2, KC = 256, MC = 128, NC = 192;
-  static V zero() { return _mm_setzero_pd(); }
-  static V load(const T* p) { return _mm_loadu_pd(p); }
-  static void store(T* p, V v) { _mm_storeu_pd(p, v); }
-  static V set1(T x) { return _mm_set1_pd(x); }
-  static V fma(V a, V b, V c) { return _mm_add_pd(_mm_mul_pd(a, b), c); }
-  static V add(V a, V b) { return _mm_add_pd(a, b); }
-  static V mul(V a, V b) { return _mm_mul_pd(a, b); }
-  static V load_lanes(V r, uint32_t mask, const T* p) {
-    alignas(16) T t[2];
-    _mm_store_pd(t, r);
-    for (int l = 0; l < 2; ++l)
-      if (mask >> l & 1u) t[l] = p[l];
-    return _mm_load_pd(t);
-  }
-  using M = uint32_t;
-  static M mask_of(uint32_t bits) { return bits; }
-  static V load_z(M m, const T* p) { return m == 3u ? _mm_loadu_pd(p) : load_lanes(zero(), m, p); }
-  static V or_(V a, V b) { return _mm_or_pd(a, b); }
-  static constexpr bool kTranspose = false;
-  static void transpose(V*) {}
-  static void store_first(T*, V, int) {}
-  static T sum(V v) {
-    alignas(16) T t[2];
-    _mm_store_pd(t, v);
-    return t[0] + t[1];
-  }
+  static constexpr int W = 2;
+  NNK_SIMD_OPS_NOFMA(_mm, pd)
+};
+struct GenericF32 : GenericF32Ops, GenericLanes<GenericF32Ops> {
+  using T = GenericF32Ops::T;
+  using V = GenericF32Ops::V;
+  static constexpr int W = GenericF32Ops::W;
+  static constexpr int MR = 4, NV = 2, KC = 256, MC = 128, NC = 256;
+  NNK_SIMD_NO_TRANSPOSE
+};
+struct GenericF64 : GenericF64Ops, GenericLanes<GenericF64Ops> {
+  using T = GenericF64Ops::T;
+  using V = GenericF64Ops::V;
+  static constexpr int W = GenericF64Ops::W;
+  static constexpr int MR = 4, NV = 2, KC = 256, MC = 128, NC = 192;
+  NNK_SIMD_NO_TRANSPOSE
 };
 #endif
 
 }  // namespace
 }  // namespace nnk
+
+#undef NNK_SIMD_COMMON
+#undef NNK_SIMD_OPS
+#undef NNK_SIMD_OPS_NOFMA
+#undef NNK_SIMD_NO_TRANSPOSE

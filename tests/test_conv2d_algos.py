@@ -1,9 +1,6 @@
 """Every convolution algorithm of this build, forced per pass, against the NumPy reference on
 the conv case table of test_conv2d.py; float64 gradient checks; 1 vs 2 threads bit-identical;
-the `algo` argument's errors; the selection modes and the benchmark-mode cache."""
-import os
-import subprocess
-import sys
+the `algo` argument's errors (selection: test_conv2d_select.py)."""
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,10 +10,10 @@ import numpy as np
 import pytest
 from cases import CONV2D_DEFAULTS, conv2d_case
 from conftest import assert_close, numerical_grad
-from nnkern import _core
 from nnkern import functional as F
 from nnkern import reference as R
 from test_conv2d import CASES as TABLE
+from test_conv2d_winograd import winograd_bound
 from tolerances import reduction_tol as tol
 
 CASES = {p.id: p.values for p in TABLE}  # name -> (inputs, kwargs): test_conv2d.py's table
@@ -26,12 +23,14 @@ CASES = {p.id: p.values for p in TABLE}  # name -> (inputs, kwargs): test_conv2d
 class Algo:
     tol: Callable  # tol(dtype, reduction, ref) -> dict(rtol=, atol=), as test_conv2d.tol
     why: str       # the error analysis behind the float32 tolerance
+    bound: Callable | None = None  # bound(pass_, x, w, b, gy, kw) -> per-element atol; replaces tol
 
 
 # One line per algorithm (its author adds it with the kernels).
 ALGOS = {
     "im2col": Algo(tol, "GEMM sums of products: the dot-product bound of test_conv2d.tol"),
     "implicit": Algo(tol, "nnkern's GEMM: FMA dot products in K blocks, the same dot-product bound"),
+    "winograd": Algo(tol, "transforms amplify rounding: the per-element bound of test_conv2d_winograd", winograd_bound),
 }
 
 PASSES = ("forward", "backward_input", "backward_weight")
@@ -100,6 +99,8 @@ def test_algo_matches_reference(algo, name, dtype, pass_):
     ref, reduction = {"forward": (y_ref, w[0].size), "backward_input": (gx_ref, w.size),
                       "backward_weight": (gw_ref, gy.size // gy.shape[1])}[pass_]
     t = ALGOS[algo].tol(dtype, reduction, ref) if dtype == np.float32 else tol(dtype, reduction, ref)
+    if ALGOS[algo].bound:
+        t = dict(rtol=0.0, atol=ALGOS[algo].bound(pass_, x, w, b, gy, kw))
     assert_close(got, ref, **t, what=f"{algo} {name} {pass_}")
 
 
@@ -189,6 +190,9 @@ def test_missing_algorithm_is_a_clear_value_error():
 # one line per algorithm that has such shapes.
 INAPPLICABLE = [
     ("implicit", (1, 2, 9, 9), (3, 2, 3, 3), dict(stride=2), "backward_input", np.float32),
+    ("winograd", (1, 2, 9, 9), (3, 2, 5, 5), dict(padding=1), "forward", np.float32),
+    ("winograd", (1, 2, 9, 9), (3, 2, 3, 3), dict(stride=2), "backward_weight", np.float64),
+    ("winograd", (1, 2, 9, 9), (3, 2, 3, 3), dict(dilation=2), "backward_input", np.float32),
 ]
 
 
@@ -219,98 +223,3 @@ def test_layer_and_keras_pass_algo():
         bad.forward(x)
     k = nnkern.keras.layers.Conv2D(4, 3, input_shape=(6, 6, 3), algo="im2col")
     assert k.algo == "im2col"
-
-
-# ---- selection modes and the benchmark cache ----
-
-@pytest.fixture
-def conv_mode():
-    before = nnkern.get_conv_algo()
-    _core.conv2d_autotune_clear()
-    yield nnkern.set_conv_algo
-    nnkern.set_conv_algo(before)
-    _core.conv2d_autotune_clear()
-
-
-def test_set_conv_algo_modes(conv_mode):
-    assert nnkern.get_conv_algo() == "heuristic"
-    for mode in ("benchmark", "im2col", "heuristic"):
-        conv_mode(mode)
-        assert nnkern.get_conv_algo() == mode
-    conv_mode("auto")
-    assert nnkern.get_conv_algo() == "heuristic"
-    with pytest.raises(ValueError, match="unknown mode 'fastest'"):
-        conv_mode("fastest")
-    assert nnkern.get_conv_algo() == "heuristic"
-
-
-def test_benchmark_mode_measures_each_key_once(conv_mode, threads):
-    conv_mode("benchmark")
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((2, 5, 9, 8)).astype(np.float32)
-    w = rng.standard_normal((6, 5, 3, 3)).astype(np.float32)
-    gy = np.ones((2, 6, 9, 8), np.float32)
-    threads(1)
-    y1 = F.conv2d(x, w, padding=1)
-    assert _core.conv2d_autotune_count() == 1
-    y2 = F.conv2d(x, w, padding=1)  # same key: cached
-    assert _core.conv2d_autotune_count() == 1
-    np.testing.assert_array_equal(y1, y2)
-    F.conv2d_backward(gy, x, w, padding=1)  # two more passes (bias grad is not selected)
-    assert _core.conv2d_autotune_count() == 3
-    F.conv2d(x.astype(np.float64), w.astype(np.float64), padding=1)  # dtype is part of the key
-    F.conv2d(x[:1], w, padding=1)  # so is every size
-    F.conv2d(x, w, padding=2)  # and every hyper-parameter
-    assert _core.conv2d_autotune_count() == 6
-    threads(2)
-    F.conv2d(x, w, padding=1)  # and the thread count
-    assert _core.conv2d_autotune_count() == 7
-    cache = _core.conv2d_autotune_cache()
-    assert len(cache) == 7
-    rec = [r for r in cache if r["pass"] == "forward" and r["threads"] == 2][0]
-    assert rec["x_shape"] == (2, 5, 9, 8) and rec["weight_shape"] == (6, 5, 3, 3)
-    assert rec["padding"] == (1, 1) and rec["dtype"] == "float32" and rec["chosen"] in BUILT
-    cands = nnkern.conv_algo.conv2d_algo_candidates(x.shape, w.shape, padding=1)
-    assert set(rec["seconds"]) == (set(cands) if len(cands) > 1 else set())
-    assert nnkern.conv_algo.conv2d_algo_for(x.shape, w.shape, padding=1) == rec["chosen"]
-
-
-def test_forced_global_algorithm_falls_back_where_it_does_not_apply(conv_mode):
-    conv_mode("im2col")
-    assert nnkern.conv_algo.conv2d_algo_for((1, 3, 8, 8), (4, 3, 3, 3)) == "im2col"
-    x = np.ones((1, 3, 8, 8), np.float32)
-    w = np.ones((4, 3, 3, 3), np.float32)
-    np.testing.assert_array_equal(F.conv2d(x, w), F.conv2d(x, w, algo="im2col"))
-
-
-def test_heuristic_picks_an_applicable_algorithm_for_every_case():
-    for name, case in CASES.items():
-        xs, ws, kw = shapes(case)
-        for p in PASSES:
-            for d in ("float32", "float64"):
-                pick = nnkern.conv_algo.conv2d_algo_for(xs, ws, pass_=p, dtype=d, **kw)
-                assert pick in nnkern.conv_algo.conv2d_algo_candidates(xs, ws, pass_=p, dtype=d, **kw), (name, p, d)
-
-
-def test_algo_query_validates_like_a_call():
-    with pytest.raises(ValueError, match="groups=2 must divide"):
-        nnkern.conv_algo.conv2d_algo_for((1, 3, 8, 8), (4, 3, 3, 3), groups=2)
-    with pytest.raises(ValueError, match="unknown pass"):
-        nnkern.conv_algo.conv2d_algo_for((1, 3, 8, 8), (4, 3, 3, 3), pass_="sideways")
-    with pytest.raises(TypeError, match="float32 or float64"):
-        nnkern.conv_algo.conv2d_algo_for((1, 3, 8, 8), (4, 3, 3, 3), dtype="int32")
-
-
-@pytest.mark.parametrize("value,expect", [("benchmark", "benchmark"), ("im2col", "im2col"), ("heuristic", "heuristic")])
-def test_env_variable_sets_the_mode(value, expect):
-    env = dict(os.environ, NNKERN_CONV_ALGO=value)
-    out = subprocess.run([sys.executable, "-c", "import nnkern; print(nnkern.get_conv_algo())"], env=env,
-                         capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == expect
-
-
-def test_env_variable_with_a_bad_value_names_the_variable():
-    env = dict(os.environ, NNKERN_CONV_ALGO="fastest")
-    out = subprocess.run([sys.executable, "-c", "import nnkern"], env=env, capture_output=True, text=True)
-    assert out.returncode != 0
-    assert "NNKERN_CONV_ALGO='fastest'" in out.stderr and "unknown mode" in out.stderr

@@ -11,7 +11,8 @@ import sys
 import nnkern.functional as F
 import numpy as np
 import pytest
-from error_inputs import ERROR_INPUTS, INPLACE, KINDS, SAMPLE_INPUTS, case, case_ids, unaligned
+from error_inputs import ERROR_INPUTS, KINDS, case, case_ids
+from sample_inputs import INPLACE, SAMPLE_INPUTS, unaligned
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = 600  # for the whole table; a case that hangs is reported as such

@@ -136,7 +136,8 @@ def test_set_num_threads_while_a_kernel_runs_elsewhere(threads, final):
     w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
     seen_inside = []
     for _ in range(5):
-        t = threading.Thread(target=F.conv2d, args=(x, w), kwargs={"padding": 1})
+        # im2col: one OpenBLAS GEMM kernel of known length (auto's Winograd may end within 5 ms)
+        t = threading.Thread(target=F.conv2d, args=(x, w), kwargs={"padding": 1, "algo": "im2col"})
         t.start()
         time.sleep(0.005)
         seen_inside.append(_openblas_threads())

@@ -7,9 +7,9 @@ import pickle
 import nnkern.functional as F
 import numpy as np
 import pytest
-from error_inputs import SAMPLE_INPUTS
 from nnkern import _core, optimizers
 from nnkern.data import pipeline
+from sample_inputs import SAMPLE_INPUTS
 
 
 def unpickled(v):

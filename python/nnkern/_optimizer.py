@@ -19,7 +19,7 @@ class Optimizer:
 
     Subclasses set ``_kernel`` (the ``nnkern._core`` function), ``_states`` (state array
     names, the book's attribute names) and ``_hyper`` (their numeric hyper-parameters besides
-    ``lr`` and ``weight_decay``, saved by ``state_dict``), and override ``_kernel_args``.
+    ``lr`` and ``weight_decay``, saved by ``state_dict`` and passed to the kernel by ``_kernel_args``).
     """
 
     _kernel: ClassVar[str] = ""
@@ -47,9 +47,9 @@ class Optimizer:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _kernel_args(self, step: int) -> dict[str, Any]:
-        """Rule-specific keyword arguments of the native call (besides lr and weight decay);
-        ``step`` counts the update being made."""
-        return {}
+        """Rule-specific keyword arguments of the native call (besides lr and weight decay): the
+        ``_hyper`` values by default; ``step`` counts the update being made."""
+        return {h: getattr(self, h) for h in self._hyper}
 
     def _call(self, params: Sequence[FloatArray], grads: Sequence[FloatArray], states: Sequence[Sequence[FloatArray]],
               options: Sequence[Mapping[str, float]], names: Sequence[str] | None, step: int) -> None:

@@ -73,9 +73,6 @@ class Momentum(Optimizer):
         self.momentum = momentum
         super().__init__(lr, weight_decay, decay, param_options)
 
-    def _kernel_args(self, step: int) -> dict[str, Any]:
-        return {"momentum": self.momentum}
-
 
 class Nesterov(Momentum):
     """Nesterov's accelerated gradient in the book's form (Sutskever et al. 2013; Bengio et al. 2012):
@@ -96,9 +93,6 @@ class AdaGrad(Optimizer):
         self.eps = eps
         super().__init__(lr, weight_decay, decay, param_options)
 
-    def _kernel_args(self, step: int) -> dict[str, Any]:
-        return {"eps": self.eps}
-
 
 class RMSprop(AdaGrad):
     """RMSProp (Tieleman & Hinton 2012), the book's listing:
@@ -111,9 +105,6 @@ class RMSprop(AdaGrad):
                  decay: str = "l2", param_options: Mapping[str, Mapping[str, float]] | None = None) -> None:
         self.decay_rate = decay_rate
         super().__init__(lr, eps, weight_decay, decay, param_options)
-
-    def _kernel_args(self, step: int) -> dict[str, Any]:
-        return {"decay_rate": self.decay_rate, "eps": self.eps}
 
 
 class Adam(Optimizer):
@@ -143,7 +134,7 @@ class Adam(Optimizer):
         return self.step
 
     def _kernel_args(self, step: int) -> dict[str, Any]:
-        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, "step": step, "variant": self.variant}
+        return {**super()._kernel_args(step), "step": step, "variant": self.variant}
 
 
 class AdamW(Adam):

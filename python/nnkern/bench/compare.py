@@ -145,6 +145,8 @@ def add_arguments(ap):
     ap.add_argument("--algos", action="store_true",
                     help="instead: every applicable conv algorithm per pass on the conv workloads and a sweep of "
                          "shapes (--family filters shape names)")
+    ap.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                    help="element type of the --algos sweep")
 
 
 def execute(args):

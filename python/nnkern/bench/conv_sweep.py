@@ -2,7 +2,7 @@
 of other shapes, against torch's same pass (``nnkern bench --algos``): the measurements
 behind the heuristic's rules (src/conv2d_algo.cpp).
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nnkern bench --algos [--threads 2]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nnkern bench --algos [--threads 2] [--dtype float64]
 
 One process; per shape and pass the algorithms and torch run in rounds (one call each per
 round) so that load changes hit them alike; median times in ms,
@@ -44,7 +44,7 @@ def _torch_fn(torch, pass_, x, w, gy, kw):
     return lambda: torch.ops.aten.convolution_backward(tg, tx, tw, None, s, p, (1, 1), False, (0, 0), g, mask)
 
 
-def run(threads, repeat, budget_s, names=None):
+def run(threads, repeat, budget_s, names=None, dtype="float32"):
     nnkern.set_num_threads(threads)
     torch = torch_or_none()
     if torch is not None:
@@ -53,11 +53,11 @@ def run(threads, repeat, budget_s, names=None):
     for name in SHAPES:
         if names and not any(n in name for n in names):
             continue
-        x, w, _, kw, y, _ = conv_inputs(name)
+        x, w, _, kw, y, _ = conv_inputs(name, np.dtype(dtype))
         gy = np.ones_like(y)
         for pass_ in PASSES:
-            cands = nnkern.conv_algo.conv2d_algo_candidates(x.shape, w.shape, pass_=pass_, **kw)
-            pick = nnkern.conv_algo.conv2d_algo_for(x.shape, w.shape, pass_=pass_, **kw)
+            cands = nnkern.conv_algo.conv2d_algo_candidates(x.shape, w.shape, pass_=pass_, dtype=dtype, **kw)
+            pick = nnkern.conv_algo.conv2d_algo_for(x.shape, w.shape, pass_=pass_, dtype=dtype, **kw)
             fns = {a: _nnkern_fn(pass_, a, x, w, gy, kw) for a in cands}
             tfn = _torch_fn(torch, pass_, x, w, gy, kw)
             if tfn:
@@ -83,8 +83,8 @@ def table(rows):
 
 def execute(args):
     from .compare import header
-    rows = run(args.threads, args.repeat, args.budget, args.family)
-    text = header(args.threads) + "\n\n" + table(rows) + "\n"
+    rows = run(args.threads, args.repeat, args.budget, args.family, args.dtype)
+    text = header(args.threads) + f", conv dtype {args.dtype}\n\n" + table(rows) + "\n"
     print(text)
     if args.out:
         with open(args.out, "w") as f:

@@ -38,13 +38,13 @@ SHAPES = {
 }
 
 
-def conv_inputs(name):
+def conv_inputs(name, dtype=np.float32):
     """x, w, b, conv kwargs, y = conv2d(x, w, b), direct-method FLOPs of the named shape."""
     xs, (oc, kh, kw), stride, pad, groups = SHAPES[name]
     rng = np.random.default_rng(0)
-    x = rng.standard_normal(xs, dtype=np.float32)
-    w = rng.standard_normal((oc, xs[1] // groups, kh, kw), dtype=np.float32) * 0.05
-    b = rng.standard_normal(oc, dtype=np.float32)
+    x = rng.standard_normal(xs, dtype=dtype)
+    w = rng.standard_normal((oc, xs[1] // groups, kh, kw), dtype=dtype) * 0.05
+    b = rng.standard_normal(oc, dtype=dtype)
     kwargs = dict(stride=stride, padding=pad, groups=groups)
     y = F.conv2d(x, w, b, **kwargs)
     flops = 2.0 * y.size * w[0].size

@@ -1,0 +1,21 @@
+// Binding of the Winograd tile-size override (tests and comparisons; the kernels themselves
+// are reached through conv2d_forward / conv2d_backward with algo="winograd").
+#include <pybind11/pybind11.h>
+#include "conv2d_winograd.h"
+
+namespace py = pybind11;
+
+void bind_conv2d_winograd(py::module_& m) {
+  m.def(
+      "_conv2d_winograd_tile",
+      [](int tile) {
+        if (tile != 0 && tile != 2 && tile != 4)
+          throw py::value_error("_conv2d_winograd_tile: tile must be 2 or 4 (F(2x2,3x3), F(4x4,3x3)) or 0 (per shape)");
+        const int before = nnk::conv2d_winograd_forced_tile();
+        nnk::conv2d_winograd_set_tile(tile);
+        return before;
+      },
+      py::arg("tile"),
+      "Force Winograd's output tile size m (2 or 4) for every shape, or 0 for the per-shape choice; returns the "
+      "previous setting. Process-global: for tests and comparisons.");
+}

@@ -1,0 +1,151 @@
+// Winograd convolution: the work-item plan, the tile-size choice, forward and grad_x (one
+// correlation driver for both). Transforms: conv2d_winograd_tiles.cpp and _filter.cpp;
+// grad_weight: conv2d_winograd_weight.cpp. Contract and error bound: conv2d_winograd.h.
+#include "conv2d_winograd.h"
+#include <omp.h>
+#include <algorithm>
+#include <atomic>
+#include "blas.h"
+#include "conv2d_winograd_impl.h"
+#include "nnk_common.h"
+
+namespace nnk {
+
+// Work-item size (tiles per block). Two costs bound it from below and one from above:
+// - a GEMM over fewer than ~64 tiles runs at half speed (single-threaded OpenBLAS);
+// - every block's GEMMs pack all transformed filters again (a^2 cg og values, cold in cache):
+//   against the block's own transform-domain data (a^2 (cg + og) per tile) that costs little
+//   once the block holds 2 cg og / (cg + og) tiles (308 for 256 -> 384 channels; measured on
+//   alexnet-conv3: sgemm_itcopy 13% of the time with 152-tile blocks, 4% with 512);
+// - otherwise ~1 MiB of transform-domain data per block keeps it near the core's L2.
+// Blocks are then evened out (same number of tile rows each, but for the last).
+constexpr int64_t kItemBytes = int64_t(1) << 20;
+constexpr int64_t kMinTiles = 64, kMaxTiles = 512;
+// Below this many multiply-adds of the direct method (~20 us of Winograd work) one thread runs.
+constexpr int64_t kSerialMacs = int64_t(1) << 21;
+
+static std::atomic<int> g_forced_tile{0};
+
+void conv2d_winograd_set_tile(int m) { g_forced_tile.store(m == 2 || m == 4 ? m : 0); }
+int conv2d_winograd_forced_tile() { return g_forced_tile.load(); }
+
+// F(4x4) for every shape, pass and dtype: it was the faster tile on every 3x3 stride-1 shape
+// measured (1 thread, CPU time: deepconv-3x3 1.3-2.0x faster than F(2x2) per pass, seed-keras-conv2
+// 1.3-2.0x, alexnet-conv3 1.1-1.2x, 8x64x56x56 1.35-1.5x), except batch 1 with 256 -> 384 channels
+// at 13x13, where neither beats im2col (the filter transform dominates) and the selection should
+// not pick Winograd. F(2x2) stays available (forced) for its ~20x smaller rounding error.
+int conv2d_winograd_tile(const Conv2dShape&, ConvPass, ConvDtype) {
+  const int forced = g_forced_tile.load();
+  return forced ? forced : 4;
+}
+
+bool conv2d_winograd_applies(const Conv2dShape& s, ConvPass, ConvDtype) {
+  return s.kh == 3 && s.kw == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1;
+}
+
+namespace wino {
+
+Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t oh, int64_t ow, int64_t groups,
+               int64_t offy, int64_t offx, int m, int64_t elem_bytes) {
+  Geom gm{};
+  gm.n = n, gm.c = c, gm.h = h, gm.w = w, gm.oc = oc, gm.oh = oh, gm.ow = ow;
+  gm.groups = groups, gm.cg = c / groups, gm.og = oc / groups, gm.offy = offy, gm.offx = offx;
+  gm.m = m, gm.a = m + 2;
+  gm.tiles_y = (oh + m - 1) / m, gm.tiles_x = (ow + m - 1) / m;
+  const int64_t per_tile = int64_t(gm.a) * gm.a * (channel_ld(gm.cg, elem_bytes) + channel_ld(gm.og, elem_bytes)) * elem_bytes;
+  const int64_t reuse = 2 * gm.cg * gm.og / (gm.cg + gm.og);
+  const int64_t target = std::clamp(std::max(kItemBytes / per_tile, reuse), kMinTiles, kMaxTiles);
+  const int64_t rows = n * gm.tiles_y;
+  if (gm.tiles_x <= target) {
+    gm.blocks = (rows + target / gm.tiles_x - 1) / (target / gm.tiles_x);
+    gm.rows_per_block = (rows + gm.blocks - 1) / gm.blocks;
+    gm.blocks = (rows + gm.rows_per_block - 1) / gm.rows_per_block;
+    gm.segs_per_row = 1;
+    gm.seg_tiles = gm.tiles_x;
+    gm.tb = std::min(rows, gm.rows_per_block) * gm.tiles_x;
+  } else {  // wide rows: segments of one tile row
+    gm.rows_per_block = 1;
+    gm.segs_per_row = (gm.tiles_x + target - 1) / target;
+    gm.seg_tiles = (gm.tiles_x + gm.segs_per_row - 1) / gm.segs_per_row;
+    gm.blocks = rows * gm.segs_per_row;
+    gm.tb = gm.seg_tiles;
+  }
+  return gm;
+}
+
+Block block_of(const Geom& gm, int64_t b) {
+  if (gm.segs_per_row == 1) {
+    const int64_t r0 = b * gm.rows_per_block;
+    return {r0, std::min(gm.n * gm.tiles_y, r0 + gm.rows_per_block), 0, gm.tiles_x};
+  }
+  const int64_t r = b / gm.segs_per_row, tx0 = (b % gm.segs_per_row) * gm.seg_tiles;
+  return {r, r + 1, tx0, std::min(gm.tiles_x, tx0 + gm.seg_tiles)};
+}
+
+int item_threads(int64_t items, int64_t macs) {
+  if (macs < kSerialMacs) return 1;
+  return int(std::min<int64_t>(num_threads(), items));
+}
+
+// out = correlation of `in` with the transformed filters u (+ bias), per the header of
+// conv2d_winograd_impl.h. Scratch: one slice of workspace slot 3 per thread, taken here.
+template <class T>
+static void correlate(const T* in, const T* u, const T* bias, T* out, const Geom& gm) {
+  const int64_t a2 = int64_t(gm.a) * gm.a, L = channel_lanes(sizeof(T));
+  const int64_t ldv = channel_ld(gm.cg, sizeof(T)), ldm = channel_ld(gm.og, sizeof(T));
+  const int64_t v_n = a2 * gm.tb * ldv, m_n = a2 * gm.tb * ldm;
+  const int64_t per_thread = v_n + m_n + rows_scratch(gm, sizeof(T));
+  const int64_t items = gm.groups * gm.blocks;
+  const int nt = item_threads(items, gm.n * gm.oc * gm.oh * gm.ow * gm.cg * 9);
+  T* ws = workspace<T>(3, nt * per_thread);  // may throw std::bad_alloc: nothing is written yet
+  BlasSerialScope serial;
+#pragma omp parallel num_threads(nt)
+  {
+    T* v = ws + omp_get_thread_num() * per_thread;
+    T* mt = v + v_n;
+    T* buf = mt + m_n;
+    if (gm.og % L)  // the last channel vector's lanes past og: read by the output transform, never written
+      for (int64_t r = 0; r < a2 * gm.tb; ++r) std::fill(mt + r * ldm + gm.og, mt + r * ldm + round_up(gm.og, L), T(0));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; ++it) {
+      const int64_t g = it / gm.blocks;
+      const Block blk = block_of(gm, it % gm.blocks);
+      const int64_t nt_ = blk.tiles();
+      input_tiles(in, v, gm, g, blk, buf);
+      for (int64_t xi = 0; xi < a2; ++xi)  // mt[xi] (nt x og) = v[xi] (nt x cg) . u[xi] (cg x og)
+        gemm<T>(false, false, nt_, gm.og, gm.cg, T(1), v + xi * nt_ * ldv, ldv, u + (g * a2 + xi) * gm.cg * gm.og,
+                gm.og, T(0), mt + xi * nt_ * ldm, ldm);
+      output_tiles(mt, bias, out, gm, g, blk, buf);
+    }
+  }
+}
+
+}  // namespace wino
+
+template <class T>
+void conv2d_winograd_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s) {
+  const int m = conv2d_winograd_tile(s, ConvPass::Forward, conv_dtype_of<T>());
+  const wino::Geom gm = wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, sizeof(T));
+  T* u = workspace<T>(2, gm.groups * gm.a * gm.a * gm.cg * gm.og);
+  wino::filter_transform(w, u, s, m, false);
+  wino::correlate(x, u, b, y, gm);
+}
+
+// grad_x[i][j] = sum_{o,p,q} gy[i + ph - 2 + p][j + pw - 2 + q] w[o][c][2 - p][2 - q].
+template <class T>
+void conv2d_winograd_backward_input(const T* gy, const T* w, T* gx, const Conv2dShape& s) {
+  const int m = conv2d_winograd_tile(s, ConvPass::BackwardInput, conv_dtype_of<T>());
+  const wino::Geom gm =
+      wino::make_geom(s.n, s.oc, s.oh, s.ow, s.c, s.h, s.w, s.groups, s.ph - 2, s.pw - 2, m, sizeof(T));
+  T* u = workspace<T>(2, gm.groups * gm.a * gm.a * gm.cg * gm.og);
+  wino::filter_transform(w, u, s, m, true);
+  wino::correlate<T>(gy, u, nullptr, gx, gm);
+}
+
+template void conv2d_winograd_forward<float>(const float*, const float*, const float*, float*, const Conv2dShape&);
+template void conv2d_winograd_forward<double>(const double*, const double*, const double*, double*,
+                                              const Conv2dShape&);
+template void conv2d_winograd_backward_input<float>(const float*, const float*, float*, const Conv2dShape&);
+template void conv2d_winograd_backward_input<double>(const double*, const double*, double*, const Conv2dShape&);
+
+}  // namespace nnk

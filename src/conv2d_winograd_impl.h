@@ -1,0 +1,82 @@
+// Internals shared by the Winograd convolution files: the geometry of one 3x3 stride-1
+// correlation, its cut into work items, and the per-item tile transforms
+// (conv2d_winograd_tiles.cpp). Not part of the kernel API (that is conv2d_winograd.h).
+#pragma once
+#include <cstdint>
+#include "conv2d.h"
+
+namespace nnk {
+namespace wino {
+
+// out[n][o][i][j] = sum_{c, p, q} in[n][c][i + offy + p][j + offx + q] k[o][c][p][q], with p, q
+// in 0..2 and `in` read as 0 outside its planes, per group. The forward pass is the
+// correlation of x with padding ph, pw (offy = -ph); grad_x is the correlation of grad_out
+// with the flipped, channel-transposed kernel (offy = ph - 2); grad_weight uses the
+// forward geometry.
+struct Geom {
+  int64_t n, c, h, w;           // input planes (N, C, H, W)
+  int64_t oc, oh, ow;           // output planes (N, OC, OH, OW)
+  int64_t groups, cg, og;       // per group: cg input and og output channels
+  int64_t offy, offx;
+  int m, a;                     // output tile m x m, input tile a x a (a = m + 2)
+  int64_t tiles_y, tiles_x;     // tiles per image: tiles_y rows of tiles_x
+  // Work items: `blocks` blocks of tiles per group, cut by shape alone. Each block is either
+  // `rows_per_block` whole tile rows of the (image, tile row) sequence, or (wide images) one
+  // segment of `seg_tiles` tiles of one tile row; tb = the most tiles of a block.
+  int64_t rows_per_block, segs_per_row, seg_tiles, blocks, tb;
+};
+
+// One block: tile rows [r0, r1) of the (image, tile row) sequence, tiles [tx0, tx1) of each;
+// tile t of the block is (r - r0) * (tx1 - tx0) + (tx - tx0).
+struct Block {
+  int64_t r0, r1, tx0, tx1;
+  int64_t tiles() const { return (r1 - r0) * (tx1 - tx0); }
+};
+
+Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t oh, int64_t ow, int64_t groups,
+               int64_t offy, int64_t offx, int m, int64_t elem_bytes);
+Block block_of(const Geom& gm, int64_t b);
+// Threads for a region of `items` work items of a convolution of `macs` direct multiply-adds:
+// 1 for small calls, else up to num_threads() (never more than the items).
+int item_threads(int64_t items, int64_t macs);
+
+inline int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+
+// Transform-domain layouts (channel-vectorised: channels contiguous, padded to whole 64-byte
+// vectors of L = 64 / sizeof(T) lanes; padding lanes are zero or never read):
+//   v  (input tiles)        v[(xi * nt + t) * channel_ld(cg) + c]
+//   mt (products, outputs)  mt[(xi * nt + t) * channel_ld(og) + o]
+//   wt (grad_out tiles)     wt[(xi * nt + t) * channel_ld(og) + o]
+// for transform position xi < a^2 and tile t < nt of the block. So per xi, v is an
+// (nt x cg) matrix and mt[xi] = v[xi] . u[xi] with u[xi] (cg x og) (filter_transform).
+// and each matrix row is channel_ld(channels) long: whole 64-byte lines, an odd number of
+// them (a power-of-two row stride would map a GEMM panel's rows onto a few L1 sets).
+int64_t channel_lanes(int64_t elem_bytes);
+int64_t channel_ld(int64_t n, int64_t elem_bytes);
+// Scratch elements per thread of the tile transforms (strip buffers).
+int64_t rows_scratch(const Geom& gm, int64_t elem_bytes);
+
+// v[xi] for the tiles of the block, input channels of group g; `in` is (N, C, H, W).
+template <class T>
+void input_tiles(const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf);
+// The output planes' part of every tile of the block: A^T mt A + bias[o] (bias may be null).
+template <class T>
+void output_tiles(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g, const Block& blk, T* buf);
+// wt[xi] = (A dY A^T)[xi] of the block's tiles of grad_out (N, OC, OH, OW) (0 outside it).
+template <class T>
+void grad_output_tiles(const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf);
+
+// Transformed filters u[((g * a^2 + xi) * K + k) * N + n] = (G f G^T)[xi], the row-major GEMM
+// operand (K x N) per (group, xi): forward, (k, n) = (c, o) and f = w[g*og + o][c]; `transposed`
+// (grad_x, K = og, N = cg), (k, n) = (o, c) and f = w[g*og + o][c] rotated by 180 degrees.
+// Computed in double, rounded once. Parallel inside.
+template <class T>
+void filter_transform(const T* w, T* u, const Conv2dShape& s, int m, bool transposed);
+// gw[o][c][p][q] = (G^T acc G)[p][q], acc[((g * a^2 + xi) * og + o) * ldc + c] (ldc =
+// channel_ld(cg)) summed over
+// `parts` partial arrays `part_stride` apart, in part order, in double. Parallel inside.
+template <class T>
+void filter_adjoint(const T* acc, int64_t parts, int64_t part_stride, T* gw, const Conv2dShape& s, int m);
+
+}  // namespace wino
+}  // namespace nnk

@@ -1,0 +1,133 @@
+// The 1-D transforms of Winograd's minimal filtering algorithms F(2,3) and F(4,3) (Lavin &
+// Gray 2016, "Fast Algorithms for Convolutional Neural Networks", section 4; interpolation
+// points 0, +-1 (F(2,3)) and 0, +-1, +-2, infinity (F(4,3))). With a = m + 2:
+//   output tile  Y = A^T [ (G g G^T) (.) (B^T d B) ] A      (m x m from an a x a input tile d)
+//   weight grad  dg = G^T [ (A dY A^T) (.) (B^T d B) ] G    (the adjoint in g, summed over tiles)
+// Every 2-D transform runs as two passes of these 1-D ones over whole rows: a function reads
+// k source rows and writes k' destination rows of n values, element i of every row belonging
+// to one tile (or one pixel column), so the loop over i is the vector loop. The data-side
+// transforms (B^T, A^T, A) are hand-factored with their zeros skipped; the filter-side ones
+// (G, G^T) run in double on the filters only, from the matrices below.
+// Always-inline: each is compiled into the NNK_CLONES function that calls it.
+#pragma once
+#include <cstdint>
+#include "nnk_common.h"
+
+namespace nnk {
+namespace wino {
+
+template <int M>
+struct Tile;
+
+template <>
+struct Tile<2> {
+  static constexpr int m = 2, a = 4;
+  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+
+  // d = B^T x: B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+  template <class T>
+  static NNK_INLINE void input(const T* const* s, T* const* d, int64_t n) {
+    const T *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3];
+    T *d0 = d[0], *d1 = d[1], *d2 = d[2], *d3 = d[3];
+#pragma GCC ivdep
+    for (int64_t i = 0; i < n; ++i) {
+      const T x0 = s0[i], x1 = s1[i], x2 = s2[i], x3 = s3[i];
+      d0[i] = x0 - x2;
+      d1[i] = x1 + x2;
+      d2[i] = x2 - x1;
+      d3[i] = x1 - x3;
+    }
+  }
+  // y = A^T v: A^T = [1 1 1 0; 0 1 -1 -1].
+  template <class T>
+  static NNK_INLINE void output(const T* const* s, T* const* d, int64_t n) {
+    const T *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3];
+    T *d0 = d[0], *d1 = d[1];
+#pragma GCC ivdep
+    for (int64_t i = 0; i < n; ++i) {
+      const T v1 = s1[i], v2 = s2[i];
+      d0[i] = s0[i] + v1 + v2;
+      d1[i] = v1 - v2 - s3[i];
+    }
+  }
+  // v = A y (the adjoint of output): A = (A^T)^T.
+  template <class T>
+  static NNK_INLINE void grad_output(const T* const* s, T* const* d, int64_t n) {
+    const T *s0 = s[0], *s1 = s[1];
+    T *d0 = d[0], *d1 = d[1], *d2 = d[2], *d3 = d[3];
+#pragma GCC ivdep
+    for (int64_t i = 0; i < n; ++i) {
+      const T y0 = s0[i], y1 = s1[i];
+      d0[i] = y0;
+      d1[i] = y0 + y1;
+      d2[i] = y0 - y1;
+      d3[i] = -y1;
+    }
+  }
+};
+
+template <>
+struct Tile<4> {
+  static constexpr int m = 4, a = 6;
+  static constexpr double G[6][3] = {{1.0 / 4, 0, 0},
+                                     {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                     {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                     {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                     {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                     {0, 0, 1}};
+
+  // d = B^T x: B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
+  //                   0 2 -1 -2 1 0; 0 4 0 -5 0 1].
+  template <class T>
+  static NNK_INLINE void input(const T* const* s, T* const* d, int64_t n) {
+    const T *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3], *s4 = s[4], *s5 = s[5];
+    T *d0 = d[0], *d1 = d[1], *d2 = d[2], *d3 = d[3], *d4 = d[4], *d5 = d[5];
+#pragma GCC ivdep
+    for (int64_t i = 0; i < n; ++i) {
+      const T x0 = s0[i], x1 = s1[i], x2 = s2[i], x3 = s3[i], x4 = s4[i], x5 = s5[i];
+      const T p12 = x1 + x2, m12 = x1 - x2, p34 = x3 + x4, m43 = x4 - x3;
+      const T m42 = x4 - x2, m31 = x3 - x1;
+      d0[i] = T(4) * x0 - T(5) * x2 + x4;
+      d1[i] = p34 - T(4) * p12;
+      d2[i] = m43 + T(4) * m12;
+      d3[i] = m42 + T(2) * m31;
+      d4[i] = m42 - T(2) * m31;
+      d5[i] = T(4) * x1 - T(5) * x3 + x5;
+    }
+  }
+  // y = A^T v: A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+  template <class T>
+  static NNK_INLINE void output(const T* const* s, T* const* d, int64_t n) {
+    const T *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3], *s4 = s[4], *s5 = s[5];
+    T *d0 = d[0], *d1 = d[1], *d2 = d[2], *d3 = d[3];
+#pragma GCC ivdep
+    for (int64_t i = 0; i < n; ++i) {
+      const T v1 = s1[i], v2 = s2[i], v3 = s3[i], v4 = s4[i];
+      const T p12 = v1 + v2, m12 = v1 - v2, p34 = v3 + v4, m34 = v3 - v4;
+      d0[i] = s0[i] + p12 + p34;
+      d1[i] = m12 + T(2) * m34;
+      d2[i] = p12 + T(4) * p34;
+      d3[i] = m12 + T(8) * m34 + s5[i];
+    }
+  }
+  // v = A y (the adjoint of output).
+  template <class T>
+  static NNK_INLINE void grad_output(const T* const* s, T* const* d, int64_t n) {
+    const T *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3];
+    T *d0 = d[0], *d1 = d[1], *d2 = d[2], *d3 = d[3], *d4 = d[4], *d5 = d[5];
+#pragma GCC ivdep
+    for (int64_t i = 0; i < n; ++i) {
+      const T y0 = s0[i], y1 = s1[i], y2 = s2[i], y3 = s3[i];
+      const T e1 = y0 + y2, o1 = y1 + y3, e2 = y0 + T(4) * y2, o2 = T(2) * y1 + T(8) * y3;
+      d0[i] = y0;
+      d1[i] = e1 + o1;
+      d2[i] = e1 - o1;
+      d3[i] = e2 + o2;
+      d4[i] = e2 - o2;
+      d5[i] = y3;
+    }
+  }
+};
+
+}  // namespace wino
+}  // namespace nnk

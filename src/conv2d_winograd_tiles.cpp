@@ -1,0 +1,282 @@
+// Winograd tile transforms of one work item (a block of tiles, one group), vectorised across
+// channels: a strip of input rows (one tile row's a rows) is gathered for CB channels at a
+// time into pixel-major order (CB = one 64-byte vector of channels), so each 1-D transform
+// pass is a loop over whole vectors with no tail: the vertical pass over the whole strip,
+// the horizontal pass per tile. Channels past the group's count are zeros (lanes of a
+// vector the GEMMs never read). The output transform runs backwards and scatters the
+// strip back into the NCHW planes. One NNK_CLONES function per (transform, dtype, tile
+// size), called once per work item.
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include "conv2d_winograd_impl.h"
+#include "conv2d_winograd_tf.h"
+#include "nnk_common.h"
+
+namespace nnk {
+namespace wino {
+
+// One 64-byte vector of channels (GCC vector extension: zmm, or two ymm / four xmm in the
+// v3 / baseline clones).
+template <class T>
+struct Vec;
+template <>
+struct Vec<float> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct Vec<double> {
+  typedef double type __attribute__((vector_size(64)));
+};
+
+// One butterfly of an N x N transpose: rows a (bit B of the row index 0) and b (bit 1) swap
+// bit B of the row index with bit B of the lane index.
+template <int B, int N, class V, size_t... J>
+static NNK_INLINE void butterfly(V& a, V& b, std::index_sequence<J...>) {
+  const V lo = __builtin_shufflevector(a, b, (((J >> B) & 1) ? int(N + J - (1 << B)) : int(J))...);
+  const V hi = __builtin_shufflevector(a, b, (((J >> B) & 1) ? int(N + J) : int(J + (1 << B)))...);
+  a = lo;
+  b = hi;
+}
+
+template <int B, int N, class V>
+static NNK_INLINE void transpose_stage(V* r) {
+  for (int i = 0; i < N; ++i)
+    if (!((i >> B) & 1)) butterfly<B, N>(r[i], r[i | (1 << B)], std::make_index_sequence<N>{});
+}
+
+// r[i][j] <- r[j][i] for N = 8 or 16 vectors of N lanes (log2 N butterfly stages).
+template <int N, class V>
+static NNK_INLINE void transpose(V* r) {
+  transpose_stage<0, N>(r);
+  transpose_stage<1, N>(r);
+  transpose_stage<2, N>(r);
+  if constexpr (N == 16) transpose_stage<3, N>(r);
+}
+
+// s[(i * pw + col) * CB + l] = plane l (of `nch`, `hw` apart) at row y0 + i, column x0 + col,
+// read as 0 outside the h x w plane and for l >= nch. CB columns at a time: CB row vectors
+// transposed into CB pixel vectors, the last chunk overlapping the one before; a row shorter
+// than CB: the same from CB columns when the plane has them after it (the extra pixels are
+// dropped), else scalar.
+template <class T, int CB>
+static NNK_INLINE void gather_strip(const T* planes, int64_t hw, int64_t h, int64_t w, int64_t y0, int64_t x0,
+                                    int rows, int64_t pw, int nch, T* NNK_RESTRICT s) {
+  using V = typename Vec<T>::type;
+  const int64_t lo = std::clamp<int64_t>(-x0, 0, pw), hi = std::clamp<int64_t>(w - x0, lo, pw);
+  for (int i = 0; i < rows; ++i) {
+    T* dst = s + i * pw * CB;
+    const int64_t y = y0 + i;
+    if (y < 0 || y >= h) {
+      std::fill(dst, dst + pw * CB, T(0));
+      continue;
+    }
+    std::fill(dst, dst + lo * CB, T(0));
+    std::fill(dst + hi * CB, dst + pw * CB, T(0));
+    const T* src = planes + y * w + x0;
+    if (hi - lo < CB) {  // a short row: CB columns from inside the plane if it has them, else scalar
+      if (y * w + x0 + lo + CB <= hw) {
+        V r[CB];
+        for (int l = 0; l < CB; ++l) {
+          r[l] = V{};
+          if (l < nch) std::memcpy(&r[l], src + l * hw + lo, sizeof(V));
+        }
+        transpose<CB>(r);
+        for (int64_t j = 0; j < hi - lo; ++j) std::memcpy(dst + (lo + j) * CB, &r[j], sizeof(V));
+      } else {
+        for (int64_t col = lo; col < hi; ++col)
+          for (int l = 0; l < CB; ++l) dst[col * CB + l] = l < nch ? src[l * hw + col] : T(0);
+      }
+      continue;
+    }
+    for (int64_t c0 = lo; c0 < hi; c0 += CB) {
+      const int64_t col = std::min(c0, hi - CB);  // the last chunk overlaps the one before
+      V r[CB];
+      for (int l = 0; l < CB; ++l) {
+        r[l] = V{};
+        if (l < nch) std::memcpy(&r[l], src + l * hw + col, sizeof(V));
+      }
+      transpose<CB>(r);
+      for (int j = 0; j < CB; ++j) std::memcpy(dst + (col + j) * CB, &r[j], sizeof(V));
+    }
+  }
+}
+
+// Plane l < nch (`hw` apart), row y0 + i < h, column x0 + col < w (col < cols) =
+// s[(i * pw + col) * CB + l] + bias[l] (bias may be null). CB columns at a time (transposed
+// back into row vectors; the last chunk overlaps and rewrites the same values); a row shorter
+// than CB: one transpose of CB pixels (those past the strip are scratch) and partial stores.
+template <class T, int CB>
+static NNK_INLINE void scatter_strip(const T* NNK_RESTRICT s, const T* bias, int64_t hw, int64_t h, int64_t w,
+                                     int64_t y0, int64_t x0, int rows, int64_t pw, int nch, T* planes) {
+  using V = typename Vec<T>::type;
+  rows = int(std::min<int64_t>(rows, h - y0));
+  const int64_t cols = std::min(pw, w - x0);
+  for (int i = 0; i < rows; ++i) {
+    T* row = planes + (y0 + i) * w + x0;
+    const T* src = s + i * pw * CB;
+    if (cols < CB) {  // a short row: one transpose (the strip buffer has CB pixels), partial stores
+      V r[CB];
+      for (int j = 0; j < CB; ++j) std::memcpy(&r[j], src + j * CB, sizeof(V));
+      transpose<CB>(r);
+      for (int l = 0; l < nch; ++l) {
+        const V out = r[l] + (bias ? bias[l] : T(0));
+        std::memcpy(row + l * hw, &out, size_t(cols) * sizeof(T));
+      }
+      continue;
+    }
+    for (int64_t c0 = 0; c0 < cols; c0 += CB) {
+      const int64_t col = std::min(c0, cols - CB);  // the last chunk overlaps (same values again)
+      V r[CB];
+      for (int j = 0; j < CB; ++j) std::memcpy(&r[j], src + (col + j) * CB, sizeof(V));
+      transpose<CB>(r);
+      for (int l = 0; l < nch; ++l) {
+        const V out = r[l] + (bias ? bias[l] : T(0));
+        std::memcpy(row + l * hw + col, &out, sizeof(V));
+      }
+    }
+  }
+}
+
+template <class T>
+constexpr int lanes() {
+  return int(64 / sizeof(T));
+}
+
+// Lambdas called from inside a clone must be inlined into it (else they are baseline code).
+#define NNK_INLINE_LAMBDA __attribute__((always_inline))
+
+// body(c0, nch, n, ty, t0) for each block of CB of the `channels` (c0, nch of them) and each
+// tile row of the block (image n, tile row ty, its first tile t0 within the block).
+template <int CB, class F>
+static NNK_INLINE void for_each_strip(const Geom& gm, const Block& blk, int64_t channels, F&& body) {
+  const int64_t nx = blk.tx1 - blk.tx0;
+  for (int64_t c0 = 0; c0 < channels; c0 += CB) {
+    const int nch = int(std::min<int64_t>(CB, channels - c0));
+    for (int64_t r = blk.r0; r < blk.r1; ++r) body(c0, nch, r / gm.tiles_y, r % gm.tiles_y, (r - blk.r0) * nx);
+  }
+}
+
+template <class T, int M>
+static NNK_INLINE void input_tiles_impl(const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf) {
+  constexpr int A = M + 2, CB = lanes<T>();
+  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx + 2, nt = blk.tiles(), ld = channel_ld(gm.cg, sizeof(T));
+  T* strip = buf;               // A rows x pw pixels x CB channels
+  T* vert = buf + A * pw * CB;  // their vertical transform
+  const T* src[A];
+  T* dst[A];
+  for_each_strip<CB>(gm, blk, gm.cg, [&](int64_t c0, int nch, int64_t n, int64_t ty, int64_t t0) NNK_INLINE_LAMBDA {
+    gather_strip<T, CB>(in + (n * gm.c + g * gm.cg + c0) * gm.h * gm.w, gm.h * gm.w, gm.h, gm.w, ty * M + gm.offy,
+                        blk.tx0 * M + gm.offx, A, pw, nch, strip);
+    for (int i = 0; i < A; ++i) src[i] = strip + i * pw * CB, dst[i] = vert + i * pw * CB;
+    Tile<M>::input(src, dst, pw * CB);
+    for (int64_t tx = 0; tx < nx; ++tx)
+      for (int k = 0; k < A; ++k) {
+        for (int j = 0; j < A; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
+        for (int l = 0; l < A; ++l) dst[l] = v + ((k * A + l) * nt + t0 + tx) * ld + c0;
+        Tile<M>::input(src, dst, CB);
+      }
+  });
+}
+
+template <class T, int M>
+static NNK_INLINE void output_tiles_impl(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g,
+                                         const Block& blk, T* buf) {
+  constexpr int A = M + 2, CB = lanes<T>();
+  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx, nt = blk.tiles(), ld = channel_ld(gm.og, sizeof(T));
+  T* horz = buf;                // A rows x pw pixels x CB channels: horizontal transforms
+  T* rows = buf + A * pw * CB;  // M output rows of the strip
+  const T* src[A];
+  T* dst[A];
+  for_each_strip<CB>(gm, blk, gm.og, [&](int64_t o0, int nch, int64_t n, int64_t ty, int64_t t0) NNK_INLINE_LAMBDA {
+    for (int64_t tx = 0; tx < nx; ++tx)
+      for (int k = 0; k < A; ++k) {
+        for (int l = 0; l < A; ++l) src[l] = mt + ((k * A + l) * nt + t0 + tx) * ld + o0;
+        for (int j = 0; j < M; ++j) dst[j] = horz + (k * pw + tx * M + j) * CB;
+        Tile<M>::output(src, dst, CB);
+      }
+    for (int k = 0; k < A; ++k) src[k] = horz + k * pw * CB;
+    for (int i = 0; i < M; ++i) dst[i] = rows + i * pw * CB;
+    Tile<M>::output(src, dst, pw * CB);
+    scatter_strip<T, CB>(rows, bias ? bias + g * gm.og + o0 : nullptr, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
+                         blk.tx0 * M, M, pw, nch, out + (n * gm.oc + g * gm.og + o0) * gm.oh * gm.ow);
+  });
+}
+
+template <class T, int M>
+static NNK_INLINE void grad_output_tiles_impl(const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk,
+                                              T* buf) {
+  constexpr int A = M + 2, CB = lanes<T>();
+  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx, nt = blk.tiles(), ld = channel_ld(gm.og, sizeof(T));
+  T* strip = buf;               // M rows of grad_out x pw pixels x CB channels
+  T* vert = buf + M * pw * CB;  // A rows: their vertical transform
+  const T* src[A];
+  T* dst[A];
+  for_each_strip<CB>(gm, blk, gm.og, [&](int64_t o0, int nch, int64_t n, int64_t ty, int64_t t0) NNK_INLINE_LAMBDA {
+    gather_strip<T, CB>(gy + (n * gm.oc + g * gm.og + o0) * gm.oh * gm.ow, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
+                        blk.tx0 * M, M, pw, nch, strip);
+    for (int i = 0; i < M; ++i) src[i] = strip + i * pw * CB;
+    for (int k = 0; k < A; ++k) dst[k] = vert + k * pw * CB;
+    Tile<M>::grad_output(src, dst, pw * CB);
+    for (int64_t tx = 0; tx < nx; ++tx)
+      for (int k = 0; k < A; ++k) {
+        for (int j = 0; j < M; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
+        for (int l = 0; l < A; ++l) dst[l] = wt + ((k * A + l) * nt + t0 + tx) * ld + o0;
+        Tile<M>::grad_output(src, dst, CB);
+      }
+  });
+}
+
+int64_t channel_lanes(int64_t elem_bytes) { return 64 / elem_bytes; }
+
+int64_t channel_ld(int64_t n, int64_t elem_bytes) {
+  const int64_t L = channel_lanes(elem_bytes), lines = (n + L - 1) / L;
+  return (lines | 1) * L;
+}
+
+int64_t rows_scratch(const Geom& gm, int64_t elem_bytes) {
+  const int64_t nx = gm.segs_per_row > 1 ? gm.seg_tiles : gm.tiles_x;
+  const int64_t L = channel_lanes(elem_bytes);
+  return 2 * gm.a * (gm.m * nx + 2) * L + L * L;  // the largest layout above, + CB pixels read past a short strip
+}
+
+// One clone set per (transform, tile size), for float and double (nnk_common.h).
+#define NNK_WINO_TILES(M)                                                                                     \
+  NNK_ISA_CLONES(conv2d_winograd_input_tiles_m##M,                                                            \
+                 (const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf),                    \
+                 input_tiles_impl<T, M>(in, v, gm, g, blk, buf))                                              \
+  NNK_ISA_CLONES(conv2d_winograd_output_tiles_m##M,                                                           \
+                 (const T* mt, const T* bias, T* out, const Geom& gm, int64_t g, const Block& blk, T* buf),   \
+                 output_tiles_impl<T, M>(mt, bias, out, gm, g, blk, buf))                                     \
+  NNK_ISA_CLONES(conv2d_winograd_grad_output_tiles_m##M,                                                      \
+                 (const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf),                   \
+                 grad_output_tiles_impl<T, M>(gy, wt, gm, g, blk, buf))
+NNK_WINO_TILES(2)
+NNK_WINO_TILES(4)
+
+template <class T>
+void input_tiles(const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf) {
+  if (gm.m == 2) conv2d_winograd_input_tiles_m2_isa<T>(in, v, gm, g, blk, buf);
+  else conv2d_winograd_input_tiles_m4_isa<T>(in, v, gm, g, blk, buf);
+}
+template <class T>
+void output_tiles(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g, const Block& blk, T* buf) {
+  if (gm.m == 2) conv2d_winograd_output_tiles_m2_isa<T>(mt, bias, out, gm, g, blk, buf);
+  else conv2d_winograd_output_tiles_m4_isa<T>(mt, bias, out, gm, g, blk, buf);
+}
+template <class T>
+void grad_output_tiles(const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf) {
+  if (gm.m == 2) conv2d_winograd_grad_output_tiles_m2_isa<T>(gy, wt, gm, g, blk, buf);
+  else conv2d_winograd_grad_output_tiles_m4_isa<T>(gy, wt, gm, g, blk, buf);
+}
+
+template void input_tiles<float>(const float*, float*, const Geom&, int64_t, const Block&, float*);
+template void input_tiles<double>(const double*, double*, const Geom&, int64_t, const Block&, double*);
+template void output_tiles<float>(const float*, const float*, float*, const Geom&, int64_t, const Block&, float*);
+template void output_tiles<double>(const double*, const double*, double*, const Geom&, int64_t, const Block&,
+                                   double*);
+template void grad_output_tiles<float>(const float*, float*, const Geom&, int64_t, const Block&, float*);
+template void grad_output_tiles<double>(const double*, double*, const Geom&, int64_t, const Block&, double*);
+
+}  // namespace wino
+}  // namespace nnk

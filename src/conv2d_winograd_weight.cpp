@@ -1,0 +1,65 @@
+// Winograd grad_weight: dL/dk = G^T [ sum over tiles (A dY A^T) (.) (B^T d B) ] G per (o, c).
+// The sum over tiles is, per transform position xi and group, one GEMM
+//   acc[xi] (og x cg) += W[xi] (og x tiles) . V[xi]^T (tiles x cg)
+// per work item. Items are summed into a fixed number of partial accumulators (consecutive
+// runs of blocks, the split set by the shape alone), and the partials in order inside the
+// final G^T acc G (in double): bit-identical for any thread count.
+#include <omp.h>
+#include <algorithm>
+#include "blas.h"
+#include "conv2d_winograd.h"
+#include "conv2d_winograd_impl.h"
+#include "nnk_common.h"
+
+namespace nnk {
+
+// Elements of partial accumulators wanted at most; never fewer than 2 partials (so 2 threads
+// have work), never more than 16.
+constexpr int64_t kPartialBudget = int64_t(1) << 22;
+
+template <class T>
+void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2dShape& s) {
+  const int m = conv2d_winograd_tile(s, ConvPass::BackwardWeight, conv_dtype_of<T>());
+  const wino::Geom gm = wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, sizeof(T));
+  const int64_t L = wino::channel_lanes(sizeof(T)), ldv = wino::channel_ld(gm.cg, sizeof(T)), ldw = wino::channel_ld(gm.og, sizeof(T));
+  const int64_t a2 = int64_t(gm.a) * gm.a, acc_n = gm.groups * a2 * gm.og * ldv;
+  int64_t parts = std::clamp<int64_t>(kPartialBudget / acc_n, 2, 16);
+  parts = std::min(parts, gm.blocks);
+  const int64_t per = (gm.blocks + parts - 1) / parts;
+  parts = (gm.blocks + per - 1) / per;
+  const int64_t v_n = a2 * gm.tb * ldv, w_n = a2 * gm.tb * ldw;
+  const int64_t per_thread = v_n + w_n + wino::rows_scratch(gm, sizeof(T));
+  const int nt = wino::item_threads(parts, gm.n * gm.oc * gm.oh * gm.ow * gm.cg * 9);
+  T* acc = workspace<T>(2, parts * acc_n);  // may throw std::bad_alloc: nothing is written yet
+  T* ws = workspace<T>(3, nt * per_thread);
+  {
+    BlasSerialScope serial;
+#pragma omp parallel num_threads(nt)
+    {
+      T* v = ws + omp_get_thread_num() * per_thread;
+      T* wt = v + v_n;
+      T* buf = wt + w_n;
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t j = 0; j < parts; ++j) {
+        T* accj = acc + j * acc_n;
+        for (int64_t b = j * per; b < std::min(gm.blocks, (j + 1) * per); ++b) {
+          const wino::Block blk = wino::block_of(gm, b);
+          const int64_t nt_ = blk.tiles();
+          for (int64_t g = 0; g < gm.groups; ++g) {
+            wino::input_tiles(x, v, gm, g, blk, buf);
+            wino::grad_output_tiles(gy, wt, gm, g, blk, buf);
+            for (int64_t xi = 0; xi < a2; ++xi)  // acc[xi] (og x cg) += wt[xi]^T (og x nt) . v[xi] (nt x cg)
+              gemm<T>(true, false, gm.og, gm.cg, nt_, T(1), wt + xi * nt_ * ldw, ldw, v + xi * nt_ * ldv, ldv,
+                      b == j * per ? T(0) : T(1), accj + (g * a2 + xi) * gm.og * ldv, ldv);
+          }
+        }
+      }
+    }
+  }
+  wino::filter_adjoint(acc, parts, acc_n, gw, s, m);
+}
+
+template void conv2d_winograd_backward_weight<float>(const float*, const float*, float*, const Conv2dShape&);
+template void conv2d_winograd_backward_weight<double>(const double*, const double*, double*, const Conv2dShape&);
+
+}  // namespace nnk

@@ -1,0 +1,233 @@
+"""Winograd convolution (algo="winograd", F(2x2,3x3) and F(4x4,3x3)) against the float64
+reference, with the tolerance taken from its rounding-error bound (not an ad-hoc rtol);
+float64 finite differences of grad_x and grad_weight; 1 vs 2 threads bit-identical.
+
+The bound (src/conv2d_winograd.h, README "Convolution algorithms"): every output satisfies
+    |y~ - y| <= gamma(K + kappa) * E,   gamma(n) = n u / (1 - n u),  u = eps / 2,
+where E runs the Winograd pipeline on absolute values (|B^T| |d| |B|, |G| |k| |G^T|, |A^T| . |A|),
+K is the length of the transform-domain dot products (input channels per group; tiles for
+grad_weight) and kappa counts the other roundings along the longest path through the
+transforms. `winograd_bound` computes it per element in float64."""
+import zlib
+
+import numpy as np
+import pytest
+from conftest import assert_close, numerical_grad
+from nnkern import _core
+from nnkern import functional as F
+from nnkern import reference as R
+
+_MATS = {
+    2: dict(BT=[[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+            G=[[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]],
+            AT=[[1, 1, 1, 0], [0, 1, -1, -1]]),
+    4: dict(BT=[[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
+                [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+            G=[[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
+               [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
+            AT=[[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]),
+}
+# Roundings along the longest path, per stage (conv2d_winograd_tf.h's factored 1-D transforms):
+# filters in double then rounded once (7: six double roundings, conservatively at the same u,
+# plus the final one), input tile (1 / 3 per 1-D pass for m = 2 / 4), output tile (2 / 3 per
+# pass), grad_out tile (1 / 2 per pass); the bias add is one more.
+_KAPPA = {2: dict(u=7, v=2, out=4, gy=2), 4: dict(u=7, v=6, out=6, gy=4)}
+TILES = (2, 4)
+
+
+def _abs(m):
+    return {k: np.abs(np.array(v, float)) for k, v in _MATS[m].items()}
+
+
+def _tiles(inp, offy, offx, ty, tx, m):
+    """D[n, c, ty, tx, i, j] = inp[n, c, ty*m + i + offy, tx*m + j + offx], 0 outside."""
+    n, c, h, w = inp.shape
+    pad = np.zeros((n, c, ty * m + 2, tx * m + 2))
+    r0, c0, ys, xs = max(0, -offy), max(0, -offx), max(0, offy), max(0, offx)
+    hh, ww = min(h - ys, pad.shape[2] - r0), min(w - xs, pad.shape[3] - c0)
+    if hh > 0 and ww > 0:
+        pad[:, :, r0:r0 + hh, c0:c0 + ww] = inp[:, :, ys:ys + hh, xs:xs + ww]
+    s = pad.strides
+    return np.lib.stride_tricks.as_strided(pad, (n, c, ty, tx, m + 2, m + 2),
+                                           (s[0], s[1], m * s[2], m * s[3], s[2], s[3]))
+
+
+def _corr_e(inp, k, offy, offx, oh, ow, groups, m):
+    """E of out[n, o] = sum_c inp[n, c] (*) k[o, c] (correlation, input offset (offy, offx))."""
+    t = _abs(m)
+    ty, tx = -(-oh // m), -(-ow // m)
+    v = np.einsum("ki,nctxij,lj->nctxkl", t["BT"], _tiles(np.abs(inp), offy, offx, ty, tx, m), t["BT"],
+                  optimize=True)
+    u = np.einsum("ap,ocpq,bq->ocab", t["G"], np.abs(k), t["G"], optimize=True)
+    oc, cg = k.shape[:2]
+    og = oc // groups
+    mt = np.concatenate([np.einsum("ocab,nctxab->notxab", u[g * og:(g + 1) * og], v[:, g * cg:(g + 1) * cg],
+                                   optimize=True) for g in range(groups)], axis=1)
+    e = np.einsum("ik,notxkl,jl->notixj", t["AT"], mt, t["AT"], optimize=True)
+    return e.reshape(inp.shape[0], oc, ty * m, tx * m)[:, :, :oh, :ow], cg
+
+
+def _gamma(n, u):
+    return n * u / (1 - n * u)
+
+
+def winograd_bound(pass_, x, w, b, gy, kw, m=None):
+    """Per-element bound on |winograd - exact| for one pass; m=None: the larger of both tiles."""
+    if m is None:
+        return np.maximum(*(winograd_bound(pass_, x, w, b, gy, kw, t) for t in TILES))
+    u = np.finfo(x.dtype).eps / 2
+    ph, pw = (kw.get("padding", 0),) * 2 if np.isscalar(kw.get("padding", 0)) else kw["padding"]
+    g, k = kw.get("groups", 1), _KAPPA[m]
+    if pass_ == "forward":
+        e, cg = _corr_e(x, w, -ph, -pw, x.shape[2] + 2 * ph - 2, x.shape[3] + 2 * pw - 2, g, m)
+        bias = 0.0 if b is None else np.abs(b.astype(np.float64))[None, :, None, None]
+        return _gamma(cg + k["u"] + k["v"] + k["out"] + 1, u) * (e + bias)
+    if pass_ == "backward_input":  # the correlation of gy with the flipped, channel-transposed kernel
+        og = w.shape[0] // g
+        wt = np.concatenate([w[i * og:(i + 1) * og].transpose(1, 0, 2, 3) for i in range(g)])[:, :, ::-1, ::-1]
+        e, kk = _corr_e(gy, wt, ph - 2, pw - 2, x.shape[2], x.shape[3], g, m)
+        return _gamma(kk + k["u"] + k["v"] + k["out"], u) * e
+    t = _abs(m)
+    ty, tx = -(-gy.shape[2] // m), -(-gy.shape[3] // m)
+    v = np.einsum("ki,nctxij,lj->nctxkl", t["BT"], _tiles(np.abs(x), -ph, -pw, ty, tx, m), t["BT"], optimize=True)
+    wt = np.einsum("ik,notxij,jl->notxkl", t["AT"], _tiles(np.abs(gy), 0, 0, ty, tx, m)[..., :m, :m], t["AT"],
+                   optimize=True)
+    og, cg = w.shape[0] // g, w.shape[1]
+    acc = np.concatenate([np.einsum("notxab,nctxab->ocab", wt[:, i * og:(i + 1) * og], v[:, i * cg:(i + 1) * cg],
+                                    optimize=True) for i in range(g)])
+    e = np.einsum("ap,ocab,bq->ocpq", t["G"], acc, t["G"], optimize=True)
+    return _gamma(x.shape[0] * ty * tx + k["v"] + k["gy"] + k["u"] + 1, u) * e
+
+
+class tile:
+    """Force Winograd's output tile size inside a with-block (process-global, restored after)."""
+
+    def __init__(self, m):
+        self.m = m
+
+    def __enter__(self):
+        self.before = _core._conv2d_winograd_tile(self.m)
+
+    def __exit__(self, *exc):
+        _core._conv2d_winograd_tile(self.before)
+
+
+# (N, C, H, W), OC, padding, groups: partial tiles (H, W not multiples of 2 or 4), padding 0..3
+# (3 > the kernel's reach: grad_x's correlation then crops), groups, depthwise, N=1, channel
+# counts that are not multiples of 8/16 and larger than one 16-lane block, one input channel,
+# a row wider than one work item (split into segments).
+CASES = {
+    "n1-odd-pad0": ((1, 3, 7, 9), 5, 0, 1),
+    "odd-pad1": ((2, 5, 11, 13), 7, 1, 1),
+    "pad2-hw": ((2, 4, 6, 5), 3, (2, 1), 1),
+    "pad3-tiny": ((1, 2, 4, 5), 3, (3, 0), 1),
+    "groups3": ((2, 6, 10, 9), 9, 1, 3),
+    "depthwise": ((2, 7, 9, 10), 7, 1, 7),
+    "channels-17-33": ((2, 17, 9, 8), 33, 1, 1),
+    "c1": ((3, 1, 12, 11), 16, 1, 1),
+    "wide-row": ((1, 2, 3, 1100), 3, 1, 1),
+}
+PASSES = ("forward", "backward_input", "backward_weight")
+
+
+def _data(name, dtype):
+    xs, oc, pad, groups = CASES[name]
+    rng = np.random.default_rng(zlib.crc32(f"{name}-{np.dtype(dtype).name}".encode()))
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal((oc, xs[1] // groups, 3, 3)) / np.sqrt(9 * xs[1] / groups)).astype(dtype)
+    b = rng.standard_normal(oc).astype(dtype)
+    kw = dict(padding=pad, groups=groups)
+    gy = rng.standard_normal(R.conv2d(x, w, b, **kw).shape).astype(dtype)
+    return x, w, b, gy, kw
+
+
+def _run(pass_, x, w, b, gy, kw):
+    if pass_ == "forward":
+        return F.conv2d(x, w, b, **kw, algo="winograd")
+    gx, gw, _ = F.conv2d_backward(gy, x, w, **kw, algo="winograd",
+                                  output_mask=(pass_ == "backward_input", pass_ == "backward_weight", False))
+    return gx if pass_ == "backward_input" else gw
+
+
+def _reference(pass_, x, w, b, gy, kw):
+    x, w, b, gy = (a.astype(np.float64) for a in (x, w, b, gy))
+    if pass_ == "forward":
+        return R.conv2d(x, w, b, **kw)
+    gx, gw, _ = R.conv2d_backward(gy, x, w, **kw)
+    return gx if pass_ == "backward_input" else gw
+
+
+@pytest.mark.parametrize("pass_", PASSES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", TILES)
+@pytest.mark.parametrize("name", CASES)
+def test_winograd_within_its_error_bound(name, m, dtype, pass_):
+    x, w, b, gy, kw = _data(name, dtype)
+    with tile(m):
+        got = _run(pass_, x, w, b, gy, kw)
+    assert got.dtype == dtype
+    # Tolerance = the rounding-error bound of this tile size and dtype, element by element.
+    assert_close(got, _reference(pass_, x, w, b, gy, kw), rtol=0.0, atol=winograd_bound(pass_, x, w, b, gy, kw, m),
+                 what=f"winograd F({m}x{m},3x3) {name} {pass_}")
+
+
+def test_forward_without_bias_and_each_tile_differs_in_rounding_only():
+    x, w, b, gy, kw = _data("odd-pad1", np.float32)
+    ref = _reference("forward", x, w, b, gy, kw) - b[:, None, None]
+    outs = []
+    for m in TILES:
+        with tile(m):
+            outs.append(F.conv2d(x, w, None, **kw, algo="winograd"))
+        assert_close(outs[-1], ref, rtol=0.0, atol=winograd_bound("forward", x, w, None, gy, kw, m), what=f"F({m})")
+    assert not np.array_equal(outs[0], outs[1])  # two different algorithms really ran
+
+
+@pytest.mark.parametrize("m", TILES)
+@pytest.mark.parametrize("shape", [((1, 3, 5, 6), 4, 1, 1), ((2, 4, 6, 5), 4, (0, 2), 2)])
+def test_float64_gradients_match_finite_differences(rng, m, shape):
+    xs, oc, pad, groups = shape
+    x = rng.standard_normal(xs)
+    w = rng.standard_normal((oc, xs[1] // groups, 3, 3))
+    kw = dict(padding=pad, groups=groups)
+    with tile(m):
+        r = rng.standard_normal(F.conv2d(x, w, None, **kw, algo="winograd").shape)
+        loss = lambda: float(np.sum(F.conv2d(x, w, None, **kw, algo="winograd") * r))  # noqa: E731
+        gx, gw, _ = F.conv2d_backward(r, x, w, **kw, algo="winograd")
+        for got, arr, what in ((gx, x, "x"), (gw, w, "weight")):
+            assert_close(got, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, what=f"F({m}) d loss/d {what}")
+
+
+# Big enough for several work items per pass (and several grad_weight partial sums).
+THREAD_CASES = {"16ch": ((12, 16, 30, 29), 24, 1, 1), "groups2-wide": ((2, 8, 9, 1300), 6, 1, 2)}
+
+
+@pytest.mark.parametrize("m", TILES)
+@pytest.mark.parametrize("pass_", PASSES)
+@pytest.mark.parametrize("name", THREAD_CASES)
+def test_one_and_two_threads_bit_identical(rng, threads, name, pass_, m):
+    xs, oc, pad, groups = THREAD_CASES[name]
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal((oc, xs[1] // groups, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(oc).astype(np.float32)
+    kw = dict(padding=pad, groups=groups)
+    gy = rng.standard_normal(F.conv2d(x, w, b, **kw).shape).astype(np.float32)
+    with tile(m):
+        threads(1)
+        one = _run(pass_, x, w, b, gy, kw)
+        threads(2)
+        two = _run(pass_, x, w, b, gy, kw)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_tile_override_rejects_other_sizes():
+    with pytest.raises(ValueError, match="tile must be 2 or 4"):
+        _core._conv2d_winograd_tile(3)
+
+
+def test_zero_batch():
+    x = np.zeros((0, 3, 8, 8), np.float32)
+    w = np.ones((4, 3, 3, 3), np.float32)
+    y = F.conv2d(x, w, np.ones(4, np.float32), padding=1, algo="winograd")
+    assert y.shape == (0, 4, 8, 8)
+    gx, gw, _ = F.conv2d_backward(y, x, w, padding=1, algo="winograd")
+    assert gx.shape == x.shape and not gw.any()
