@@ -24,6 +24,11 @@ __all__: list[str] = [
     'sigmoid_backward', 'sigmoid_forward', 'softmax_backward', 'softmax_cross_entropy_backward',
     'softmax_cross_entropy_forward', 'softmax_forward', 'tanh_backward', 'tanh_forward',
 ]
+def _conv2d_winograd_tile(tile: _Int) -> int:
+    """
+    Force Winograd's output tile size m (2 or 4) for every shape, or 0 for the per-shape choice; returns the previous
+    setting. Process-global: for tests and comparisons.
+    """
 def _gemm(
     a: _Array,
     b: _Array,
