@@ -7,7 +7,6 @@ import sys
 import nnkern
 import pytest
 
-
 # In a fresh process: once a test has imported torch, its bundled libgomp is loaded too, and with
 # the same soname (libgomp.so.1) a source build's nnkern even runs on torch's copy; threadpoolctl
 # then reports pools that are not nnkern's. A process that imports only nnkern sees its own pools:
