@@ -35,15 +35,19 @@ static int64_t pass_out_channels(const Conv2dShape& s, ConvPass p) {
   return (p == ConvPass::BackwardInput ? s.c : s.oc) / s.groups;
 }
 
-// Winograd F(4x4,3x3) (the applies test already asked for 3x3, stride 1, dilation 1) wins on
-// every 3x3 stride-1 shape with >= 8 channels per group on both sides and >= 64 4x4 output
+// Winograd F(4x4,3x3) (the applies test already asked for 3x3 or 5x5, stride 1, dilation 1) wins on
+// every 3x3 stride-1 shape with >= 8 channels per group on both sides and >= 64 output
 // tiles: deepconv-3x3 fwd/gx/gw 9.3/41.7, 5.0/17.4, 5.0/23.1 ms; seed-keras-conv2 116/236,
 // 72/182, 65/180; alexnet-conv3 74/106, 45/72, 83/113; c16-oc16-56 2.4-3.0x, c256-oc256-28
 // 2.0-2.2x, c512-oc512-14 1.1-2.1x, 3x3 g4 3x; n1-c64-oc64-56 (196 tiles) 1.55/4.15.
 // It loses where the transforms outweigh the products: depthwise 98.9/20.7, c4-oc8 1.37/0.58,
 // c3-oc16 1.34/0.84, and with few tiles: n1-c256-oc384-13 (16 tiles) 8.7/3.0.
+// F(2x2,5x5) (5x5 kernels, 2x2 tiles) under the same conditions: alexnet-conv2-g2 fwd/gx/gw
+// 38.5/83.9, 48.9/85.5, 52.3/92.7 ms (implicit 63.3, 81.1, 72.9); c32-oc64-5x5 4.5/12.5,
+// 5.4/12.6, 6.3/13.5 (implicit 8.9, 9.8, 8.9); 1-channel mnist-simpleconv stays im2col (3.5/0.78).
 static bool winograd_pays(const Conv2dShape& s, ConvPass p, ConvDtype) {
-  const int64_t tiles = s.n * ((s.oh + 3) / 4) * ((s.ow + 3) / 4);
+  const int64_t m = s.kh == 5 ? 2 : 4;
+  const int64_t tiles = s.n * ((s.oh + m - 1) / m) * ((s.ow + m - 1) / m);
   return pass_in_channels(s, p) >= 8 && pass_out_channels(s, p) >= 8 && tiles >= 64;
 }
 

@@ -1,4 +1,4 @@
-// Winograd convolution: the work-item plan, the tile-size choice, forward and grad_x (one
+// Winograd convolution F(m x m, r x r): the work-item plan, the tile-size choice, forward and grad_x (one
 // correlation driver for both). Transforms: conv2d_winograd_tiles.cpp and _filter.cpp;
 // grad_weight: conv2d_winograd_weight.cpp. Contract and error bound: conv2d_winograd.h.
 #include "conv2d_winograd.h"
@@ -34,23 +34,25 @@ int conv2d_winograd_forced_tile() { return g_forced_tile.load(); }
 // 1.3-2.0x, alexnet-conv3 1.1-1.2x, 8x64x56x56 1.35-1.5x), except batch 1 with 256 -> 384 channels
 // at 13x13, where neither beats im2col (the filter transform dominates) and the selection should
 // not pick Winograd. F(2x2) stays available (forced) for its ~20x smaller rounding error.
-int conv2d_winograd_tile(const Conv2dShape&, ConvPass, ConvDtype) {
+// A 5x5 kernel always runs F(2x2,5x5) (F(4x4,5x5) would need 8x8 tiles and points +-1/2).
+int conv2d_winograd_tile(const Conv2dShape& s, ConvPass, ConvDtype) {
+  if (s.kh == 5) return 2;
   const int forced = g_forced_tile.load();
   return forced ? forced : 4;
 }
 
 bool conv2d_winograd_applies(const Conv2dShape& s, ConvPass, ConvDtype) {
-  return s.kh == 3 && s.kw == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1;
+  return s.kh == s.kw && (s.kh == 3 || s.kh == 5) && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1;
 }
 
 namespace wino {
 
 Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t oh, int64_t ow, int64_t groups,
-               int64_t offy, int64_t offx, int m, int64_t elem_bytes) {
+               int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes) {
   Geom gm{};
   gm.n = n, gm.c = c, gm.h = h, gm.w = w, gm.oc = oc, gm.oh = oh, gm.ow = ow;
   gm.groups = groups, gm.cg = c / groups, gm.og = oc / groups, gm.offy = offy, gm.offx = offx;
-  gm.m = m, gm.a = m + 2;
+  gm.m = m, gm.r = r, gm.a = m + r - 1;
   gm.tiles_y = (oh + m - 1) / m, gm.tiles_x = (ow + m - 1) / m;
   const int64_t per_tile = int64_t(gm.a) * gm.a * (channel_ld(gm.cg, elem_bytes) + channel_ld(gm.og, elem_bytes)) * elem_bytes;
   const int64_t reuse = 2 * gm.cg * gm.og / (gm.cg + gm.og);
@@ -96,7 +98,7 @@ static void correlate(const T* in, const T* u, const T* bias, T* out, const Geom
   const int64_t v_n = a2 * gm.tb * ldv, m_n = a2 * gm.tb * ldm;
   const int64_t per_thread = v_n + m_n + rows_scratch(gm, sizeof(T));
   const int64_t items = gm.groups * gm.blocks;
-  const int nt = item_threads(items, gm.n * gm.oc * gm.oh * gm.ow * gm.cg * 9);
+  const int nt = item_threads(items, gm.n * gm.oc * gm.oh * gm.ow * gm.cg * gm.r * gm.r);
   T* ws = workspace<T>(3, nt * per_thread);  // may throw std::bad_alloc: nothing is written yet
   BlasSerialScope serial;
 #pragma omp parallel num_threads(nt)
@@ -125,18 +127,20 @@ static void correlate(const T* in, const T* u, const T* bias, T* out, const Geom
 template <class T>
 void conv2d_winograd_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s) {
   const int m = conv2d_winograd_tile(s, ConvPass::Forward, conv_dtype_of<T>());
-  const wino::Geom gm = wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, sizeof(T));
+  const wino::Geom gm =
+      wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh), sizeof(T));
   T* u = workspace<T>(2, gm.groups * gm.a * gm.a * gm.cg * gm.og);
   wino::filter_transform(w, u, s, m, false);
   wino::correlate(x, u, b, y, gm);
 }
 
-// grad_x[i][j] = sum_{o,p,q} gy[i + ph - 2 + p][j + pw - 2 + q] w[o][c][2 - p][2 - q].
+// grad_x[i][j] = sum_{o,p,q} gy[i + ph - (r-1) + p][j + pw - (r-1) + q] w[o][c][r-1 - p][r-1 - q].
 template <class T>
 void conv2d_winograd_backward_input(const T* gy, const T* w, T* gx, const Conv2dShape& s) {
   const int m = conv2d_winograd_tile(s, ConvPass::BackwardInput, conv_dtype_of<T>());
   const wino::Geom gm =
-      wino::make_geom(s.n, s.oc, s.oh, s.ow, s.c, s.h, s.w, s.groups, s.ph - 2, s.pw - 2, m, sizeof(T));
+      wino::make_geom(s.n, s.oc, s.oh, s.ow, s.c, s.h, s.w, s.groups, s.ph - (s.kh - 1), s.pw - (s.kw - 1), m,
+                      int(s.kh), sizeof(T));
   T* u = workspace<T>(2, gm.groups * gm.a * gm.a * gm.cg * gm.og);
   wino::filter_transform(w, u, s, m, true);
   wino::correlate<T>(gy, u, nullptr, gx, gm);

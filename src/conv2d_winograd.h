@@ -1,6 +1,6 @@
-// Winograd convolution F(m x m, 3 x 3), m = 2 or 4 (Lavin & Gray 2016, "Fast Algorithms for
-// Convolutional Neural Networks"): 3x3 kernels, stride 1, dilation 1, any padding and groups,
-// float32 and float64 (the same templates).
+// Winograd convolution F(m x m, r x r): F(2x2,3x3) and F(4x4,3x3) for 3x3 kernels, F(2x2,5x5)
+// for 5x5 ones (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks"),
+// stride 1, dilation 1, any padding and groups, float32 and float64 (the same templates).
 //
 // Contract (as every algorithm of conv2d.h): NCHW, writes all of its output, bit-identical
 // for any thread count (work items and their order depend on the shape alone), scratch
@@ -12,7 +12,7 @@
 // V[xi] = B^T d B (vectorised across 64-byte blocks of channels), then a^2 GEMMs
 // M[xi] (tiles x og) = V[xi] (tiles x cg) . U[xi] (cg x og) on single-threaded OpenBLAS, then
 // Y = A^T M A + bias into the output. grad_x is the same
-// correlation of grad_out with the flipped, channel-transposed kernel ("full" padding 2 - p);
+// correlation of grad_out with the flipped, channel-transposed kernel ("full" padding r-1 - p);
 // grad_weight is the adjoint: acc[xi] += (A dY A^T)[xi] . V[xi]^T over tiles, in fixed partial
 // sums, then G^T acc G.
 //
@@ -22,11 +22,12 @@
 // Every output then satisfies |y~ - y| <= gamma(K + kappa_m) * E (+ u |bias|), gamma(n) = nu/(1-nu),
 // with K the length of the transform-domain dot products (input channels per group; for
 // grad_weight the number of tiles summed) and kappa_m the other roundings along the longest
-// path: 7 for the filter transform (double, then one rounding), 2 / 6 for the input tile
-// (m = 2 / 4), 4 / 6 for the output tile, 2 / 4 for grad_out tiles, 1 for the bias.
+// path: 7 for the filter transform (double, then one rounding; 11 for 5 taps), 2 / 6 for the
+// input tile (a = 4 / 6), 4 / 6 for the output tile (F(2x2,5x5): 6), 2 / 4 for grad_out tiles
+// (F(2x2,5x5): 2), 1 for the bias.
 // E <= beta_m * sum|k| * max|x| (x over the tile's input patch) with beta_2 = 16, beta_4 = 860 (the
-// largest row sum of the absolute transforms), against 1 for direct convolution: F(4x4)'s
-// points +-2 amplify rounding. Measured on N(0,1) data, float32, as max |y~ - y| / (u sum|k||x|)
+// largest row sum of the absolute transforms; 860 for F(2x2,5x5) too, which shares F(4x4,3x3)'s
+// points), against 1 for direct convolution: the points +-2 amplify rounding. Measured on N(0,1) data, float32, as max |y~ - y| / (u sum|k||x|)
 // per output: im2col 1.2-4.5, F(2x2) 1.6-2.4, F(4x4) 33-48 (means 0.2-0.3, 0.2-0.3, 1.0-1.5)
 // for C = 16, 64, 256 (README, "How the kernels work"). tests/test_conv2d_winograd.py checks
 // every output against the bound, computed in float64 from the data.
@@ -35,7 +36,8 @@
 
 namespace nnk {
 
-// Whether Winograd handles this shape: a 3x3 kernel, stride 1, dilation 1 (every pass, both dtypes).
+// Whether Winograd handles this shape: a 3x3 or 5x5 kernel, stride 1, dilation 1 (every pass,
+// both dtypes).
 bool conv2d_winograd_applies(const Conv2dShape& s, ConvPass pass, ConvDtype dt);
 
 template <class T>
@@ -48,7 +50,8 @@ void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2
 // The output tile size m used for a shape, pass and dtype: the forced one if set, else the
 // measured choice (conv2d_winograd.cpp).
 int conv2d_winograd_tile(const Conv2dShape& s, ConvPass pass, ConvDtype dt);
-// Force m = 2 or 4 for every shape (tests, comparisons); 0 restores the per-shape choice.
+// Force m = 2 or 4 for every 3x3 shape (tests, comparisons); 0 restores the per-shape choice.
+// 5x5 kernels always use m = 2.
 void conv2d_winograd_set_tile(int m);
 int conv2d_winograd_forced_tile();
 

@@ -1,5 +1,5 @@
-// Internals shared by the Winograd convolution files: the geometry of one 3x3 stride-1
-// correlation, its cut into work items, and the per-item tile transforms
+// Internals shared by the Winograd convolution files: the geometry of one r x r stride-1
+// correlation (r = 3 or 5), its cut into work items, and the per-item tile transforms
 // (conv2d_winograd_tiles.cpp). Not part of the kernel API (that is conv2d_winograd.h).
 #pragma once
 #include <cstdint>
@@ -9,16 +9,16 @@ namespace nnk {
 namespace wino {
 
 // out[n][o][i][j] = sum_{c, p, q} in[n][c][i + offy + p][j + offx + q] k[o][c][p][q], with p, q
-// in 0..2 and `in` read as 0 outside its planes, per group. The forward pass is the
+// in 0..r-1 and `in` read as 0 outside its planes, per group. The forward pass is the
 // correlation of x with padding ph, pw (offy = -ph); grad_x is the correlation of grad_out
-// with the flipped, channel-transposed kernel (offy = ph - 2); grad_weight uses the
+// with the flipped, channel-transposed kernel (offy = ph - (r - 1)); grad_weight uses the
 // forward geometry.
 struct Geom {
   int64_t n, c, h, w;           // input planes (N, C, H, W)
   int64_t oc, oh, ow;           // output planes (N, OC, OH, OW)
   int64_t groups, cg, og;       // per group: cg input and og output channels
   int64_t offy, offx;
-  int m, a;                     // output tile m x m, input tile a x a (a = m + 2)
+  int m, r, a;                  // output tile m x m, kernel r x r, input tile a x a (a = m + r - 1)
   int64_t tiles_y, tiles_x;     // tiles per image: tiles_y rows of tiles_x
   // Work items: `blocks` blocks of tiles per group, cut by shape alone. Each block is either
   // `rows_per_block` whole tile rows of the (image, tile row) sequence, or (wide images) one
@@ -34,7 +34,7 @@ struct Block {
 };
 
 Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t oh, int64_t ow, int64_t groups,
-               int64_t offy, int64_t offx, int m, int64_t elem_bytes);
+               int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes);
 Block block_of(const Geom& gm, int64_t b);
 // Threads for a region of `items` work items of a convolution of `macs` direct multiply-adds:
 // 1 for small calls, else up to num_threads() (never more than the items).

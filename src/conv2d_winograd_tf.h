@@ -1,6 +1,7 @@
-// The 1-D transforms of Winograd's minimal filtering algorithms F(2,3) and F(4,3) (Lavin &
-// Gray 2016, "Fast Algorithms for Convolutional Neural Networks", section 4; interpolation
-// points 0, +-1 (F(2,3)) and 0, +-1, +-2, infinity (F(4,3))). With a = m + 2:
+// The 1-D transforms of Winograd's minimal filtering algorithms F(2,3), F(4,3) and F(2,5)
+// (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks", section 4;
+// interpolation points 0, +-1, infinity (F(2,3)) and 0, +-1, +-2, infinity (F(4,3), F(2,5):
+// the same six points, hence the same B^T). With a = m + r - 1 for an r-tap filter:
 //   output tile  Y = A^T [ (G g G^T) (.) (B^T d B) ] A      (m x m from an a x a input tile d)
 //   weight grad  dg = G^T [ (A dY A^T) (.) (B^T d B) ] G    (the adjoint in g, summed over tiles)
 // Every 2-D transform runs as two passes of these 1-D ones over whole rows: a function reads
@@ -16,12 +17,12 @@
 namespace nnk {
 namespace wino {
 
-template <int M>
+template <int M, int R>
 struct Tile;
 
 template <>
-struct Tile<2> {
-  static constexpr int m = 2, a = 4;
+struct Tile<2, 3> {
+  static constexpr int m = 2, r = 3, a = 4;
   static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 
   // d = B^T x: B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
@@ -67,8 +68,8 @@ struct Tile<2> {
 };
 
 template <>
-struct Tile<4> {
-  static constexpr int m = 4, a = 6;
+struct Tile<4, 3> {
+  static constexpr int m = 4, r = 3, a = 6;
   static constexpr double G[6][3] = {{1.0 / 4, 0, 0},
                                      {-1.0 / 6, -1.0 / 6, -1.0 / 6},
                                      {-1.0 / 6, 1.0 / 6, -1.0 / 6},
@@ -125,6 +126,53 @@ struct Tile<4> {
       d3[i] = e2 + o2;
       d4[i] = e2 - o2;
       d5[i] = y3;
+    }
+  }
+};
+
+// F(2,5): 5 taps, the points of F(4,3). G solves A^T [(G g) (.) (B^T d)] = the correlation of d
+// with g for A^T and B^T below (unique; checked in tests/test_conv2d_winograd.py).
+template <>
+struct Tile<2, 5> {
+  static constexpr int m = 2, r = 5, a = 6;
+  static constexpr double G[6][5] = {{1.0 / 4, 0, 0, 0, 0},
+                                     {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                     {-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                     {1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
+                                     {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
+                                     {0, 0, 0, 0, 1}};
+
+  // d = B^T x, the B^T of F(4,3).
+  template <class T>
+  static NNK_INLINE void input(const T* const* s, T* const* d, int64_t n) {
+    Tile<4, 3>::input(s, d, n);
+  }
+  // y = A^T v: A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 1].
+  template <class T>
+  static NNK_INLINE void output(const T* const* s, T* const* d, int64_t n) {
+    const T *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3], *s4 = s[4], *s5 = s[5];
+    T *d0 = d[0], *d1 = d[1];
+#pragma GCC ivdep
+    for (int64_t i = 0; i < n; ++i) {
+      const T v1 = s1[i], v2 = s2[i], v3 = s3[i], v4 = s4[i];
+      d0[i] = s0[i] + (v1 + v2) + (v3 + v4);
+      d1[i] = (v1 - v2) + T(2) * (v3 - v4) + s5[i];
+    }
+  }
+  // v = A y (the adjoint of output).
+  template <class T>
+  static NNK_INLINE void grad_output(const T* const* s, T* const* d, int64_t n) {
+    const T *s0 = s[0], *s1 = s[1];
+    T *d0 = d[0], *d1 = d[1], *d2 = d[2], *d3 = d[3], *d4 = d[4], *d5 = d[5];
+#pragma GCC ivdep
+    for (int64_t i = 0; i < n; ++i) {
+      const T y0 = s0[i], y1 = s1[i];
+      d0[i] = y0;
+      d1[i] = y0 + y1;
+      d2[i] = y0 - y1;
+      d3[i] = y0 + T(2) * y1;
+      d4[i] = y0 - T(2) * y1;
+      d5[i] = y1;
     }
   }
 };

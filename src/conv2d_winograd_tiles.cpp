@@ -102,6 +102,19 @@ static NNK_INLINE void gather_strip(const T* planes, int64_t hw, int64_t h, int6
   }
 }
 
+// dst[0, n) = src[0, n) for n < CB, as fixed-size copies of CB/2, CB/4, ... elements (moves
+// the compiler inlines; a libc memcpy call per short row cost 5% of a 13x13 layer's forward).
+template <class T, int CB>
+static NNK_INLINE void copy_short(T* dst, const void* src, int64_t n) {
+  const T* s = static_cast<const T*>(src);
+  int64_t off = 0;
+  for (int chunk = CB / 2; chunk >= 1; chunk /= 2)
+    if (n & chunk) {
+      std::memcpy(dst + off, s + off, sizeof(T) * size_t(chunk));
+      off += chunk;
+    }
+}
+
 // Plane l < nch (`hw` apart), row y0 + i < h, column x0 + col < w (col < cols) =
 // s[(i * pw + col) * CB + l] + bias[l] (bias may be null). CB columns at a time (transposed
 // back into row vectors; the last chunk overlaps and rewrites the same values); a row shorter
@@ -121,7 +134,7 @@ static NNK_INLINE void scatter_strip(const T* NNK_RESTRICT s, const T* bias, int
       transpose<CB>(r);
       for (int l = 0; l < nch; ++l) {
         const V out = r[l] + (bias ? bias[l] : T(0));
-        std::memcpy(row + l * hw, &out, size_t(cols) * sizeof(T));
+        copy_short<T, CB>(row + l * hw, &out, cols);
       }
       continue;
     }
@@ -157,10 +170,10 @@ static NNK_INLINE void for_each_strip(const Geom& gm, const Block& blk, int64_t 
   }
 }
 
-template <class T, int M>
+template <class T, int M, int R>
 static NNK_INLINE void input_tiles_impl(const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf) {
-  constexpr int A = M + 2, CB = lanes<T>();
-  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx + 2, nt = blk.tiles(), ld = channel_ld(gm.cg, sizeof(T));
+  constexpr int A = M + R - 1, CB = lanes<T>();
+  const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx + R - 1, nt = blk.tiles(), ld = channel_ld(gm.cg, sizeof(T));
   T* strip = buf;               // A rows x pw pixels x CB channels
   T* vert = buf + A * pw * CB;  // their vertical transform
   const T* src[A];
@@ -169,20 +182,20 @@ static NNK_INLINE void input_tiles_impl(const T* in, T* v, const Geom& gm, int64
     gather_strip<T, CB>(in + (n * gm.c + g * gm.cg + c0) * gm.h * gm.w, gm.h * gm.w, gm.h, gm.w, ty * M + gm.offy,
                         blk.tx0 * M + gm.offx, A, pw, nch, strip);
     for (int i = 0; i < A; ++i) src[i] = strip + i * pw * CB, dst[i] = vert + i * pw * CB;
-    Tile<M>::input(src, dst, pw * CB);
+    Tile<M, R>::input(src, dst, pw * CB);
     for (int64_t tx = 0; tx < nx; ++tx)
       for (int k = 0; k < A; ++k) {
         for (int j = 0; j < A; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
         for (int l = 0; l < A; ++l) dst[l] = v + ((k * A + l) * nt + t0 + tx) * ld + c0;
-        Tile<M>::input(src, dst, CB);
+        Tile<M, R>::input(src, dst, CB);
       }
   });
 }
 
-template <class T, int M>
+template <class T, int M, int R>
 static NNK_INLINE void output_tiles_impl(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g,
                                          const Block& blk, T* buf) {
-  constexpr int A = M + 2, CB = lanes<T>();
+  constexpr int A = M + R - 1, CB = lanes<T>();
   const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx, nt = blk.tiles(), ld = channel_ld(gm.og, sizeof(T));
   T* horz = buf;                // A rows x pw pixels x CB channels: horizontal transforms
   T* rows = buf + A * pw * CB;  // M output rows of the strip
@@ -193,20 +206,20 @@ static NNK_INLINE void output_tiles_impl(const T* mt, const T* bias, T* out, con
       for (int k = 0; k < A; ++k) {
         for (int l = 0; l < A; ++l) src[l] = mt + ((k * A + l) * nt + t0 + tx) * ld + o0;
         for (int j = 0; j < M; ++j) dst[j] = horz + (k * pw + tx * M + j) * CB;
-        Tile<M>::output(src, dst, CB);
+        Tile<M, R>::output(src, dst, CB);
       }
     for (int k = 0; k < A; ++k) src[k] = horz + k * pw * CB;
     for (int i = 0; i < M; ++i) dst[i] = rows + i * pw * CB;
-    Tile<M>::output(src, dst, pw * CB);
+    Tile<M, R>::output(src, dst, pw * CB);
     scatter_strip<T, CB>(rows, bias ? bias + g * gm.og + o0 : nullptr, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
                          blk.tx0 * M, M, pw, nch, out + (n * gm.oc + g * gm.og + o0) * gm.oh * gm.ow);
   });
 }
 
-template <class T, int M>
+template <class T, int M, int R>
 static NNK_INLINE void grad_output_tiles_impl(const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk,
                                               T* buf) {
-  constexpr int A = M + 2, CB = lanes<T>();
+  constexpr int A = M + R - 1, CB = lanes<T>();
   const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx, nt = blk.tiles(), ld = channel_ld(gm.og, sizeof(T));
   T* strip = buf;               // M rows of grad_out x pw pixels x CB channels
   T* vert = buf + M * pw * CB;  // A rows: their vertical transform
@@ -217,12 +230,12 @@ static NNK_INLINE void grad_output_tiles_impl(const T* gy, T* wt, const Geom& gm
                         blk.tx0 * M, M, pw, nch, strip);
     for (int i = 0; i < M; ++i) src[i] = strip + i * pw * CB;
     for (int k = 0; k < A; ++k) dst[k] = vert + k * pw * CB;
-    Tile<M>::grad_output(src, dst, pw * CB);
+    Tile<M, R>::grad_output(src, dst, pw * CB);
     for (int64_t tx = 0; tx < nx; ++tx)
       for (int k = 0; k < A; ++k) {
         for (int j = 0; j < M; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
         for (int l = 0; l < A; ++l) dst[l] = wt + ((k * A + l) * nt + t0 + tx) * ld + o0;
-        Tile<M>::grad_output(src, dst, CB);
+        Tile<M, R>::grad_output(src, dst, CB);
       }
   });
 }
@@ -237,39 +250,42 @@ int64_t channel_ld(int64_t n, int64_t elem_bytes) {
 int64_t rows_scratch(const Geom& gm, int64_t elem_bytes) {
   const int64_t nx = gm.segs_per_row > 1 ? gm.seg_tiles : gm.tiles_x;
   const int64_t L = channel_lanes(elem_bytes);
-  return 2 * gm.a * (gm.m * nx + 2) * L + L * L;  // the largest layout above, + CB pixels read past a short strip
+  return 2 * gm.a * (gm.m * nx + gm.r - 1) * L + L * L;  // the largest layout above, + CB pixels read past a short strip
 }
 
-// One clone set per (transform, tile size), for float and double (nnk_common.h).
-#define NNK_WINO_TILES(M)                                                                                     \
-  NNK_ISA_CLONES(conv2d_winograd_input_tiles_m##M,                                                            \
+// One clone set per (transform, algorithm F(M x M, R x R)), for float and double (nnk_common.h).
+#define NNK_WINO_TILES(M, R)                                                                                  \
+  NNK_ISA_CLONES(conv2d_winograd_input_tiles_f##M##x##R,                                                      \
                  (const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf),                    \
-                 input_tiles_impl<T, M>(in, v, gm, g, blk, buf))                                              \
-  NNK_ISA_CLONES(conv2d_winograd_output_tiles_m##M,                                                           \
+                 (input_tiles_impl<T, M, R>(in, v, gm, g, blk, buf)))                                         \
+  NNK_ISA_CLONES(conv2d_winograd_output_tiles_f##M##x##R,                                                     \
                  (const T* mt, const T* bias, T* out, const Geom& gm, int64_t g, const Block& blk, T* buf),   \
-                 output_tiles_impl<T, M>(mt, bias, out, gm, g, blk, buf))                                     \
-  NNK_ISA_CLONES(conv2d_winograd_grad_output_tiles_m##M,                                                      \
+                 (output_tiles_impl<T, M, R>(mt, bias, out, gm, g, blk, buf)))                                \
+  NNK_ISA_CLONES(conv2d_winograd_grad_output_tiles_f##M##x##R,                                                \
                  (const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf),                   \
-                 grad_output_tiles_impl<T, M>(gy, wt, gm, g, blk, buf))
-NNK_WINO_TILES(2)
-NNK_WINO_TILES(4)
+                 (grad_output_tiles_impl<T, M, R>(gy, wt, gm, g, blk, buf)))
+NNK_WINO_TILES(2, 3)
+NNK_WINO_TILES(4, 3)
+NNK_WINO_TILES(2, 5)
+
+// The clone of each transform for the geometry's algorithm (m, r): F(2,3), F(4,3) or F(2,5).
+#define NNK_WINO_PICK(fn, ...)                                        \
+  if (gm.r == 5) fn##_f2x5_isa<T>(__VA_ARGS__);                       \
+  else if (gm.m == 2) fn##_f2x3_isa<T>(__VA_ARGS__);                  \
+  else fn##_f4x3_isa<T>(__VA_ARGS__)
 
 template <class T>
 void input_tiles(const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf) {
-  if (gm.m == 2) conv2d_winograd_input_tiles_m2_isa<T>(in, v, gm, g, blk, buf);
-  else conv2d_winograd_input_tiles_m4_isa<T>(in, v, gm, g, blk, buf);
+  NNK_WINO_PICK(conv2d_winograd_input_tiles, in, v, gm, g, blk, buf);
 }
 template <class T>
 void output_tiles(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g, const Block& blk, T* buf) {
-  if (gm.m == 2) conv2d_winograd_output_tiles_m2_isa<T>(mt, bias, out, gm, g, blk, buf);
-  else conv2d_winograd_output_tiles_m4_isa<T>(mt, bias, out, gm, g, blk, buf);
+  NNK_WINO_PICK(conv2d_winograd_output_tiles, mt, bias, out, gm, g, blk, buf);
 }
 template <class T>
 void grad_output_tiles(const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf) {
-  if (gm.m == 2) conv2d_winograd_grad_output_tiles_m2_isa<T>(gy, wt, gm, g, blk, buf);
-  else conv2d_winograd_grad_output_tiles_m4_isa<T>(gy, wt, gm, g, blk, buf);
+  NNK_WINO_PICK(conv2d_winograd_grad_output_tiles, gy, wt, gm, g, blk, buf);
 }
-
 template void input_tiles<float>(const float*, float*, const Geom&, int64_t, const Block&, float*);
 template void input_tiles<double>(const double*, double*, const Geom&, int64_t, const Block&, double*);
 template void output_tiles<float>(const float*, const float*, float*, const Geom&, int64_t, const Block&, float*);

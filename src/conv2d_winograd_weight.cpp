@@ -20,7 +20,8 @@ constexpr int64_t kPartialBudget = int64_t(1) << 22;
 template <class T>
 void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2dShape& s) {
   const int m = conv2d_winograd_tile(s, ConvPass::BackwardWeight, conv_dtype_of<T>());
-  const wino::Geom gm = wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, sizeof(T));
+  const wino::Geom gm =
+      wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh), sizeof(T));
   const int64_t L = wino::channel_lanes(sizeof(T)), ldv = wino::channel_ld(gm.cg, sizeof(T)), ldw = wino::channel_ld(gm.og, sizeof(T));
   const int64_t a2 = int64_t(gm.a) * gm.a, acc_n = gm.groups * a2 * gm.og * ldv;
   int64_t parts = std::clamp<int64_t>(kPartialBudget / acc_n, 2, 16);
@@ -29,7 +30,7 @@ void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2
   parts = (gm.blocks + per - 1) / per;
   const int64_t v_n = a2 * gm.tb * ldv, w_n = a2 * gm.tb * ldw;
   const int64_t per_thread = v_n + w_n + wino::rows_scratch(gm, sizeof(T));
-  const int nt = wino::item_threads(parts, gm.n * gm.oc * gm.oh * gm.ow * gm.cg * 9);
+  const int nt = wino::item_threads(parts, gm.n * gm.oc * gm.oh * gm.ow * gm.cg * gm.r * gm.r);
   T* acc = workspace<T>(2, parts * acc_n);  // may throw std::bad_alloc: nothing is written yet
   T* ws = workspace<T>(3, nt * per_thread);
   {

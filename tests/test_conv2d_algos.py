@@ -190,7 +190,8 @@ def test_missing_algorithm_is_a_clear_value_error():
 # one line per algorithm that has such shapes.
 INAPPLICABLE = [
     ("implicit", (1, 2, 9, 9), (3, 2, 3, 3), dict(stride=2), "backward_input", np.float32),
-    ("winograd", (1, 2, 9, 9), (3, 2, 5, 5), dict(padding=1), "forward", np.float32),
+    ("winograd", (1, 2, 9, 9), (3, 2, 7, 7), dict(padding=1), "forward", np.float32),
+    ("winograd", (1, 2, 9, 9), (3, 2, 3, 5), dict(padding=1), "forward", np.float32),
     ("winograd", (1, 2, 9, 9), (3, 2, 3, 3), dict(stride=2), "backward_weight", np.float64),
     ("winograd", (1, 2, 9, 9), (3, 2, 3, 3), dict(dilation=2), "backward_input", np.float32),
 ]

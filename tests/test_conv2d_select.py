@@ -23,7 +23,7 @@ PICKS = {
     "deepconv-3x3": (W, W, W),
     "keras-cnn-conv2": (W, W, W),
     "alexnet-conv1": (IC, IM, IC),
-    "alexnet-conv2-g2": (IC, IC, IC),
+    "alexnet-conv2-g2": (W, W, W),
     "alexnet-conv3": (W, W, W),
 }
 PICKS_GENERIC = {k: tuple(IM if a == IC else a for a in v) for k, v in PICKS.items()}

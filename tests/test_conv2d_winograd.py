@@ -1,4 +1,5 @@
-"""Winograd convolution (algo="winograd", F(2x2,3x3) and F(4x4,3x3)) against the float64
+"""Winograd convolution (algo="winograd": F(2x2,3x3) and F(4x4,3x3) for 3x3 kernels, F(2x2,5x5)
+for 5x5 ones) against the float64
 reference, with the tolerance taken from its rounding-error bound (not an ad-hoc rtol);
 float64 finite differences of grad_x and grad_weight; 1 vs 2 threads bit-identical.
 
@@ -17,46 +18,66 @@ from nnkern import _core
 from nnkern import functional as F
 from nnkern import reference as R
 
+# (m, r): the transforms of F(m x m, r x r) (src/conv2d_winograd_tf.h).
+_BT6 = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
+        [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
 _MATS = {
-    2: dict(BT=[[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+    (2, 3): dict(BT=[[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
             G=[[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]],
             AT=[[1, 1, 1, 0], [0, 1, -1, -1]]),
-    4: dict(BT=[[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
-                [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+    (4, 3): dict(BT=_BT6,
             G=[[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
                [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
             AT=[[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]),
+    (2, 5): dict(BT=_BT6,
+                 G=[[1 / 4, 0, 0, 0, 0], [-1 / 6] * 5, [-1 / 6, 1 / 6, -1 / 6, 1 / 6, -1 / 6],
+                    [1 / 24, 1 / 12, 1 / 6, 1 / 3, 2 / 3], [1 / 24, -1 / 12, 1 / 6, -1 / 3, 2 / 3], [0, 0, 0, 0, 1]],
+                 AT=[[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 1]]),
 }
 # Roundings along the longest path, per stage (conv2d_winograd_tf.h's factored 1-D transforms):
 # filters in double then rounded once (7: six double roundings, conservatively at the same u,
-# plus the final one), input tile (1 / 3 per 1-D pass for m = 2 / 4), output tile (2 / 3 per
-# pass), grad_out tile (1 / 2 per pass); the bias add is one more.
-_KAPPA = {2: dict(u=7, v=2, out=4, gy=2), 4: dict(u=7, v=6, out=6, gy=4)}
-TILES = (2, 4)
+# plus the final one; 5 taps: ten and one), input tile (1 / 3 per 1-D pass for a = 4 / 6), output
+# tile (2 / 3 per pass), grad_out tile (1 / 2 per pass; F(2,5): 1); the bias add is one more.
+_KAPPA = {(2, 3): dict(u=7, v=2, out=4, gy=2), (4, 3): dict(u=7, v=6, out=6, gy=4),
+          (2, 5): dict(u=11, v=6, out=6, gy=2)}
+TILES = (2, 4)  # the forced tile sizes of 3x3 kernels; 5x5 ones always run F(2x2,5x5)
 
 
-def _abs(m):
-    return {k: np.abs(np.array(v, float)) for k, v in _MATS[m].items()}
+def _algos(r):
+    """The (m, r) algorithms Winograd may run for an r x r kernel."""
+    return [(m, r) for m in TILES] if r == 3 else [(2, 5)]
 
 
-def _tiles(inp, offy, offx, ty, tx, m):
-    """D[n, c, ty, tx, i, j] = inp[n, c, ty*m + i + offy, tx*m + j + offx], 0 outside."""
+def _abs(mr):
+    return {k: np.abs(np.array(v, float)) for k, v in _MATS[mr].items()}
+
+
+def test_f2x5_transforms_compute_the_correlation(rng):
+    """A^T [(G g) (.) (B^T d)] is the 5-tap correlation of d with g (the G of F(2,5) was solved for)."""
+    t = {k: np.array(v, float) for k, v in _MATS[(2, 5)].items()}
+    d, g = rng.standard_normal(6), rng.standard_normal(5)
+    np.testing.assert_allclose(t["AT"] @ ((t["G"] @ g) * (t["BT"] @ d)), [d[i:i + 5] @ g for i in range(2)],
+                               rtol=1e-12, atol=1e-12)
+
+
+def _tiles(inp, offy, offx, ty, tx, m, a):
+    """D[n, c, ty, tx, i, j] = inp[n, c, ty*m + i + offy, tx*m + j + offx] (a x a tiles), 0 outside."""
     n, c, h, w = inp.shape
-    pad = np.zeros((n, c, ty * m + 2, tx * m + 2))
+    pad = np.zeros((n, c, ty * m + a - m, tx * m + a - m))
     r0, c0, ys, xs = max(0, -offy), max(0, -offx), max(0, offy), max(0, offx)
     hh, ww = min(h - ys, pad.shape[2] - r0), min(w - xs, pad.shape[3] - c0)
     if hh > 0 and ww > 0:
         pad[:, :, r0:r0 + hh, c0:c0 + ww] = inp[:, :, ys:ys + hh, xs:xs + ww]
     s = pad.strides
-    return np.lib.stride_tricks.as_strided(pad, (n, c, ty, tx, m + 2, m + 2),
+    return np.lib.stride_tricks.as_strided(pad, (n, c, ty, tx, a, a),
                                            (s[0], s[1], m * s[2], m * s[3], s[2], s[3]))
 
 
-def _corr_e(inp, k, offy, offx, oh, ow, groups, m):
+def _corr_e(inp, k, offy, offx, oh, ow, groups, mr):
     """E of out[n, o] = sum_c inp[n, c] (*) k[o, c] (correlation, input offset (offy, offx))."""
-    t = _abs(m)
+    t, m = _abs(mr), mr[0]
     ty, tx = -(-oh // m), -(-ow // m)
-    v = np.einsum("ki,nctxij,lj->nctxkl", t["BT"], _tiles(np.abs(inp), offy, offx, ty, tx, m), t["BT"],
+    v = np.einsum("ki,nctxij,lj->nctxkl", t["BT"], _tiles(np.abs(inp), offy, offx, ty, tx, m, m + mr[1] - 1), t["BT"],
                   optimize=True)
     u = np.einsum("ap,ocpq,bq->ocab", t["G"], np.abs(k), t["G"], optimize=True)
     oc, cg = k.shape[:2]
@@ -72,25 +93,29 @@ def _gamma(n, u):
 
 
 def winograd_bound(pass_, x, w, b, gy, kw, m=None):
-    """Per-element bound on |winograd - exact| for one pass; m=None: the larger of both tiles."""
+    """Per-element bound on |winograd - exact| for one pass with output tile m (3x3 kernels;
+    5x5 ones always use 2); m=None: the largest over the tile sizes the kernel may run."""
+    r = w.shape[2]
     if m is None:
-        return np.maximum(*(winograd_bound(pass_, x, w, b, gy, kw, t) for t in TILES))
+        return np.maximum.reduce([winograd_bound(pass_, x, w, b, gy, kw, t) for t, _ in _algos(r)])
+    mr = (m, r) if r == 3 else (2, 5)
+    m = mr[0]
     u = np.finfo(x.dtype).eps / 2
     ph, pw = (kw.get("padding", 0),) * 2 if np.isscalar(kw.get("padding", 0)) else kw["padding"]
-    g, k = kw.get("groups", 1), _KAPPA[m]
+    g, k = kw.get("groups", 1), _KAPPA[mr]
     if pass_ == "forward":
-        e, cg = _corr_e(x, w, -ph, -pw, x.shape[2] + 2 * ph - 2, x.shape[3] + 2 * pw - 2, g, m)
+        e, cg = _corr_e(x, w, -ph, -pw, x.shape[2] + 2 * ph - (r - 1), x.shape[3] + 2 * pw - (r - 1), g, mr)
         bias = 0.0 if b is None else np.abs(b.astype(np.float64))[None, :, None, None]
         return _gamma(cg + k["u"] + k["v"] + k["out"] + 1, u) * (e + bias)
     if pass_ == "backward_input":  # the correlation of gy with the flipped, channel-transposed kernel
         og = w.shape[0] // g
         wt = np.concatenate([w[i * og:(i + 1) * og].transpose(1, 0, 2, 3) for i in range(g)])[:, :, ::-1, ::-1]
-        e, kk = _corr_e(gy, wt, ph - 2, pw - 2, x.shape[2], x.shape[3], g, m)
+        e, kk = _corr_e(gy, wt, ph - (r - 1), pw - (r - 1), x.shape[2], x.shape[3], g, mr)
         return _gamma(kk + k["u"] + k["v"] + k["out"], u) * e
-    t = _abs(m)
+    t, a = _abs(mr), m + r - 1
     ty, tx = -(-gy.shape[2] // m), -(-gy.shape[3] // m)
-    v = np.einsum("ki,nctxij,lj->nctxkl", t["BT"], _tiles(np.abs(x), -ph, -pw, ty, tx, m), t["BT"], optimize=True)
-    wt = np.einsum("ik,notxij,jl->notxkl", t["AT"], _tiles(np.abs(gy), 0, 0, ty, tx, m)[..., :m, :m], t["AT"],
+    v = np.einsum("ki,nctxij,lj->nctxkl", t["BT"], _tiles(np.abs(x), -ph, -pw, ty, tx, m, a), t["BT"], optimize=True)
+    wt = np.einsum("ik,notxij,jl->notxkl", t["AT"], _tiles(np.abs(gy), 0, 0, ty, tx, m, a)[..., :m, :m], t["AT"],
                    optimize=True)
     og, cg = w.shape[0] // g, w.shape[1]
     acc = np.concatenate([np.einsum("notxab,nctxab->ocab", wt[:, i * og:(i + 1) * og], v[:, i * cg:(i + 1) * cg],
@@ -112,8 +137,8 @@ class tile:
         _core._conv2d_winograd_tile(self.before)
 
 
-# (N, C, H, W), OC, padding, groups: partial tiles (H, W not multiples of 2 or 4), padding 0..3
-# (3 > the kernel's reach: grad_x's correlation then crops), groups, depthwise, N=1, channel
+# (N, C, H, W), OC, padding, groups, run with 3x3 and 5x5 kernels: partial tiles (H, W not
+# multiples of 2 or 4), padding 0..5 (past the kernel's reach: grad_x's correlation then crops), groups, depthwise, N=1, channel
 # counts that are not multiples of 8/16 and larger than one 16-lane block, one input channel,
 # a row wider than one work item (split into segments).
 CASES = {
@@ -126,15 +151,18 @@ CASES = {
     "channels-17-33": ((2, 17, 9, 8), 33, 1, 1),
     "c1": ((3, 1, 12, 11), 16, 1, 1),
     "wide-row": ((1, 2, 3, 1100), 3, 1, 1),
+    "pad5-tiny": ((1, 2, 4, 5), 3, (5, 2), 1),
 }
+# F(m x m, r x r) run by each test below: (forced tile m, kernel size r).
+ALGOS = ((2, 3), (4, 3), (2, 5))
 PASSES = ("forward", "backward_input", "backward_weight")
 
 
-def _data(name, dtype):
+def _data(name, dtype, r=3):
     xs, oc, pad, groups = CASES[name]
-    rng = np.random.default_rng(zlib.crc32(f"{name}-{np.dtype(dtype).name}".encode()))
+    rng = np.random.default_rng(zlib.crc32(f"{name}-{np.dtype(dtype).name}-{r}".encode()))
     x = rng.standard_normal(xs).astype(dtype)
-    w = (rng.standard_normal((oc, xs[1] // groups, 3, 3)) / np.sqrt(9 * xs[1] / groups)).astype(dtype)
+    w = (rng.standard_normal((oc, xs[1] // groups, r, r)) / np.sqrt(r * r * xs[1] / groups)).astype(dtype)
     b = rng.standard_normal(oc).astype(dtype)
     kw = dict(padding=pad, groups=groups)
     gy = rng.standard_normal(R.conv2d(x, w, b, **kw).shape).astype(dtype)
@@ -159,16 +187,16 @@ def _reference(pass_, x, w, b, gy, kw):
 
 @pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("m", TILES)
+@pytest.mark.parametrize("m,r", ALGOS)
 @pytest.mark.parametrize("name", CASES)
-def test_winograd_within_its_error_bound(name, m, dtype, pass_):
-    x, w, b, gy, kw = _data(name, dtype)
+def test_winograd_within_its_error_bound(name, m, r, dtype, pass_):
+    x, w, b, gy, kw = _data(name, dtype, r)
     with tile(m):
         got = _run(pass_, x, w, b, gy, kw)
     assert got.dtype == dtype
-    # Tolerance = the rounding-error bound of this tile size and dtype, element by element.
+    # Tolerance = the rounding-error bound of this algorithm and dtype, element by element.
     assert_close(got, _reference(pass_, x, w, b, gy, kw), rtol=0.0, atol=winograd_bound(pass_, x, w, b, gy, kw, m),
-                 what=f"winograd F({m}x{m},3x3) {name} {pass_}")
+                 what=f"winograd F({m}x{m},{r}x{r}) {name} {pass_}")
 
 
 def test_forward_without_bias_and_each_tile_differs_in_rounding_only():
@@ -182,32 +210,32 @@ def test_forward_without_bias_and_each_tile_differs_in_rounding_only():
     assert not np.array_equal(outs[0], outs[1])  # two different algorithms really ran
 
 
-@pytest.mark.parametrize("m", TILES)
+@pytest.mark.parametrize("m,r", ALGOS)
 @pytest.mark.parametrize("shape", [((1, 3, 5, 6), 4, 1, 1), ((2, 4, 6, 5), 4, (0, 2), 2)])
-def test_float64_gradients_match_finite_differences(rng, m, shape):
+def test_float64_gradients_match_finite_differences(rng, m, r, shape):
     xs, oc, pad, groups = shape
     x = rng.standard_normal(xs)
-    w = rng.standard_normal((oc, xs[1] // groups, 3, 3))
+    w = rng.standard_normal((oc, xs[1] // groups, r, r))
     kw = dict(padding=pad, groups=groups)
     with tile(m):
         r = rng.standard_normal(F.conv2d(x, w, None, **kw, algo="winograd").shape)
         loss = lambda: float(np.sum(F.conv2d(x, w, None, **kw, algo="winograd") * r))  # noqa: E731
         gx, gw, _ = F.conv2d_backward(r, x, w, **kw, algo="winograd")
         for got, arr, what in ((gx, x, "x"), (gw, w, "weight")):
-            assert_close(got, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, what=f"F({m}) d loss/d {what}")
+            assert_close(got, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, what=f"F({m},{r}) d loss/d {what}")
 
 
 # Big enough for several work items per pass (and several grad_weight partial sums).
 THREAD_CASES = {"16ch": ((12, 16, 30, 29), 24, 1, 1), "groups2-wide": ((2, 8, 9, 1300), 6, 1, 2)}
 
 
-@pytest.mark.parametrize("m", TILES)
+@pytest.mark.parametrize("m,r", ALGOS)
 @pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("name", THREAD_CASES)
-def test_one_and_two_threads_bit_identical(rng, threads, name, pass_, m):
+def test_one_and_two_threads_bit_identical(rng, threads, name, pass_, m, r):
     xs, oc, pad, groups = THREAD_CASES[name]
     x = rng.standard_normal(xs).astype(np.float32)
-    w = rng.standard_normal((oc, xs[1] // groups, 3, 3)).astype(np.float32)
+    w = rng.standard_normal((oc, xs[1] // groups, r, r)).astype(np.float32)
     b = rng.standard_normal(oc).astype(np.float32)
     kw = dict(padding=pad, groups=groups)
     gy = rng.standard_normal(F.conv2d(x, w, b, **kw).shape).astype(np.float32)
@@ -222,6 +250,16 @@ def test_one_and_two_threads_bit_identical(rng, threads, name, pass_, m):
 def test_tile_override_rejects_other_sizes():
     with pytest.raises(ValueError, match="tile must be 2 or 4"):
         _core._conv2d_winograd_tile(3)
+
+
+def test_5x5_ignores_the_forced_tile():
+    """F(4x4,5x5) does not exist here: a 5x5 kernel runs F(2x2,5x5) whatever tile is forced."""
+    x, w, b, gy, kw = _data("odd-pad1", np.float32, 5)
+    with tile(2):
+        two = F.conv2d(x, w, b, **kw, algo="winograd")
+    with tile(4):
+        four = F.conv2d(x, w, b, **kw, algo="winograd")
+    np.testing.assert_array_equal(two, four)
 
 
 def test_zero_batch():
