@@ -53,6 +53,7 @@ Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t o
   gm.n = n, gm.c = c, gm.h = h, gm.w = w, gm.oc = oc, gm.oh = oh, gm.ow = ow;
   gm.groups = groups, gm.cg = c / groups, gm.og = oc / groups, gm.offy = offy, gm.offx = offx;
   gm.m = m, gm.r = r, gm.a = m + r - 1;
+  gm.tile_major = true;
   gm.tiles_y = (oh + m - 1) / m, gm.tiles_x = (ow + m - 1) / m;
   const int64_t per_tile = int64_t(gm.a) * gm.a * (channel_ld(gm.cg, elem_bytes) + channel_ld(gm.og, elem_bytes)) * elem_bytes;
   const int64_t reuse = 2 * gm.cg * gm.og / (gm.cg + gm.og);
@@ -115,8 +116,8 @@ static void correlate(const T* in, const T* u, const T* bias, T* out, const Geom
       const int64_t nt_ = blk.tiles();
       input_tiles(in, v, gm, g, blk, buf);
       for (int64_t xi = 0; xi < a2; ++xi)  // mt[xi] (nt x og) = v[xi] (nt x cg) . u[xi] (cg x og)
-        gemm<T>(false, false, nt_, gm.og, gm.cg, T(1), v + xi * nt_ * ldv, ldv, u + (g * a2 + xi) * gm.cg * gm.og,
-                gm.og, T(0), mt + xi * nt_ * ldm, ldm);
+        gemm<T>(false, false, nt_, gm.og, gm.cg, T(1), v + xi * ldv, a2 * ldv, u + (g * a2 + xi) * gm.cg * gm.og,
+                gm.og, T(0), mt + xi * ldm, a2 * ldm);
       output_tiles(mt, bias, out, gm, g, blk, buf);
     }
   }

@@ -24,6 +24,7 @@ struct Geom {
   // `rows_per_block` whole tile rows of the (image, tile row) sequence, or (wide images) one
   // segment of `seg_tiles` tiles of one tile row; tb = the most tiles of a block.
   int64_t rows_per_block, segs_per_row, seg_tiles, blocks, tb;
+  bool tile_major;              // the row order of the transform-domain layouts (below); make_geom: true
 };
 
 // One block: tile rows [r0, r1) of the (image, tile row) sequence, tiles [tx0, tx1) of each;
@@ -44,13 +45,20 @@ inline int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; 
 
 // Transform-domain layouts (channel-vectorised: channels contiguous, padded to whole 64-byte
 // vectors of L = 64 / sizeof(T) lanes; padding lanes are zero or never read):
-//   v  (input tiles)        v[(xi * nt + t) * channel_ld(cg) + c]
-//   mt (products, outputs)  mt[(xi * nt + t) * channel_ld(og) + o]
-//   wt (grad_out tiles)     wt[(xi * nt + t) * channel_ld(og) + o]
-// for transform position xi < a^2 and tile t < nt of the block. So per xi, v is an
-// (nt x cg) matrix and mt[xi] = v[xi] . u[xi] with u[xi] (cg x og) (filter_transform).
+//   v  (input tiles)        v[row * channel_ld(cg) + c]
+//   mt (products, outputs)  mt[row * channel_ld(og) + o]
+//   wt (grad_out tiles)     wt[row * channel_ld(og) + o]
+// with row = tile_row(gm, nt, t, xi) for transform position xi < a^2 and tile t < nt of the
+// block. Tile-major rows (t a^2 + xi; forward and grad_x) let a transform read or write one
+// tile's a^2 rows from consecutive lines: position-major ones (xi nt + t) cost F(2x2,5x5)'s
+// output transform a quarter of the forward in L1 misses. grad_weight keeps position-major rows,
+// so that its GEMMs' K (the tiles) runs down contiguous rows. Per xi, v is an (nt x cg)
+// matrix and mt[xi] = v[xi] . u[xi] with u[xi] (cg x og) (filter_transform).
 // and each matrix row is channel_ld(channels) long: whole 64-byte lines, an odd number of
 // them (a power-of-two row stride would map a GEMM panel's rows onto a few L1 sets).
+inline int64_t tile_row(const Geom& gm, int64_t nt, int64_t t, int64_t xi) {
+  return gm.tile_major ? t * gm.a * gm.a + xi : xi * nt + t;
+}
 int64_t channel_lanes(int64_t elem_bytes);
 int64_t channel_ld(int64_t n, int64_t elem_bytes);
 // Scratch elements per thread of the tile transforms (strip buffers).

@@ -186,7 +186,7 @@ static NNK_INLINE void input_tiles_impl(const T* in, T* v, const Geom& gm, int64
     for (int64_t tx = 0; tx < nx; ++tx)
       for (int k = 0; k < A; ++k) {
         for (int j = 0; j < A; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
-        for (int l = 0; l < A; ++l) dst[l] = v + ((k * A + l) * nt + t0 + tx) * ld + c0;
+        for (int l = 0; l < A; ++l) dst[l] = v + tile_row(gm, nt, t0 + tx, k * A + l) * ld + c0;
         Tile<M, R>::input(src, dst, CB);
       }
   });
@@ -204,7 +204,7 @@ static NNK_INLINE void output_tiles_impl(const T* mt, const T* bias, T* out, con
   for_each_strip<CB>(gm, blk, gm.og, [&](int64_t o0, int nch, int64_t n, int64_t ty, int64_t t0) NNK_INLINE_LAMBDA {
     for (int64_t tx = 0; tx < nx; ++tx)
       for (int k = 0; k < A; ++k) {
-        for (int l = 0; l < A; ++l) src[l] = mt + ((k * A + l) * nt + t0 + tx) * ld + o0;
+        for (int l = 0; l < A; ++l) src[l] = mt + tile_row(gm, nt, t0 + tx, k * A + l) * ld + o0;
         for (int j = 0; j < M; ++j) dst[j] = horz + (k * pw + tx * M + j) * CB;
         Tile<M, R>::output(src, dst, CB);
       }
@@ -234,7 +234,7 @@ static NNK_INLINE void grad_output_tiles_impl(const T* gy, T* wt, const Geom& gm
     for (int64_t tx = 0; tx < nx; ++tx)
       for (int k = 0; k < A; ++k) {
         for (int j = 0; j < M; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
-        for (int l = 0; l < A; ++l) dst[l] = wt + ((k * A + l) * nt + t0 + tx) * ld + o0;
+        for (int l = 0; l < A; ++l) dst[l] = wt + tile_row(gm, nt, t0 + tx, k * A + l) * ld + o0;
         Tile<M, R>::grad_output(src, dst, CB);
       }
   });
