@@ -9,6 +9,7 @@
 #include "conv2d_implicit.h"
 #include "conv2d_winograd.h"
 #include "nnk_common.h"
+#include "nnk_reduce.h"
 
 namespace nnk {
 
@@ -119,20 +120,22 @@ void conv2d_backward(const T* gy, const T* x, const T* w, T* gx, T* gw, T* gb, c
   }
 }
 
+// grad_bias[o] = sum over images n of the plane sum of grad_out[n][o], for o in [o0, o1): each
+// plane in nnk_reduce.h's fixed lanes (vectorised; a sequential double sum was 10% of a
+// SimpleConvNet step), the planes in image order.
+NNK_ISA_CLONES(conv2d_bias_backward_rows, (const T* gy, T* gb, const Conv2dShape& s, int64_t o0, int64_t o1), {
+  const int64_t P = s.oh * s.ow;
+  for (int64_t o = o0; o < o1; ++o) {
+    double acc = 0.0;
+    for (int64_t n = 0; n < s.n; ++n) acc += chunk_sum(gy + (n * s.oc + o) * P, P);
+    gb[o] = T(acc);
+  }
+})
+
 template <class T>
 void conv2d_bias_backward(const T* gy, T* gb, const Conv2dShape& s) {
-  const int64_t P = s.oh * s.ow;
-  parallel_ranges(s.oc, items_per_grain(grain::kLight, s.n * P), [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o) {
-      double acc = 0.0;
-      for (int64_t n = 0; n < s.n; ++n) {
-        const T* g = gy + (n * s.oc + o) * P;
-        double part = 0.0;
-        for (int64_t q = 0; q < P; ++q) part += g[q];
-        acc += part;
-      }
-      gb[o] = T(acc);
-    }
+  parallel_ranges(s.oc, items_per_grain(grain::kLight, s.n * s.oh * s.ow), [&](int64_t o0, int64_t o1) {
+    conv2d_bias_backward_rows_isa<T>(gy, gb, s, o0, o1);
   });
 }
 
