@@ -19,7 +19,18 @@ void bind_info(py::module_& m) {
     nnk_py::warn_if_fork_child();
   }, py::arg("n"), "Set the thread count of nnkern's OpenMP regions and of OpenBLAS (1 for good in a "
      "process forked after nnkern loaded: use the 'spawn' or 'forkserver' start method for threads).");
-  m.def("get_num_threads", &nnk::num_threads, "Thread count of nnkern's OpenMP regions (1 in a forked child).");
+  m.def("get_num_threads", &nnk::configured_num_threads,
+        "Thread count of nnkern's OpenMP regions as set (1 in a forked child). While other processes keep the "
+        "cores busy, regions run half of it (see _threads_state; NNKERN_ADAPTIVE_THREADS=0 turns that off).");
+  m.def("_threads_state", [] {
+    return py::make_tuple(nnk::configured_num_threads(), nnk::num_threads(), nnk::threads_reduced(),
+                          nnk::adaptive_threads());
+  }, "(configured threads, threads a region would use now, reduced because the machine is busy, adaptation on).");
+  m.def("_set_adaptive_threads", &nnk::set_adaptive_threads, py::arg("on"),
+        "Turn the busy-machine adaptation on or off (it starts unreduced).");
+  m.def("_threads_reduce_decision", &nnk::threads_reduce_decision, py::arg("reduced"), py::arg("switches_per_s"),
+        "Testing hook: the adaptation's rule, the next reduced state from the current one and the process's "
+        "involuntary context switches per second.");
   m.def("_in_fork_child", &nnk::in_fork_child, "Whether this process was forked after nnkern loaded.");
   m.def("blas_get_num_threads", &nnk::blas_get_num_threads);
   m.def("_last_parallel_threads", &nnk::last_parallel_threads,

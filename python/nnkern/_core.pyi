@@ -71,10 +71,23 @@ def _poison_value(dtype: typing.Any) -> typing.Any:
     The poison of _set_poison_outputs for an output dtype: NaN (float32, float64), INT64_MIN (int64: max-pooling
     indices), 255 (uint8: dropout masks).
     """
+def _set_adaptive_threads(on: bool) -> None:
+    """
+    Turn the busy-machine adaptation on or off (it starts unreduced).
+    """
 def _set_poison_outputs(on: bool) -> None:
     """
     Testing hook: fill freshly allocated outputs with a value no kernel writes (see _poison_value) before each kernel
     runs.
+    """
+def _threads_reduce_decision(reduced: bool, switches_per_s: _Float) -> bool:
+    """
+    Testing hook: the adaptation's rule, the next reduced state from the current one and the process's involuntary
+    context switches per second.
+    """
+def _threads_state() -> tuple[int, int, bool, bool]:
+    """
+    (configured threads, threads a region would use now, reduced because the machine is busy, adaptation on).
     """
 def adagrad_update(
     params: typing.Any,
@@ -295,7 +308,8 @@ def get_conv_algo() -> str:
     """
 def get_num_threads() -> int:
     """
-    Thread count of nnkern's OpenMP regions (1 in a forked child).
+    Thread count of nnkern's OpenMP regions as set (1 in a forked child). While other processes keep the cores busy,
+    regions run half of it (see _threads_state; NNKERN_ADAPTIVE_THREADS=0 turns that off).
     """
 def im2col(x: _Array, kernel_size: _IntPair, stride: _IntPair, padding: _IntPair, dilation: _IntPair) -> _Array:
     """

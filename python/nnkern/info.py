@@ -36,6 +36,16 @@ def wait_policy():
     return describe()
 
 
+def busy_threads_line():
+    """Whether nnkern halves its thread team while other processes keep the cores busy."""
+    configured, now, reduced, on = _core._threads_state()
+    if not on:
+        return "off (NNKERN_ADAPTIVE_THREADS=0): regions always use the configured count"
+    state = f"now reduced to {now} of {configured}" if reduced else f"now {now} of {configured}"
+    return f"adaptive: half the team while other processes keep the cores busy ({state}; NNKERN_ADAPTIVE_THREADS=0 " \
+           "turns it off)"
+
+
 def gemm_kernels():
     """The ISA path of nnkern's own GEMM micro-kernels (implicit-GEMM convolution), and why
     NNKERN_ISA was not honoured if it was not."""
@@ -67,6 +77,7 @@ def format_info():
         f"SIMD path      {b['simd_path']}",
         f"OpenMP         {b['openmp']} (threads {b['num_threads']}, omp_max_threads {b['omp_max_threads']})",
         f"OpenMP wait    {wait_policy()}",
+        f"busy machine   {busy_threads_line()}",
         f"BLAS           {b['blas']} core={b['blas_corename']} threads={b['blas_num_threads']}",
         f"BLAS config    {b['blas_config']}",
         f"GEMM kernels   {gemm_kernels()}",

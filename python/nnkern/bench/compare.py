@@ -73,7 +73,8 @@ def header(threads):
     return (f"nnkern {info['version']}, {threads} threads, SIMD {info['simd_path']}, GEMM micro-kernels {gemm}, "
             f"BLAS core {info['blas_corename']} (OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
             f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}), conv2d selection {nnkern.get_conv_algo()}, "
-            f"{nnkern._threads.describe()}, numpy {np.__version__}, {tv}")
+            f"{nnkern._threads.describe()}, busy-machine threads "
+            f"{'adaptive' if nnkern._core._threads_state()[3] else 'fixed'}, numpy {np.__version__}, {tv}")
 
 
 def conv_algos(spec):

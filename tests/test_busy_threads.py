@@ -1,0 +1,78 @@
+"""The busy-machine adaptation (src/threads.cpp): while other processes keep the cores busy
+(the process's involuntary context switches per second above a threshold), nnkern's parallel
+regions run half the configured team, and the full team again once the machine is quiet.
+get_num_threads() keeps reporting the configured count. The suite runs with the adaptation
+off (conftest.py); these tests turn it on."""
+import contextlib
+import os
+import subprocess
+import sys
+import time
+
+import nnkern
+import numpy as np
+import pytest
+from nnkern import _core
+from nnkern import functional as F
+
+# (reduced now, involuntary switches per second) -> reduced next: measured rates on 2 cores,
+# 24-64/s idle and ~1,000/s with a competitor at 2 threads; 1-2/s idle and ~30/s busy at 1.
+RULE = [
+    (False, 0.0, False), (False, 60.0, False), (False, 299.0, False), (False, 301.0, True), (False, 1200.0, True),
+    (True, 30.0, True), (True, 8.5, True), (True, 7.5, False), (True, 1.0, False),
+]
+
+
+@pytest.mark.parametrize("reduced,rate,expected", RULE)
+def test_rule(reduced, rate, expected):
+    assert _core._threads_reduce_decision(reduced, rate) is expected
+
+
+@contextlib.contextmanager
+def adaptive(threads):
+    before = nnkern.get_num_threads()
+    nnkern.set_num_threads(threads)
+    _core._set_adaptive_threads(True)
+    try:
+        yield
+    finally:
+        _core._set_adaptive_threads(False)
+        nnkern.set_num_threads(before)
+
+
+def _run_until(pred, seconds):
+    """Run parallel kernels until pred(_threads_state()) holds or the time is up."""
+    x = np.ones(1 << 21, np.float32)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        F.relu(x)
+        if pred(_core._threads_state()):
+            return _core._threads_state()
+    return _core._threads_state()
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores to run 2 threads")
+def test_a_busy_machine_halves_the_team_and_a_quiet_one_restores_it():
+    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        with adaptive(2):
+            state = _run_until(lambda s: s[2], 5.0)
+            assert state == (2, 1, True, True), state  # (configured, used now, reduced, on)
+            assert nnkern.get_num_threads() == 2  # the configured count, not the reduced one
+            for p in spin:
+                p.kill()
+            for p in spin:
+                p.wait()
+            state = _run_until(lambda s: not s[2], 5.0)
+            assert state == (2, 2, False, True), state
+    finally:
+        for p in spin:
+            p.kill()
+
+
+def test_environment_turns_it_off():
+    code = "from nnkern import _core; print(_core._threads_state()[3])"
+    for value, expected in (("0", "False"), ("1", "True")):
+        env = dict(os.environ, NNKERN_ADAPTIVE_THREADS=value)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip() == expected, out.stderr
