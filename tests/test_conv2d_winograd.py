@@ -138,9 +138,9 @@ class tile:
 
 
 # (N, C, H, W), OC, padding, groups, run with 3x3 and 5x5 kernels: partial tiles (H, W not
-# multiples of 2 or 4), padding 0..5 (past the kernel's reach: grad_x's correlation then crops), groups, depthwise, N=1, channel
-# counts that are not multiples of 8/16 and larger than one 16-lane block, one input channel,
-# a row wider than one work item (split into segments).
+# multiples of 2 or 4), padding 0..5 (past the kernel's reach: grad_x's correlation then
+# crops), groups, depthwise, N=1, channel counts that are not multiples of 8/16 and larger than
+# one 16-lane block, one input channel, a row wider than one work item (split into segments).
 CASES = {
     "n1-odd-pad0": ((1, 3, 7, 9), 5, 0, 1),
     "odd-pad1": ((2, 5, 11, 13), 7, 1, 1),
