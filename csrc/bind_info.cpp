@@ -28,9 +28,9 @@ void bind_info(py::module_& m) {
   }, "(configured threads, threads a region would use now, reduced because the machine is busy, adaptation on).");
   m.def("_set_adaptive_threads", &nnk::set_adaptive_threads, py::arg("on"),
         "Turn the busy-machine adaptation on or off (it starts unreduced).");
-  m.def("_threads_reduce_decision", &nnk::threads_reduce_decision, py::arg("reduced"), py::arg("switches_per_s"),
-        "Testing hook: the adaptation's rule, the next reduced state from the current one and the process's "
-        "involuntary context switches per second.");
+  m.def("_threads_reduce_decision", &nnk::threads_reduce_decision, py::arg("switches_per_s"),
+        "Testing hook: the adaptation's rule, whether a window in which the thread calling the kernels was "
+        "preempted switches_per_s times a second means a busy machine.");
   m.def("_in_fork_child", &nnk::in_fork_child, "Whether this process was forked after nnkern loaded.");
   m.def("blas_get_num_threads", &nnk::blas_get_num_threads);
   m.def("_last_parallel_threads", &nnk::last_parallel_threads,

@@ -59,12 +59,12 @@ int num_threads();
 int configured_num_threads();  // the count set (mirrored into OpenBLAS); 1 in a forked child
 void set_num_threads(int n);
 int requested_num_threads();  // the count set (or OMP_NUM_THREADS), even in a forked child
-// Busy-machine adaptation: on/off (tests), its state, and its rule (the new reduced state from
-// the current one and the process's involuntary context switches per second).
+// Busy-machine adaptation: on/off (tests), its state, and its rule (whether a window in which
+// the calling thread was preempted switches_per_s times a second means a busy machine).
 bool adaptive_threads();
 void set_adaptive_threads(bool on);
 bool threads_reduced();
-bool threads_reduce_decision(bool reduced, double switches_per_s);
+bool threads_reduce_decision(double switches_per_s);
 // Name of the clone the CPU dispatches to: "x86-64-v4 (AVX-512)", "x86-64-v3 (AVX2+FMA)" or "x86-64 (SSE2)".
 const char* simd_path();
 

@@ -34,30 +34,38 @@ int configured_num_threads() { return in_fork_child() ? 1 : requested_num_thread
 // When other processes compete for the cores, a team as large as the machine loses to one
 // thread: each fork-join waits for whichever member was preempted (measured on 2 cores with one
 // spinning competitor: SimpleConvNet / DeepConvNet steps at 0.86x / 0.92x of one thread). The
-// signal is the process's involuntary context switches (getrusage: every preemption of any of
-// its threads), sampled at most once per window by whichever thread asks first: 24-64/s with 2
-// threads on an idle 2-core machine, 1,000-1,400/s with one spinning competitor; with one thread
-// 1-2/s idle, ~30/s with the competitor. Above kBusyRate the regions run half the team
-// (1 thread on 2 cores) until the rate, sampled over longer windows, falls below kQuietRate.
-// Results do not change: every kernel is bit-identical for any thread count.
+// signal is the involuntary context switches of the thread that calls the kernels (getrusage
+// RUSAGE_THREAD: each time the scheduler preempted it; other libraries' threads in the process,
+// e.g. torch's pool, do not count), measured over windows of kWindowNs of kernel calls: 2-55/s
+// for SimpleConvNet and DeepConvNet steps with 2 threads on an idle 2-core machine, 566-624/s
+// with one spinning competitor. Above kBusyRate the regions run half the team (1 thread on 2
+// cores) for kHoldNs, then the full team again for the next window, which decides anew (with
+// fewer threads than cores the preemptions stop, so only the full team can tell whether the
+// competitor is still there). Results do not change: kernels are bit-identical for any team.
 namespace {
-constexpr int64_t kWindowFullNs = 50'000'000, kWindowReducedNs = 250'000'000;
-constexpr double kBusyRate = 300.0, kQuietRate = 8.0;
+constexpr int64_t kWindowNs = 50'000'000, kHoldNs = 500'000'000;
+constexpr double kBusyRate = 300.0;
 std::atomic<int> g_adaptive{-1};  // -1: NNKERN_ADAPTIVE_THREADS not read yet
 std::atomic<bool> g_reduced{false};
-std::atomic<int64_t> g_next_sample_ns{0};
+std::atomic<int64_t> g_next_ns{0};            // the end of the current window or hold
+std::atomic<int64_t> g_epoch{0};              // bumped at each new window: older samples are void
 std::mutex* g_sample_mutex = new std::mutex;  // never destroyed (regions may run at exit)
-int64_t g_prev_ns = 0, g_prev_switches = 0;   // guarded by g_sample_mutex
+struct Sample {                               // a thread's switch count at the start of a window
+  int64_t epoch = -1, switches = 0;
+};
+thread_local Sample t_start;
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+int64_t thread_switches() {
+  struct rusage ru;
+  return getrusage(RUSAGE_THREAD, &ru) == 0 ? int64_t(ru.ru_nivcsw) : 0;
+}
 }  // namespace
 
-bool threads_reduce_decision(bool reduced, double switches_per_s) {
-  return reduced ? switches_per_s > kQuietRate : switches_per_s > kBusyRate;
-}
+bool threads_reduce_decision(double switches_per_s) { return switches_per_s > kBusyRate; }
 
 bool adaptive_threads() {
   int a = g_adaptive.load(std::memory_order_relaxed);
@@ -73,28 +81,28 @@ void set_adaptive_threads(bool on) {
   std::lock_guard<std::mutex> lock(*g_sample_mutex);
   g_adaptive.store(on ? 1 : 0);
   g_reduced.store(false);
-  g_prev_ns = 0;
-  g_next_sample_ns.store(0);
+  g_epoch.fetch_add(1);
+  g_next_ns.store(0);
 }
 
 bool threads_reduced() { return g_reduced.load(std::memory_order_relaxed); }
 
-// Whether the machine is busy, per the last sample; takes a new one when the window is over.
+// Whether regions run half the team now. The calling thread's switches are counted from the
+// first call of a window (its start sample) to the first call after the window's end.
 static bool machine_busy() {
-  const int64_t now = now_ns();
-  if (now < g_next_sample_ns.load(std::memory_order_relaxed)) return g_reduced.load(std::memory_order_relaxed);
+  const int64_t now = now_ns(), epoch = g_epoch.load(std::memory_order_relaxed);
+  if (t_start.epoch != epoch && !g_reduced.load(std::memory_order_relaxed)) t_start = {epoch, thread_switches()};
+  if (now < g_next_ns.load(std::memory_order_relaxed)) return g_reduced.load(std::memory_order_relaxed);
   std::unique_lock<std::mutex> lock(*g_sample_mutex, std::try_to_lock);
-  if (!lock.owns_lock() || now < g_next_sample_ns.load()) return g_reduced.load(std::memory_order_relaxed);
-  struct rusage ru;
-  bool reduced = g_reduced.load();
-  if (getrusage(RUSAGE_SELF, &ru) == 0) {
-    const int64_t switches = ru.ru_nivcsw;
-    if (g_prev_ns > 0 && now > g_prev_ns)
-      reduced = threads_reduce_decision(reduced, double(switches - g_prev_switches) * 1e9 / double(now - g_prev_ns));
-    g_prev_ns = now, g_prev_switches = switches;
-  }
+  if (!lock.owns_lock() || now < g_next_ns.load()) return g_reduced.load(std::memory_order_relaxed);
+  const int64_t start = g_next_ns.load() - kWindowNs;  // 0 before the first window
+  bool reduced = false;
+  if (!g_reduced.load() && g_next_ns.load() > 0 && t_start.epoch == epoch && now > start)
+    reduced = threads_reduce_decision(double(thread_switches() - t_start.switches) * 1e9 / double(now - start));
   g_reduced.store(reduced);
-  g_next_sample_ns.store(now + (reduced ? kWindowReducedNs : kWindowFullNs));
+  g_epoch.fetch_add(1);  // a new window (after a hold, or now): every thread takes a new start sample
+  if (!reduced) t_start = {epoch + 1, thread_switches()};
+  g_next_ns.store(now + (reduced ? kHoldNs : kWindowNs));
   return reduced;
 }
 

@@ -80,10 +80,10 @@ def _set_poison_outputs(on: bool) -> None:
     Testing hook: fill freshly allocated outputs with a value no kernel writes (see _poison_value) before each kernel
     runs.
     """
-def _threads_reduce_decision(reduced: bool, switches_per_s: _Float) -> bool:
+def _threads_reduce_decision(switches_per_s: _Float) -> bool:
     """
-    Testing hook: the adaptation's rule, the next reduced state from the current one and the process's involuntary
-    context switches per second.
+    Testing hook: the adaptation's rule, whether a window in which the thread calling the kernels was preempted
+    switches_per_s times a second means a busy machine.
     """
 def _threads_state() -> tuple[int, int, bool, bool]:
     """
