@@ -20,8 +20,8 @@ void bind_info(py::module_& m) {
   }, py::arg("n"), "Set the thread count of nnkern's OpenMP regions and of OpenBLAS (1 for good in a "
      "process forked after nnkern loaded: use the 'spawn' or 'forkserver' start method for threads).");
   m.def("get_num_threads", &nnk::configured_num_threads,
-        "Thread count of nnkern's OpenMP regions as set (1 in a forked child). While other processes keep the "
-        "cores busy, regions run half of it (see _threads_state; NNKERN_ADAPTIVE_THREADS=0 turns that off).");
+        "Thread count of nnkern's OpenMP regions as set (1 in a forked child). With NNKERN_ADAPTIVE_THREADS=1, "
+        "regions run half of it while other processes keep the cores busy (see _threads_state).");
   m.def("_threads_state", [] {
     return py::make_tuple(nnk::configured_num_threads(), nnk::num_threads(), nnk::threads_reduced(),
                           nnk::adaptive_threads());

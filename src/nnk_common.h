@@ -53,7 +53,7 @@
 namespace nnk {
 
 // Thread count used by every parallel region: the configured count, halved while the
-// machine is busy (threads.cpp; NNKERN_ADAPTIVE_THREADS=0 turns that off); 1 in a process
+// machine is busy if NNKERN_ADAPTIVE_THREADS=1 (threads.cpp); 1 in a process
 // forked after nnkern loaded (fork_guard.h), whatever was requested.
 int num_threads();
 int configured_num_threads();  // the count set (mirrored into OpenBLAS); 1 in a forked child

@@ -2,7 +2,7 @@
 (the calling thread preempted more than a threshold of times per second over a 50 ms window of
 kernel calls), nnkern's parallel regions run half the configured team for 0.5 s, then the full
 team for the next window, which decides again. get_num_threads() keeps reporting the configured
-count. The suite runs with the adaptation off (conftest.py); these tests turn it on."""
+count. It is opt-in (NNKERN_ADAPTIVE_THREADS=1); these tests turn it on."""
 import contextlib
 import os
 import subprocess
@@ -67,9 +67,11 @@ def test_a_busy_machine_halves_the_team_and_a_quiet_one_restores_it():
             p.kill()
 
 
-def test_environment_turns_it_off():
+def test_environment_turns_it_on():
     code = "from nnkern import _core; print(_core._threads_state()[3])"
-    for value, expected in (("0", "False"), ("1", "True")):
-        env = dict(os.environ, NNKERN_ADAPTIVE_THREADS=value)
+    for value, expected in ((None, "False"), ("0", "False"), ("yes", "False"), ("1", "True")):
+        env = {k: v for k, v in os.environ.items() if k != "NNKERN_ADAPTIVE_THREADS"}
+        if value is not None:
+            env["NNKERN_ADAPTIVE_THREADS"] = value
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
         assert out.stdout.strip() == expected, out.stderr

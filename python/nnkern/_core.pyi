@@ -308,8 +308,8 @@ def get_conv_algo() -> str:
     """
 def get_num_threads() -> int:
     """
-    Thread count of nnkern's OpenMP regions as set (1 in a forked child). While other processes keep the cores busy,
-    regions run half of it (see _threads_state; NNKERN_ADAPTIVE_THREADS=0 turns that off).
+    Thread count of nnkern's OpenMP regions as set (1 in a forked child). With NNKERN_ADAPTIVE_THREADS=1, regions run
+    half of it while other processes keep the cores busy (see _threads_state).
     """
 def im2col(x: _Array, kernel_size: _IntPair, stride: _IntPair, padding: _IntPair, dilation: _IntPair) -> _Array:
     """

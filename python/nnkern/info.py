@@ -40,10 +40,9 @@ def busy_threads_line():
     """Whether nnkern halves its thread team while other processes keep the cores busy."""
     configured, now, reduced, on = _core._threads_state()
     if not on:
-        return "off (NNKERN_ADAPTIVE_THREADS=0): regions always use the configured count"
+        return "fixed: regions use the configured count (NNKERN_ADAPTIVE_THREADS=1: half of it on a busy machine)"
     state = f"now reduced to {now} of {configured}" if reduced else f"now {now} of {configured}"
-    return f"adaptive: half the team while other processes keep the cores busy ({state}; NNKERN_ADAPTIVE_THREADS=0 " \
-           "turns it off)"
+    return f"adaptive (NNKERN_ADAPTIVE_THREADS=1): half the team while other processes keep the cores busy ({state})"
 
 
 def gemm_kernels():
