@@ -52,7 +52,8 @@ int configured_num_threads() { return in_fork_child() ? 1 : requested_num_thread
 // Opt-in (NNKERN_ADAPTIVE_THREADS=1): the count also includes the preemptions the calling thread
 // suffers outside nnkern, e.g. inside NumPy's threaded BLAS between nnkern calls, and in
 // `nnkern bench` (nnkern, NumPy and torch interleaved, idle machine) that halved the team by
-// mistake: DeepConvNet steps at 1.16-1.47x torch against 1.75-1.98x with the adaptation off. Results do not change: kernels are bit-identical for any team.
+// mistake: DeepConvNet steps at 1.16-1.47x torch against 1.75-1.98x with the adaptation off.
+// Results do not change: kernels are bit-identical for any team.
 namespace {
 constexpr int64_t kWindowNs = 50'000'000, kHoldNs = 500'000'000;
 constexpr double kBusyRate = 300.0;
@@ -78,9 +79,9 @@ int64_t thread_switches() {
 // Whether another thread of this process is running or runnable now (state R in
 // /proc/self/task/<tid>/stat): then the preemptions may come from inside the process (another
 // library's spinning pool, e.g. NumPy's OpenBLAS after a matmul, or the caller's own threads),
-// where halving nnkern's team was measured to lose (DeepConvNet steps interleaved with NumPy
-// and torch: 1.15-1.47x torch with the halving against 1.85-1.98x without). Called once per
-// busy verdict; true when /proc cannot be read (then nothing is halved).
+// and halving nnkern's team would not leave them a core. A guard, not a cure: it did not stop the
+// misfires in `nnkern bench` (above), whose preemptions happen while those threads run, not at
+// the verdict. Called once per busy verdict; true when /proc cannot be read (nothing is halved).
 bool other_thread_running() {
   DIR* dir = opendir("/proc/self/task");
   if (!dir) return true;
@@ -137,7 +138,7 @@ static bool machine_busy() {
   if (now < g_next_ns.load(std::memory_order_relaxed)) return g_reduced.load(std::memory_order_relaxed);
   std::unique_lock<std::mutex> lock(*g_sample_mutex, std::try_to_lock);
   if (!lock.owns_lock() || now < g_next_ns.load()) return g_reduced.load(std::memory_order_relaxed);
-  const int64_t start = g_next_ns.load() - kWindowNs;  // 0 before the first window
+  const int64_t start = g_next_ns.load() - kWindowNs;  // the window's start (no window yet: g_next_ns == 0)
   bool reduced = false;
   if (!g_reduced.load() && g_next_ns.load() > 0 && t_start.epoch == epoch && now > start)
     reduced = threads_reduce_decision(double(thread_switches() - t_start.switches) * 1e9 / double(now - start)) &&
