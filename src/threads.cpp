@@ -1,11 +1,5 @@
 // Thread count shared by OpenMP regions and OpenBLAS, and the SIMD path report.
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#include <cstdio>
-#include <cstring>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -47,8 +41,7 @@ int configured_num_threads() { return in_fork_child() ? 1 : requested_num_thread
 // with one spinning competitor. Above kBusyRate the regions run half the team (1 thread on 2
 // cores) for kHoldNs, then the full team again for the next window, which decides anew (with
 // fewer threads than cores the preemptions stop, so only the full team can tell whether the
-// competitor is still there) -- unless another thread of the process is running at the verdict
-// (other_thread_running: the competitor may be in-process).
+// competitor is still there).
 // Opt-in (NNKERN_ADAPTIVE_THREADS=1): the count also includes the preemptions the calling thread
 // suffers outside nnkern, e.g. inside NumPy's threaded BLAS between nnkern calls, and in
 // `nnkern bench` (nnkern, NumPy and torch interleaved, idle machine) that halved the team by
@@ -76,36 +69,6 @@ int64_t thread_switches() {
   return getrusage(RUSAGE_THREAD, &ru) == 0 ? int64_t(ru.ru_nivcsw) : 0;
 }
 
-// Whether another thread of this process is running or runnable now (state R in
-// /proc/self/task/<tid>/stat): then the preemptions may come from inside the process (another
-// library's spinning pool, e.g. NumPy's OpenBLAS after a matmul, or the caller's own threads),
-// and halving nnkern's team would not leave them a core. A guard, not a cure: it did not stop the
-// misfires in `nnkern bench` (above), whose preemptions happen while those threads run, not at
-// the verdict. Called once per busy verdict; true when /proc cannot be read (nothing is halved).
-bool other_thread_running() {
-  DIR* dir = opendir("/proc/self/task");
-  if (!dir) return true;
-  const long self = syscall(SYS_gettid);
-  bool found = false;
-  while (dirent* e = readdir(dir)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9' || std::atol(e->d_name) == self) continue;
-    char path[64], buf[512];
-    std::snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
-    const int fd = open(path, O_RDONLY);
-    if (fd < 0) continue;  // the thread has exited
-    const ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) continue;
-    buf[n] = 0;
-    const char* paren = std::strrchr(buf, ')');  // the state follows the command name's ")"
-    if (paren && paren[1] == ' ' && paren[2] == 'R') {
-      found = true;
-      break;
-    }
-  }
-  closedir(dir);
-  return found;
-}
 }  // namespace
 
 bool threads_reduce_decision(double switches_per_s) { return switches_per_s > kBusyRate; }
@@ -141,8 +104,7 @@ static bool machine_busy() {
   const int64_t start = g_next_ns.load() - kWindowNs;  // the window's start (no window yet: g_next_ns == 0)
   bool reduced = false;
   if (!g_reduced.load() && g_next_ns.load() > 0 && t_start.epoch == epoch && now > start)
-    reduced = threads_reduce_decision(double(thread_switches() - t_start.switches) * 1e9 / double(now - start)) &&
-              !other_thread_running();
+    reduced = threads_reduce_decision(double(thread_switches() - t_start.switches) * 1e9 / double(now - start));
   g_reduced.store(reduced);
   g_epoch.fetch_add(1);  // a new window (after a hold, or now): every thread takes a new start sample
   if (!reduced) t_start = {epoch + 1, thread_switches()};

@@ -53,18 +53,20 @@ def test_a_busy_machine_halves_the_team_and_a_quiet_one_restores_it():
     spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
         with adaptive(2):
-            state = _run_until(lambda s: s[2], 5.0)
+            state = _run_until(lambda s: s[2], 10.0)
             assert state == (2, 1, True, True), state  # (configured, used now, reduced, on)
             assert nnkern.get_num_threads() == 2  # the configured count, not the reduced one
             for p in spin:
                 p.kill()
             for p in spin:
                 p.wait()
-            state = _run_until(lambda s: not s[2], 5.0)
+            state = _run_until(lambda s: not s[2], 10.0)
             assert state == (2, 2, False, True), state
     finally:
         for p in spin:
             p.kill()
+        for p in spin:
+            p.wait()
 
 
 def test_environment_turns_it_on():
