@@ -48,7 +48,14 @@ def _run_until(pred, seconds):
     return _core._threads_state()
 
 
+# Under the sanitizer build (tools/sanitize.sh preloads libasan) the kernels run several times
+# slower and the calling thread was preempted under the 300/s threshold with two spinners: the
+# wait below timed out there. The test runs in the other two CI lanes.
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
+
+
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores to run 2 threads")
+@pytest.mark.skipif(UNDER_ASAN, reason="the sanitizer build is too slow for the preemption-rate threshold")
 def test_a_busy_machine_halves_the_team_and_a_quiet_one_restores_it():
     spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
