@@ -23,7 +23,7 @@ void bind_info(py::module_& m) {
         "Thread count of nnkern's OpenMP regions as set (1 in a forked child). With NNKERN_ADAPTIVE_THREADS=1, "
         "regions run half of it while other processes keep the cores busy (see _threads_state).");
   m.def("_threads_state", [] {
-    return py::make_tuple(nnk::configured_num_threads(), nnk::num_threads(), nnk::threads_reduced(),
+    return py::make_tuple(nnk::configured_num_threads(), nnk::threads_now(), nnk::threads_reduced(),
                           nnk::adaptive_threads());
   }, "(configured threads, threads a region would use now, reduced because the machine is busy, adaptation on).");
   m.def("_set_adaptive_threads", &nnk::set_adaptive_threads, py::arg("on"),

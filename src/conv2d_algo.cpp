@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include "conv2d_winograd.h"
 #include "gemm.h"
 #include "nnk_common.h"
 
@@ -46,7 +47,7 @@ static int64_t pass_out_channels(const Conv2dShape& s, ConvPass p) {
 // 38.5/83.9, 48.9/85.5, 52.3/92.7 ms (implicit 63.3, 81.1, 72.9); c32-oc64-5x5 4.5/12.5,
 // 5.4/12.6, 6.3/13.5 (implicit 8.9, 9.8, 8.9); 1-channel mnist-simpleconv stays im2col (3.5/0.78).
 static bool winograd_pays(const Conv2dShape& s, ConvPass p, ConvDtype) {
-  const int64_t m = s.kh == 5 ? 2 : 4;
+  const int64_t m = conv2d_winograd_default_tile(s);
   const int64_t tiles = s.n * ((s.oh + m - 1) / m) * ((s.ow + m - 1) / m);
   return pass_in_channels(s, p) >= 8 && pass_out_channels(s, p) >= 8 && tiles >= 64;
 }

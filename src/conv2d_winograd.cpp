@@ -35,10 +35,11 @@ int conv2d_winograd_forced_tile() { return g_forced_tile.load(); }
 // at 13x13, where neither beats im2col (the filter transform dominates) and the selection should
 // not pick Winograd. F(2x2) stays available (forced) for its ~20x smaller rounding error.
 // A 5x5 kernel always runs F(2x2,5x5) (F(4x4,5x5) would need 8x8 tiles and points +-1/2).
+int conv2d_winograd_default_tile(const Conv2dShape& s) { return s.kh == 5 ? 2 : 4; }
+
 int conv2d_winograd_tile(const Conv2dShape& s, ConvPass, ConvDtype) {
-  if (s.kh == 5) return 2;
   const int forced = g_forced_tile.load();
-  return forced ? forced : 4;
+  return s.kh == 5 || !forced ? conv2d_winograd_default_tile(s) : forced;
 }
 
 bool conv2d_winograd_applies(const Conv2dShape& s, ConvPass, ConvDtype) {

@@ -50,6 +50,8 @@ void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2
 // The output tile size m used for a shape, pass and dtype: the forced one if set, else the
 // measured choice (conv2d_winograd.cpp).
 int conv2d_winograd_tile(const Conv2dShape& s, ConvPass pass, ConvDtype dt);
+// The per-shape choice alone (what the selection heuristic counts tiles with): 4, or 2 for 5x5.
+int conv2d_winograd_default_tile(const Conv2dShape& s);
 // Force m = 2 or 4 for every 3x3 shape (tests, comparisons); 0 restores the per-shape choice.
 // 5x5 kernels always use m = 2.
 void conv2d_winograd_set_tile(int m);

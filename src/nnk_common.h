@@ -64,6 +64,7 @@ int requested_num_threads();  // the count set (or OMP_NUM_THREADS), even in a f
 bool adaptive_threads();
 void set_adaptive_threads(bool on);
 bool threads_reduced();
+int threads_now();  // the team a region would use now, without taking a new sample
 bool threads_reduce_decision(double switches_per_s);
 // Name of the clone the CPU dispatches to: "x86-64-v4 (AVX-512)", "x86-64-v3 (AVX2+FMA)" or "x86-64 (SSE2)".
 const char* simd_path();

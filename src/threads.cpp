@@ -93,6 +93,11 @@ void set_adaptive_threads(bool on) {
 
 bool threads_reduced() { return g_reduced.load(std::memory_order_relaxed); }
 
+int threads_now() {
+  const int n = configured_num_threads();
+  return n > 1 && adaptive_threads() && threads_reduced() ? std::max(1, n / 2) : n;
+}
+
 // Whether regions run half the team now. The calling thread's switches are counted from the
 // first call of a window (its start sample) to the first call after the window's end.
 static bool machine_busy() {
