@@ -49,14 +49,18 @@ bool overlaps(const py::array& x, int64_t ldx, const py::array& y, int64_t ldy) 
 
 template <class T>
 void run(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const py::array& a, int64_t lda,
-         const py::array& b, int64_t ldb, double beta, py::array& c, int64_t ldc, bool packed) {
+         const py::array& b, int64_t ldb, double beta, py::array& c, int64_t ldc, bool packed, bool packed_b) {
   const T* ap = data_of<T>(a);
   const T* bp = data_of<T>(b);
   T* cp = data_of<T>(c);
   std::vector<T> work(size_t(nnk::gemm_work_size<T>()));
   std::vector<T> pa(packed ? size_t(nnk::gemm_packed_a_size<T>(m, k)) : 0);
+  std::vector<T> pb(packed_b ? size_t(nnk::gemm_packed_b_size<T>(k, n)) : 0);
   KernelSection release;
-  if (packed) {
+  if (packed_b) {
+    const auto p = nnk::gemm_pack_b<T>(tb, k, n, bp, ldb, pb.data());
+    nnk::gemm_strided_a<T>(m, ap, lda, p, cp, ldc, beta != 0.0);
+  } else if (packed) {
     const auto p = nnk::gemm_pack_a<T>(ta, m, k, ap, lda, pa.data());
     nnk::gemm_packed_a<T>(p, tb, n, bp, ldb, T(alpha), T(beta), cp, ldc, work.data());
   } else {
@@ -65,8 +69,12 @@ void run(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const 
 }
 
 void gemm(const py::array& a, const py::array& b, py::array& c, bool ta, bool tb, double alpha, double beta,
-          const std::optional<std::string>& isa, bool packed) {
+          const std::optional<std::string>& isa, bool packed, bool packed_b) {
   const char* fn = "_gemm";
+  if (packed && packed_b) throw py::value_error("_gemm: packed and packed_b are exclusive");
+  if (packed_b && (ta || alpha != 1.0 || (beta != 0.0 && beta != 1.0)))
+    throw py::value_error("_gemm: packed_b computes c = a @ op(b) (beta 0) or c += a @ op(b) (beta 1), "
+                          "with trans_a=False and alpha=1");
   const DType dt = float_dtype(fn, "a", a);
   same_dtype(fn, "b", b, "a", a);
   same_dtype(fn, "c", c, "a", a);
@@ -85,9 +93,9 @@ void gemm(const py::array& a, const py::array& b, py::array& c, bool ta, bool tb
   if (isa) nnk::gemm_set_isa(isa_arg(fn, *isa));
   try {
     if (dt == DType::f32)
-      run<float>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packed);
+      run<float>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packed, packed_b);
     else
-      run<double>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packed);
+      run<double>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, packed, packed_b);
   } catch (...) {
     nnk::gemm_set_isa(prev);
     throw;
@@ -100,9 +108,10 @@ void gemm(const py::array& a, const py::array& b, py::array& c, bool ta, bool tb
 void bind_gemm(py::module_& m) {
   m.def("_gemm", &gemm, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("trans_a") = false,
         py::arg("trans_b") = false, py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::arg("isa") = py::none(),
-        py::arg("packed") = false,
+        py::arg("packed") = false, py::arg("packed_b") = false,
         "Testing hook: c = alpha * op(a) @ op(b) + beta * c in place with nnkern's own GEMM on the given ISA "
-        "path ('avx512', 'avx2', 'generic'; default: the one in use); packed=True packs op(a) once first. "
+        "path ('avx512', 'avx2', 'generic'; default: the one in use); packed=True packs op(a) once first; "
+        "packed_b=True packs op(b) once and reads a in place (trans_a=False, alpha=1, beta 0 or 1). "
         "Operands are 2-D with unit column stride (row strides are the leading dimensions).");
   m.def("_gemm_blocking", [](const std::string& name, py::object dtype) {
     const nnk::Isa isa = isa_arg("_gemm_blocking", name);

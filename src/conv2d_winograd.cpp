@@ -5,8 +5,10 @@
 #include <omp.h>
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include "blas.h"
 #include "conv2d_winograd_impl.h"
+#include "gemm.h"
 #include "nnk_common.h"
 
 namespace nnk {
@@ -25,6 +27,20 @@ constexpr int64_t kMinTiles = 64, kMaxTiles = 512;
 constexpr int64_t kSerialMacs = int64_t(1) << 21;
 
 static std::atomic<int> g_forced_tile{0};
+
+// Whether the transform-domain GEMMs of a geometry run on nnkern's GEMM (the filter transform
+// writes its packed layout, the transformed input is read in place: no packing pass, no
+// zeroing of the products) rather than OpenBLAS. Measured (1 thread, CPU time, AVX-512):
+// alexnet-conv3 (K = 256 / 384 channels) 8-25% faster forward; with K <= 64 channels
+// (seed-keras-conv2, alexnet-conv2-g2, 64 -> 64 at 56x56) within noise or slower, and with
+// fewer output channels than the register tile is wide (deepconv-3x3: 16 < 32) 40% slower.
+constexpr int64_t kNnkGemmMinK = 128;
+static bool winograd_gemm_is_nnk(const wino::Geom& gm, int64_t elem_bytes) {
+  const Isa isa = gemm_isa();
+  if (isa == Isa::Generic || gm.cg < kNnkGemmMinK) return false;
+  const int nr = elem_bytes == 4 ? gemm_blocking<float>(isa).nr : gemm_blocking<double>(isa).nr;
+  return gm.og >= nr;
+}
 
 void conv2d_winograd_set_tile(int m) { g_forced_tile.store(m == 2 || m == 4 ? m : 0); }
 int conv2d_winograd_forced_tile() { return g_forced_tile.load(); }
@@ -91,10 +107,23 @@ int item_threads(int64_t items, int64_t macs) {
   return int(std::min<int64_t>(num_threads(), items));
 }
 
+// Room for the transformed filters of a call (workspace slot 2): straight in nnkern GEMM's
+// packed layout when the GEMMs run on it, else row-major for OpenBLAS.
+template <class T>
+static FilterDest<T> filter_dest(const Geom& gm) {
+  const int64_t mats = gm.groups * gm.a * gm.a;
+  FilterDest<T> d{};
+  d.packed = winograd_gemm_is_nnk(gm, sizeof(T));
+  d.mat_stride = d.packed ? gemm_packed_b_size<T>(gm.cg, gm.og) : gm.cg * gm.og;
+  d.data = workspace<T>(2, mats * d.mat_stride);  // may throw std::bad_alloc: nothing is written yet
+  d.layout = gemm_packed_b_layout<T>(gm.cg, gm.og, d.data);
+  return d;
+}
+
 // out = correlation of `in` with the transformed filters u (+ bias), per the header of
 // conv2d_winograd_impl.h. Scratch: one slice of workspace slot 3 per thread, taken here.
 template <class T>
-static void correlate(const T* in, const T* u, const T* bias, T* out, const Geom& gm) {
+static void correlate(const T* in, const FilterDest<T>& u, const T* bias, T* out, const Geom& gm) {
   const int64_t a2 = int64_t(gm.a) * gm.a, L = channel_lanes(sizeof(T));
   const int64_t ldv = channel_ld(gm.cg, sizeof(T)), ldm = channel_ld(gm.og, sizeof(T));
   const int64_t v_n = a2 * gm.tb * ldv, m_n = a2 * gm.tb * ldm;
@@ -102,7 +131,8 @@ static void correlate(const T* in, const T* u, const T* bias, T* out, const Geom
   const int64_t items = gm.groups * gm.blocks;
   const int nt = item_threads(items, gm.n * gm.oc * gm.oh * gm.ow * gm.cg * gm.r * gm.r);
   T* ws = workspace<T>(3, nt * per_thread);  // may throw std::bad_alloc: nothing is written yet
-  BlasSerialScope serial;
+  std::optional<BlasSerialScope> serial;  // OpenBLAS runs single-threaded inside the region
+  if (!u.packed) serial.emplace();
 #pragma omp parallel num_threads(nt)
   {
     T* v = ws + omp_get_thread_num() * per_thread;
@@ -116,9 +146,13 @@ static void correlate(const T* in, const T* u, const T* bias, T* out, const Geom
       const Block blk = block_of(gm, it % gm.blocks);
       const int64_t nt_ = blk.tiles();
       input_tiles(in, v, gm, g, blk, buf);
-      for (int64_t xi = 0; xi < a2; ++xi)  // mt[xi] (nt x og) = v[xi] (nt x cg) . u[xi] (cg x og)
-        gemm<T>(false, false, nt_, gm.og, gm.cg, T(1), v + xi * ldv, a2 * ldv, u + (g * a2 + xi) * gm.cg * gm.og,
-                gm.og, T(0), mt + xi * ldm, a2 * ldm);
+      for (int64_t xi = 0; xi < a2; ++xi) {  // mt[xi] (nt x og) = v[xi] (nt x cg) . u[xi] (cg x og)
+        if (u.packed)
+          gemm_strided_a<T>(nt_, v + xi * ldv, a2 * ldv, u.matrix(g * a2 + xi), mt + xi * ldm, a2 * ldm, false);
+        else
+          gemm<T>(false, false, nt_, gm.og, gm.cg, T(1), v + xi * ldv, a2 * ldv, u.data + (g * a2 + xi) * u.mat_stride,
+                  gm.og, T(0), mt + xi * ldm, a2 * ldm);
+      }
       output_tiles(mt, bias, out, gm, g, blk, buf);
     }
   }
@@ -131,7 +165,7 @@ void conv2d_winograd_forward(const T* x, const T* w, const T* b, T* y, const Con
   const int m = conv2d_winograd_tile(s, ConvPass::Forward, conv_dtype_of<T>());
   const wino::Geom gm =
       wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh), sizeof(T));
-  T* u = workspace<T>(2, gm.groups * gm.a * gm.a * gm.cg * gm.og);
+  const wino::FilterDest<T> u = wino::filter_dest<T>(gm);
   wino::filter_transform(w, u, s, m, false);
   wino::correlate(x, u, b, y, gm);
 }
@@ -143,7 +177,7 @@ void conv2d_winograd_backward_input(const T* gy, const T* w, T* gx, const Conv2d
   const wino::Geom gm =
       wino::make_geom(s.n, s.oc, s.oh, s.ow, s.c, s.h, s.w, s.groups, s.ph - (s.kh - 1), s.pw - (s.kw - 1), m,
                       int(s.kh), sizeof(T));
-  T* u = workspace<T>(2, gm.groups * gm.a * gm.a * gm.cg * gm.og);
+  const wino::FilterDest<T> u = wino::filter_dest<T>(gm);
   wino::filter_transform(w, u, s, m, true);
   wino::correlate<T>(gy, u, nullptr, gx, gm);
 }

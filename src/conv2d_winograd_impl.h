@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include "conv2d.h"
+#include "gemm.h"
 
 namespace nnk {
 namespace wino {
@@ -74,12 +75,24 @@ void output_tiles(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g,
 template <class T>
 void grad_output_tiles(const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf);
 
-// Transformed filters u[((g * a^2 + xi) * K + k) * N + n] = (G f G^T)[xi], the row-major GEMM
-// operand (K x N) per (group, xi): forward, (k, n) = (c, o) and f = w[g*og + o][c]; `transposed`
-// (grad_x, K = og, N = cg), (k, n) = (o, c) and f = w[g*og + o][c] rotated by 180 degrees.
-// Computed in double, rounded once. Parallel inside.
+// Where the transformed filters go: matrix mat = g * a^2 + xi (K x N) at data + mat * mat_stride,
+// row-major (OpenBLAS's operand, mat_stride = K N), or in nnkern GEMM's packed-B layout
+// (`packed`: the layout of every matrix is `layout`'s), so that no packing pass runs.
 template <class T>
-void filter_transform(const T* w, T* u, const Conv2dShape& s, int m, bool transposed);
+struct FilterDest {
+  T* data;
+  int64_t mat_stride;
+  bool packed;
+  GemmPackedB<T> layout;
+  GemmPackedB<T> matrix(int64_t mat) const { return {layout.isa, layout.k, layout.n, data + mat * mat_stride}; }
+};
+
+// Transformed filters U[g * a^2 + xi] (k, n) = (G f G^T)[xi], the GEMM operand (K x N) per
+// (group, xi): forward, (k, n) = (c, o) and f = w[g*og + o][c]; `transposed` (grad_x, K = og,
+// N = cg), (k, n) = (o, c) and f = w[g*og + o][c] rotated by 180 degrees. Computed in double,
+// rounded once. Parallel inside.
+template <class T>
+void filter_transform(const T* w, const FilterDest<T>& u, const Conv2dShape& s, int m, bool transposed);
 // gw[o][c][p][q] = (G^T acc G)[p][q], acc[((g * a^2 + xi) * og + o) * ldc + c] (ldc =
 // channel_ld(cg)) summed over
 // `parts` partial arrays `part_stride` apart, in part order, in double. Parallel inside.

@@ -143,6 +143,41 @@ void gemm_packed_a(const GemmPackedA<T>& a, bool tb, int64_t n, const T* b, int6
   ops<T>(a.isa).packed(a.data, a.m, a.k, tb, n, b, ldb, alpha, beta, c, ldc, work);
 }
 
+template <class T>
+int64_t gemm_packed_b_size(int64_t k, int64_t n) {
+  int64_t nr = 1;  // the widest NR over the ISAs, so that a packing of any ISA fits
+  for (Isa i : {Isa::Generic, Isa::Avx2, Isa::Avx512}) nr = ops<T>(i).nr > nr ? ops<T>(i).nr : nr;
+  return (n + nr - 1) / nr * nr * k;
+}
+
+template <class T>
+GemmPackedB<T> gemm_pack_b(bool tb, int64_t k, int64_t n, const T* b, int64_t ldb, T* data) {
+  const Isa isa = gemm_isa();
+  ops<T>(isa).pack_b(tb, k, n, b, ldb, data);
+  return {isa, k, n, data};
+}
+
+template <class T>
+GemmPackedB<T> gemm_packed_b_layout(int64_t k, int64_t n, T* data) {
+  return {gemm_isa(), k, n, data};
+}
+
+template <class T>
+int gemm_packed_b_nr(const GemmPackedB<T>& b) {
+  return ops<T>(b.isa).nr;
+}
+
+template <class T>
+void gemm_packed_b_row(const GemmPackedB<T>& b, int64_t kk, int64_t* offset, int64_t* strip) {
+  ops<T>(b.isa).packed_b_row(b.k, b.n, kk, offset, strip);
+}
+
+template <class T>
+void gemm_strided_a(int64_t m, const T* a, int64_t lda, const GemmPackedB<T>& b, T* c, int64_t ldc,
+                    bool accumulate) {
+  ops<T>(b.isa).strided_a(m, b.k, a, lda, b.data, b.n, c, ldc, accumulate);
+}
+
 #define NNK_GEMM_INSTANTIATE(T)                                                                                  \
   template GemmBlocking gemm_blocking<T>(Isa);                                                                   \
   template int64_t gemm_work_size<T>();                                                                          \
@@ -150,7 +185,13 @@ void gemm_packed_a(const GemmPackedA<T>& a, bool tb, int64_t n, const T* b, int6
                             T*, int64_t, T*);                                                                     \
   template int64_t gemm_packed_a_size<T>(int64_t, int64_t);                                                      \
   template GemmPackedA<T> gemm_pack_a<T>(bool, int64_t, int64_t, const T*, int64_t, T*);                         \
-  template void gemm_packed_a<T>(const GemmPackedA<T>&, bool, int64_t, const T*, int64_t, T, T, T*, int64_t, T*);
+  template void gemm_packed_a<T>(const GemmPackedA<T>&, bool, int64_t, const T*, int64_t, T, T, T*, int64_t, T*); \
+  template int64_t gemm_packed_b_size<T>(int64_t, int64_t);                                                      \
+  template GemmPackedB<T> gemm_pack_b<T>(bool, int64_t, int64_t, const T*, int64_t, T*);                         \
+  template GemmPackedB<T> gemm_packed_b_layout<T>(int64_t, int64_t, T*);                                        \
+  template int gemm_packed_b_nr<T>(const GemmPackedB<T>&);                                                       \
+  template void gemm_packed_b_row<T>(const GemmPackedB<T>&, int64_t, int64_t*, int64_t*);                        \
+  template void gemm_strided_a<T>(int64_t, const T*, int64_t, const GemmPackedB<T>&, T*, int64_t, bool);
 NNK_GEMM_INSTANTIATE(float)
 NNK_GEMM_INSTANTIATE(double)
 #undef NNK_GEMM_INSTANTIATE

@@ -73,4 +73,34 @@ template <class T>
 void gemm_packed_a(const GemmPackedA<T>& a, bool trans_b, int64_t n, const T* b, int64_t ldb, T alpha, T beta, T* c,
                    int64_t ldc, T* work);
 
+// op(B) (k x n) packed once, for gemm_strided_a (the constant right-hand side of many
+// products, e.g. Winograd's transformed filters). Owns nothing: `data` holds
+// gemm_packed_b_size<T>(k, n) elements provided by the caller.
+template <class T>
+struct GemmPackedB {
+  Isa isa;
+  int64_t k, n;
+  T* data;
+};
+template <class T>
+int64_t gemm_packed_b_size(int64_t k, int64_t n);
+template <class T>
+GemmPackedB<T> gemm_pack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb, T* data);
+// The packed layout without packing anything (for producers that write it directly, e.g.
+// Winograd's filter transform): element (kk, nn) of B lies at data + offset + (nn / nr) *
+// strip + nn % nr, with gemm_packed_b_row(b, kk, ...) giving offset and strip; each aligned
+// run of nr columns of a row is contiguous, and columns past n must be written as zeros.
+template <class T>
+GemmPackedB<T> gemm_packed_b_layout(int64_t k, int64_t n, T* data);
+template <class T>
+int gemm_packed_b_nr(const GemmPackedB<T>& b);
+template <class T>
+void gemm_packed_b_row(const GemmPackedB<T>& b, int64_t kk, int64_t* offset, int64_t* strip);
+// C (m x n) = A * B, or C += A * B when `accumulate`, with A (m x k) row-major at stride lda
+// read in place (no packing pass, no work buffer). Each element is summed in k order as in
+// gemm_nnk, in K blocks of the ISA's KCS (longer than KC: only the A strip must stay in L1).
+template <class T>
+void gemm_strided_a(int64_t m, const T* a, int64_t lda, const GemmPackedB<T>& b, T* c, int64_t ldc,
+                    bool accumulate);
+
 }  // namespace nnk

@@ -21,6 +21,8 @@
 namespace nnk {
 namespace {
 
+#define NNK_GEMM_INLINE inline __attribute__((always_inline))
+
 constexpr int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 constexpr int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -49,23 +51,49 @@ struct Gemm {
   static void micro(int64_t kl, const T* a, const T* b, T* c, int64_t ldc, int n, T alpha, bool accumulate,
                     const T* bias) {
     V acc[H][NV];
+    rank1_updates<H, false>(kl, a, 0, b, acc);
+    store_tile<H>(acc, c, ldc, n, alpha, accumulate, bias);
+  }
+
+  // The same tile with A read in place: row i of the strip at a + i * lda, k contiguous
+  // (Winograd's transform-domain rows: no packing pass over them).
+  template <int H>
+  static void micro_strided_a(int64_t kl, const T* a, int64_t lda, const T* b, T* c, int64_t ldc, int n,
+                              bool accumulate) {
+    V acc[H][NV];
+    rank1_updates<H, true>(kl, a, lda, b, acc);
+    store_tile<H>(acc, c, ldc, n, T(1), accumulate, nullptr);
+  }
+
+  // acc[i][v] = sum_p A(i, p) B(p, v-th vector), in p order; A(i, p) at a[i + p * MR] (packed
+  // strip) or, kStrided, at a[i * lda + p].
+  template <int H, bool kStrided>
+  static NNK_GEMM_INLINE void rank1_updates(int64_t kl, const T* a, int64_t lda, const T* b, V (&acc)[H][NV]) {
 #pragma GCC unroll 16
     for (int i = 0; i < H; ++i)
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = Tr::zero();
+    const T* row[H];
+#pragma GCC unroll 16
+    for (int i = 0; i < H; ++i) row[i] = a + i * lda;
     for (int64_t p = 0; p < kl; ++p) {
       V bv[NV];
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) bv[v] = Tr::load(b + v * W);
 #pragma GCC unroll 16
       for (int i = 0; i < H; ++i) {
-        const V ai = Tr::set1(a[i]);
+        const V ai = Tr::set1(kStrided ? row[i][p] : a[i]);
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] = Tr::fma(ai, bv[v], acc[i][v]);
       }
       a += MR;
       b += NR;
     }
+  }
+
+  template <int H>
+  static NNK_GEMM_INLINE void store_tile(V (&acc)[H][NV], T* c, int64_t ldc, int n, T alpha, bool accumulate,
+                                         const T* bias) {
     alignas(64) T tmp[H * NR];
     T* d = c;
     int64_t ld = ldc;
@@ -90,14 +118,17 @@ struct Gemm {
       for (int i = 0; i < H; ++i) std::memcpy(c + i * ldc, tmp + i * NR, sizeof(T) * size_t(n));
   }
 
-  // kernel(h) computes an h-row tile (h = 1..MR): a constant table of the instances.
+  // kernel(h) / strided_kernel(h) compute an h-row tile (h = 1..MR): constant tables of the instances.
+  using StridedKernel = void (*)(int64_t, const T*, int64_t, const T*, T*, int64_t, int, bool);
   struct KernelTable {
     Kernel k[MR + 1];
+    StridedKernel s[MR + 1];
   };
   template <int H>
   static constexpr void fill(KernelTable& t) {
     if constexpr (H > 0) {
       t.k[H] = &micro<H>;
+      t.s[H] = &micro_strided_a<H>;
       fill<H - 1>(t);
     }
   }
@@ -108,6 +139,7 @@ struct Gemm {
   }
   static constexpr KernelTable kTable = make_table();
   static Kernel kernel(int h) { return kTable.k[h]; }
+  static StridedKernel strided_kernel(int h) { return kTable.s[h]; }
 
   // Rows [i0, i0+mb) x K block [k0, k0+kl) of op(A) into balanced strips (see the layout).
   static void pack_a_block(bool ta, const T* a, int64_t lda, int64_t i0, int64_t mb, int64_t k0, int64_t kl,
@@ -250,8 +282,51 @@ struct Gemm {
     }
   }
 
+  // The whole op(B) (k x n) packed: K blocks of KC, each all N strips (size k * n_pad).
+  static void pack_b(bool tb, int64_t k, int64_t n, const T* b, int64_t ldb, T* dst) {
+    const int64_t kb = k_blocks(k, Tr::KCS), n_pad = ceil_div(n, NR) * NR;
+    for (int64_t q = 0; q < kb; ++q) {
+      int64_t k0, kl;
+      k_block(k, Tr::KCS, q, k0, kl);
+      pack_b_block(tb, b, ldb, k0, kl, 0, n, dst + k0 * n_pad);
+    }
+  }
+
+  // Where row kk of a packed (k x n) B lies: element (kk, nn) at offset + (nn / NR) * strip + nn % NR.
+  static void packed_b_row(int64_t k, int64_t n, int64_t kk, int64_t* offset, int64_t* strip) {
+    const int64_t n_pad = ceil_div(n, NR) * NR, len = ceil_div(k, k_blocks(k, Tr::KCS));
+    int64_t k0, kl;
+    k_block(k, Tr::KCS, kk / len, k0, kl);
+    *offset = k0 * n_pad + (kk - k0) * NR;
+    *strip = kl * NR;
+  }
+
+  // C (m x n) [+]= A . B with A (m x k) row-major read in place and B packed by pack_b. Per K
+  // block, each A strip stays in L1 while the B strips stream from L2.
+  static void strided_a(int64_t m, int64_t k, const T* a, int64_t lda, const T* bp, int64_t n, T* c, int64_t ldc,
+                        bool accumulate) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+      if (!accumulate) scale_c(m, n, T(0), c, ldc);
+      return;
+    }
+    const int64_t ns = m_strips(m, MR), kb = k_blocks(k, Tr::KCS), n_pad = ceil_div(n, NR) * NR;
+    for (int64_t q = 0; q < kb; ++q) {
+      int64_t k0, kl;
+      k_block(k, Tr::KCS, q, k0, kl);
+      const T* bq = bp + k0 * n_pad;
+      for (int64_t s = 0; s < ns; ++s) {
+        const int64_t r0 = strip_row(m, ns, s), h = strip_row(m, ns, s + 1) - r0;
+        const StridedKernel kern = strided_kernel(int(h));
+        for (int64_t j = 0; j < n; j += NR)
+          kern(kl, a + r0 * lda + k0, lda, bq + j * kl, c + r0 * ldc + j, ldc, int(imin(NR, n - j)),
+               accumulate || q > 0);
+      }
+    }
+  }
+
   static constexpr GemmOps<T> ops() {
-    return {MR, NR, Tr::KC, Tr::MC, Tr::NC, work_gemm(), work_b(), &gemm, &pack_a, &packed};
+    return {MR, NR, Tr::KC, Tr::MC, Tr::NC, work_gemm(), work_b(), &gemm, &pack_a, &packed, &pack_b, &strided_a, &packed_b_row};
   }
 };
 

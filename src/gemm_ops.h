@@ -16,6 +16,10 @@ struct GemmOps {
   void (*pack_a)(bool ta, int64_t m, int64_t k, const T* a, int64_t lda, T* packed);
   void (*packed)(const T* packed, int64_t m, int64_t k, bool tb, int64_t n, const T* b, int64_t ldb, T alpha,
                  T beta, T* c, int64_t ldc, T* work);
+  void (*pack_b)(bool tb, int64_t k, int64_t n, const T* b, int64_t ldb, T* packed);
+  void (*strided_a)(int64_t m, int64_t k, const T* a, int64_t lda, const T* packed_b, int64_t n, T* c,
+                    int64_t ldc, bool accumulate);
+  void (*packed_b_row)(int64_t k, int64_t n, int64_t kk, int64_t* offset, int64_t* strip);
 };
 
 extern const GemmOps<float> kGemmAvx512F32;

@@ -21,6 +21,9 @@ namespace {
 //
 // Blocking: the A micro-panel (KC x MR) stays in L1, the packed B block (KC x NC) in L2,
 // B micro-panels (KC x NR) stream from L2; MC bounds the packed A block of the general GEMM.
+// KCS is the K block of the in-place-A product (gemm_strided_a): only its A strip (MR x KCS) must
+// stay in L1 and the packed B block (KCS x n) in L2; AVX-512 float32 384 (alexnet-conv3's 256
+// channels in one block, so C is written once instead of written, read and written again).
 // AVX-512 figures suit 48 KiB L1d / 2 MiB L2 (Intel Xeon: KC 192 beat 256 and 384 by 5-30% on the
 // AlexNet layers, measured; NC 384-640 within noise); AVX2 figures 32 KiB / 512 KiB (Zen 3, not
 // measured on one: KC x NC sized to keep the B block near 200 KiB).
@@ -51,7 +54,7 @@ namespace {
 struct Avx512F32 {
   using T = float;
   using V = __m512;
-  static constexpr int W = 16, MR = 12, NV = 2, KC = 192, MC = 192, NC = 512;
+  static constexpr int W = 16, MR = 12, NV = 2, KC = 192, MC = 192, NC = 512, KCS = 384;
   NNK_SIMD_OPS(_mm512, ps)
   // lanes [0, 16) where bit l of `mask` is set come from p + l; the others keep r.
   static V load_lanes(V r, uint32_t mask, const T* p) { return _mm512_mask_loadu_ps(r, __mmask16(mask), p); }
@@ -95,7 +98,7 @@ struct Avx512F32 {
 struct Avx512F64 {
   using T = double;
   using V = __m512d;
-  static constexpr int W = 8, MR = 12, NV = 2, KC = 128, MC = 192, NC = 384;
+  static constexpr int W = 8, MR = 12, NV = 2, KC = 128, MC = 192, NC = 384, KCS = 192;
   NNK_SIMD_OPS(_mm512, pd)
   static V load_lanes(V r, uint32_t mask, const T* p) { return _mm512_mask_loadu_pd(r, __mmask8(mask), p); }
   using M = __mmask8;
@@ -118,7 +121,7 @@ inline __m256i avx2_mask64(uint32_t mask) {  // bit l of mask -> 64-bit lane l a
 struct Avx2F32 {
   using T = float;
   using V = __m256;
-  static constexpr int W = 8, MR = 6, NV = 2, KC = 192, MC = 120, NC = 256;
+  static constexpr int W = 8, MR = 6, NV = 2, KC = 192, MC = 120, NC = 256, KCS = 192;
   NNK_SIMD_OPS(_mm256, ps)
   static V load_lanes(V r, uint32_t mask, const T* p) {
     const __m256i m = avx2_mask32(mask);  // masked-out lanes are not read (no fault)
@@ -156,7 +159,7 @@ struct Avx2F32 {
 struct Avx2F64 {
   using T = double;
   using V = __m256d;
-  static constexpr int W = 4, MR = 6, NV = 2, KC = 128, MC = 120, NC = 192;
+  static constexpr int W = 4, MR = 6, NV = 2, KC = 128, MC = 120, NC = 192, KCS = 128;
   NNK_SIMD_OPS(_mm256, pd)
   static V load_lanes(V r, uint32_t mask, const T* p) {
     const __m256i m = avx2_mask64(mask);
@@ -215,14 +218,14 @@ struct GenericF32 : GenericF32Ops, GenericLanes<GenericF32Ops> {
   using T = GenericF32Ops::T;
   using V = GenericF32Ops::V;
   static constexpr int W = GenericF32Ops::W;
-  static constexpr int MR = 4, NV = 2, KC = 256, MC = 128, NC = 256;
+  static constexpr int MR = 4, NV = 2, KC = 256, MC = 128, NC = 256, KCS = 256;
   NNK_SIMD_NO_TRANSPOSE
 };
 struct GenericF64 : GenericF64Ops, GenericLanes<GenericF64Ops> {
   using T = GenericF64Ops::T;
   using V = GenericF64Ops::V;
   static constexpr int W = GenericF64Ops::W;
-  static constexpr int MR = 4, NV = 2, KC = 256, MC = 128, NC = 192;
+  static constexpr int MR = 4, NV = 2, KC = 256, MC = 128, NC = 192, KCS = 256;
   NNK_SIMD_NO_TRANSPOSE
 };
 #endif

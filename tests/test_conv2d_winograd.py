@@ -152,6 +152,13 @@ CASES = {
     "c1": ((3, 1, 12, 11), 16, 1, 1),
     "wide-row": ((1, 2, 3, 1100), 3, 1, 1),
     "pad5-tiny": ((1, 2, 4, 5), 3, (5, 2), 1),
+    # >= 128 channels per group on the GEMMs' K side: nnkern's GEMM on the packed filters
+    # (forward here, grad_x in the next; 33 output channels per group: a partial register tile;
+    # 400: two K blocks).
+    "k130-forward": ((1, 130, 5, 7), 40, 1, 1),
+    "k130-grad-x": ((1, 40, 5, 6), 130, 1, 1),
+    "k130-groups2": ((1, 260, 3, 5), 66, 1, 2),
+    "k400": ((1, 400, 3, 3), 34, 1, 1),
 }
 # F(m x m, r x r) run by each test below: (forced tile m, kernel size r).
 ALGOS = ((2, 3), (4, 3), (2, 5))
@@ -226,7 +233,8 @@ def test_float64_gradients_match_finite_differences(rng, m, r, shape):
 
 
 # Big enough for several work items per pass (and several grad_weight partial sums).
-THREAD_CASES = {"16ch": ((12, 16, 30, 29), 24, 1, 1), "groups2-wide": ((2, 8, 9, 1300), 6, 1, 2)}
+THREAD_CASES = {"16ch": ((12, 16, 30, 29), 24, 1, 1), "groups2-wide": ((2, 8, 9, 1300), 6, 1, 2),
+                "k160": ((6, 160, 12, 11), 48, 1, 1)}
 
 
 @pytest.mark.parametrize("m,r", ALGOS)
@@ -269,3 +277,29 @@ def test_zero_batch():
     assert y.shape == (0, 4, 8, 8)
     gx, gw, _ = F.conv2d_backward(y, x, w, padding=1, algo="winograd")
     assert gx.shape == x.shape and not gw.any()
+
+
+GEMM_ISAS = [i for i in ("avx512", "avx2", "generic") if _core.gemm_isa_supported(i)]
+
+
+@pytest.mark.parametrize("isa", GEMM_ISAS)
+@pytest.mark.parametrize("name", ["k130-forward", "k130-grad-x", "k130-groups2"])
+def test_wide_channels_on_each_gemm_path(isa, name):
+    """Shapes whose transform-domain GEMMs run on nnkern's GEMM (AVX-512 and AVX2 packed layouts)
+    or on OpenBLAS (generic path): within the bound on each, and the paths really differ."""
+    x, w, b, gy, kw = _data(name, np.float32)
+    prev = _core._gemm_set_isa(isa)
+    try:
+        got = {p: _run(p, x, w, b, gy, kw) for p in PASSES[:2]}
+    finally:
+        _core._gemm_set_isa(prev)
+    for p, out in got.items():
+        assert_close(out, _reference(p, x, w, b, gy, kw), rtol=0.0, atol=winograd_bound(p, x, w, b, gy, kw),
+                     what=f"{isa} {name} {p}")
+    if isa != "generic":
+        prev = _core._gemm_set_isa("generic")
+        try:
+            blas = _run("forward" if "forward" in name or "groups" in name else "backward_input", x, w, b, gy, kw)
+        finally:
+            _core._gemm_set_isa(prev)
+        assert not np.array_equal(blas, got["forward" if "forward" in name or "groups" in name else "backward_input"])

@@ -50,7 +50,7 @@ def strided(rng, rows, cols, dtype, pad, fill=None):
     return buf, view
 
 
-def check(rng, isa, dtype, m, n, k, ta=False, tb=False, alpha=1.0, beta=0.0, pad=0, packed=False):
+def check(rng, isa, dtype, m, n, k, ta=False, tb=False, alpha=1.0, beta=0.0, pad=0, packed=False, packed_b=False):
     a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
     if pad:
@@ -60,7 +60,7 @@ def check(rng, isa, dtype, m, n, k, ta=False, tb=False, alpha=1.0, beta=0.0, pad
     if beta == 0:
         c[...] = np.nan  # never read when beta == 0
     c0 = c.copy()
-    _core._gemm(a, b, c, trans_a=ta, trans_b=tb, alpha=alpha, beta=beta, isa=isa, packed=packed)
+    _core._gemm(a, b, c, trans_a=ta, trans_b=tb, alpha=alpha, beta=beta, isa=isa, packed=packed, packed_b=packed_b)
     want, bound = reference(a, b, c0, ta, tb, alpha, beta)
     assert not np.isnan(c).any(), "unwritten element of C"
     err = np.abs(c - want)
@@ -75,6 +75,7 @@ def test_gemm_edge_shapes(rng, isa, dtype):
     for m, n, k in edge_shapes(isa, dtype):
         check(rng, isa, dtype, m, n, k)
         check(rng, isa, dtype, m, n, k, packed=True)
+        check(rng, isa, dtype, m, n, k, packed_b=True)
 
 
 @pytest.mark.parametrize("trans", [(False, False), (True, False), (False, True), (True, True)])
@@ -85,6 +86,8 @@ def test_gemm_transposes_and_strides(rng, isa, dtype, trans):
     for m, n, k in [(b["mr"] + 3, b["nr"] * 2 + 5, b["kc"] + 9), (5, 3, 2)]:
         check(rng, isa, dtype, m, n, k, *trans, pad=3)
         check(rng, isa, dtype, m, n, k, *trans, pad=3, packed=True)
+        if not trans[0]:  # packed_b reads A in place, untransposed
+            check(rng, isa, dtype, m, n, k, *trans, pad=3, packed_b=True)
 
 
 @pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (0.5, 0.0), (-2.0, 0.25), (1.0, -1.0), (0.0, 2.0), (0.0, 0.0)])
@@ -94,6 +97,34 @@ def test_gemm_alpha_beta(rng, isa, alpha, beta):
     for packed in (False, True):
         check(rng, isa, np.float32, b["mr"] * 2 + 1, b["nr"] + 7, b["kc"] * 2 + 1, alpha=alpha, beta=beta,
               packed=packed)
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+@pytest.mark.parametrize("isa", ISAS)
+def test_gemm_strided_a_accumulates(rng, isa, beta):
+    b = _core._gemm_blocking(isa, np.float64)
+    check(rng, isa, np.float64, b["mr"] * 3 + 2, b["nr"] * 2 + 1, b["kc"] * 2 + 3, beta=beta, pad=5, packed_b=True)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_gemm_strided_a_equals_packed_gemm(rng, isa):
+    """Reading A in place changes no arithmetic: with one K block (k <= kc) it is bit-identical
+    to the packing GEMM (its K blocks are longer, so for larger k the partial sums differ)."""
+    m, n, k = 37, 70, _core._gemm_blocking(isa, np.float32)["kc"]
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    want, got = np.empty((m, n), np.float32), np.empty((m, n), np.float32)
+    _core._gemm(a, b, want, isa=isa)
+    _core._gemm(a, b, got, isa=isa, packed_b=True)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kw", [dict(packed=True, packed_b=True), dict(packed_b=True, trans_a=True),
+                                dict(packed_b=True, alpha=2.0), dict(packed_b=True, beta=0.5)])
+def test_gemm_packed_b_refuses_what_it_does_not_compute(kw):
+    a, b, c = np.ones((3, 3), np.float32), np.ones((3, 3), np.float32), np.zeros((3, 3), np.float32)
+    with pytest.raises(ValueError):
+        _core._gemm(a, b, c, **kw)
 
 
 @pytest.mark.parametrize("isa", ISAS)
