@@ -15,10 +15,13 @@ namespace nnk {
 
 // Work-item size (tiles per block). Two costs bound it from below and one from above:
 // - a GEMM over fewer than ~64 tiles runs at half speed (single-threaded OpenBLAS);
-// - every block's GEMMs pack all transformed filters again (a^2 cg og values, cold in cache):
-//   against the block's own transform-domain data (a^2 (cg + og) per tile) that costs little
-//   once the block holds 2 cg og / (cg + og) tiles (308 for 256 -> 384 channels; measured on
-//   alexnet-conv3: sgemm_itcopy 13% of the time with 152-tile blocks, 4% with 512);
+// - on OpenBLAS, every block's GEMMs pack all transformed filters again (a^2 cg og values,
+//   cold in cache): against the block's own transform-domain data (a^2 (cg + og) per tile)
+//   that costs little once the block holds 2 cg og / (cg + og) tiles (308 for 256 -> 384
+//   channels; measured on alexnet-conv3: sgemm_itcopy 13% of the time with 152-tile blocks, 4%
+//   with 512). With the filters packed once (packed_filters) this bound falls away: alexnet-conv3
+//   then ran fastest with 32-128-tile blocks (8 work items for 2 threads) and 1.5-2x slower
+//   with 512 (one item);
 // - otherwise ~1 MiB of transform-domain data per block keeps it near the core's L2.
 // Blocks are then evened out (same number of tile rows each, but for the last).
 constexpr int64_t kItemBytes = int64_t(1) << 20;
@@ -65,7 +68,7 @@ bool conv2d_winograd_applies(const Conv2dShape& s, ConvPass, ConvDtype) {
 namespace wino {
 
 Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t oh, int64_t ow, int64_t groups,
-               int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes) {
+               int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes, bool product_pass) {
   Geom gm{};
   gm.n = n, gm.c = c, gm.h = h, gm.w = w, gm.oc = oc, gm.oh = oh, gm.ow = ow;
   gm.groups = groups, gm.cg = c / groups, gm.og = oc / groups, gm.offy = offy, gm.offx = offx;
@@ -73,7 +76,9 @@ Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t o
   gm.tile_major = true;
   gm.tiles_y = (oh + m - 1) / m, gm.tiles_x = (ow + m - 1) / m;
   const int64_t per_tile = int64_t(gm.a) * gm.a * (channel_ld(gm.cg, elem_bytes) + channel_ld(gm.og, elem_bytes)) * elem_bytes;
-  const int64_t reuse = 2 * gm.cg * gm.og / (gm.cg + gm.og);
+  gm.packed_filters = product_pass && winograd_gemm_is_nnk(gm, elem_bytes);
+  // OpenBLAS repacks the filters per GEMM: the block must hold enough tiles to amortise it.
+  const int64_t reuse = gm.packed_filters ? 0 : 2 * gm.cg * gm.og / (gm.cg + gm.og);
   const int64_t target = std::clamp(std::max(kItemBytes / per_tile, reuse), kMinTiles, kMaxTiles);
   const int64_t rows = n * gm.tiles_y;
   if (gm.tiles_x <= target) {
@@ -113,7 +118,7 @@ template <class T>
 static FilterDest<T> filter_dest(const Geom& gm) {
   const int64_t mats = gm.groups * gm.a * gm.a;
   FilterDest<T> d{};
-  d.packed = winograd_gemm_is_nnk(gm, sizeof(T));
+  d.packed = gm.packed_filters;
   d.mat_stride = d.packed ? gemm_packed_b_size<T>(gm.cg, gm.og) : gm.cg * gm.og;
   d.data = workspace<T>(2, mats * d.mat_stride);  // may throw std::bad_alloc: nothing is written yet
   d.layout = gemm_packed_b_layout<T>(gm.cg, gm.og, d.data);
@@ -164,7 +169,7 @@ template <class T>
 void conv2d_winograd_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s) {
   const int m = conv2d_winograd_tile(s, ConvPass::Forward, conv_dtype_of<T>());
   const wino::Geom gm =
-      wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh), sizeof(T));
+      wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh), sizeof(T), true);
   const wino::FilterDest<T> u = wino::filter_dest<T>(gm);
   wino::filter_transform(w, u, s, m, false);
   wino::correlate(x, u, b, y, gm);
@@ -176,7 +181,7 @@ void conv2d_winograd_backward_input(const T* gy, const T* w, T* gx, const Conv2d
   const int m = conv2d_winograd_tile(s, ConvPass::BackwardInput, conv_dtype_of<T>());
   const wino::Geom gm =
       wino::make_geom(s.n, s.oc, s.oh, s.ow, s.c, s.h, s.w, s.groups, s.ph - (s.kh - 1), s.pw - (s.kw - 1), m,
-                      int(s.kh), sizeof(T));
+                      int(s.kh), sizeof(T), true);
   const wino::FilterDest<T> u = wino::filter_dest<T>(gm);
   wino::filter_transform(w, u, s, m, true);
   wino::correlate<T>(gy, u, nullptr, gx, gm);

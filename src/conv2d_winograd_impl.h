@@ -26,6 +26,7 @@ struct Geom {
   // segment of `seg_tiles` tiles of one tile row; tb = the most tiles of a block.
   int64_t rows_per_block, segs_per_row, seg_tiles, blocks, tb;
   bool tile_major;              // the row order of the transform-domain layouts (below); make_geom: true
+  bool packed_filters;          // the products run on nnkern's GEMM, filters in its packed layout
 };
 
 // One block: tile rows [r0, r1) of the (image, tile row) sequence, tiles [tx0, tx1) of each;
@@ -35,8 +36,9 @@ struct Block {
   int64_t tiles() const { return (r1 - r0) * (tx1 - tx0); }
 };
 
+// product_pass: forward or grad_x (v . u products, which may run on nnkern's GEMM), not grad_weight.
 Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t oh, int64_t ow, int64_t groups,
-               int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes);
+               int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes, bool product_pass);
 Block block_of(const Geom& gm, int64_t b);
 // Threads for a region of `items` work items of a convolution of `macs` direct multiply-adds:
 // 1 for small calls, else up to num_threads() (never more than the items).

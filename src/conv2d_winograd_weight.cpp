@@ -21,7 +21,7 @@ template <class T>
 void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2dShape& s) {
   const int m = conv2d_winograd_tile(s, ConvPass::BackwardWeight, conv_dtype_of<T>());
   wino::Geom gm =
-      wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh), sizeof(T));
+      wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh), sizeof(T), false);
   gm.tile_major = false;  // position-major: each GEMM's K (tiles) runs down contiguous rows
   const int64_t L = wino::channel_lanes(sizeof(T)), ldv = wino::channel_ld(gm.cg, sizeof(T)), ldw = wino::channel_ld(gm.og, sizeof(T));
   const int64_t a2 = int64_t(gm.a) * gm.a, acc_n = gm.groups * a2 * gm.og * ldv;
