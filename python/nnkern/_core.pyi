@@ -39,11 +39,13 @@ def _gemm(
     beta: _Float = 0.0,
     isa: str | None = None,
     packed: bool = False,
+    packed_b: bool = False,
 ) -> None:
     """
     Testing hook: c = alpha * op(a) @ op(b) + beta * c in place with nnkern's own GEMM on the given ISA path ('avx512',
-    'avx2', 'generic'; default: the one in use); packed=True packs op(a) once first. Operands are 2-D with unit column
-    stride (row strides are the leading dimensions).
+    'avx2', 'generic'; default: the one in use); packed=True packs op(a) once first; packed_b=True packs op(b) once and
+    reads a in place (trans_a=False, alpha=1, beta 0 or 1). Operands are 2-D with unit column stride (row strides are
+    the leading dimensions).
     """
 def _gemm_blocking(isa: str, dtype: typing.Any) -> dict[str, typing.Any]:
     """
