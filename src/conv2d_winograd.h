@@ -8,10 +8,12 @@
 // std::bad_alloc and only before writing anything.
 //
 // Algorithm, per group: U[xi] = G k G^T for every filter (once per call, in double); for each
-// work item (a block of up to 512 tiles of the (image, tile row) sequence) the input tiles
+// work item (a block of 64 to 512 tiles of the (image, tile row) sequence) the input tiles
 // V[xi] = B^T d B (vectorised across 64-byte blocks of channels), then a^2 GEMMs
-// M[xi] (tiles x og) = V[xi] (tiles x cg) . U[xi] (cg x og) on single-threaded OpenBLAS, then
-// Y = A^T M A + bias into the output. grad_x is the same
+// M[xi] (tiles x og) = V[xi] (tiles x cg) . U[xi] (cg x og), then Y = A^T M A + bias into the
+// output. The GEMMs run on nnkern's GEMM for wide layers (U written in its packed layout, V
+// read in place; any dot-product order keeps the bound below) and on single-threaded OpenBLAS
+// otherwise (conv2d_winograd.cpp, winograd_gemm_is_nnk). grad_x is the same
 // correlation of grad_out with the flipped, channel-transposed kernel ("full" padding r-1 - p);
 // grad_weight is the adjoint: acc[xi] += (A dY A^T)[xi] . V[xi]^T over tiles, in fixed partial
 // sums, then G^T acc G.

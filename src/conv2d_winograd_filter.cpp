@@ -26,20 +26,63 @@ static NNK_INLINE void copy_run(T* dst, const T* src, int n) {
   }
 }
 
-// Rows [r0, r1) of u (row = g * K + k), all N filters of each, N in vector lanes.
+// f (R*R taps x kLanes filters) -> out[xi][lane] = (G f G^T)[xi] rounded to T, on all kLanes
+// lanes (fixed-length vector loops; lanes whose taps are zero give zeros).
+template <class T, int M, int R>
+static NNK_INLINE void transform_lanes(const double (&f)[R * R][kLanes], T (&out)[(M + R - 1) * (M + R - 1)][kLanes]) {
+  constexpr int A = M + R - 1;
+  constexpr auto& G = Tile<M, R>::G;
+  alignas(64) double h[R][A][kLanes];
+  for (int p = 0; p < R; ++p)  // h[p][b] = sum_q f[p][q] G[b][q]
+    for (int b = 0; b < A; ++b)
+      for (int jj = 0; jj < kLanes; ++jj) {
+        double t = 0;
+        for (int q = 0; q < R; ++q) t += G[b][q] * f[R * p + q][jj];
+        h[p][b][jj] = t;
+      }
+  for (int a = 0; a < A; ++a)  // u[a][b] = sum_p G[a][p] h[p][b]
+    for (int b = 0; b < A; ++b)
+      for (int jj = 0; jj < kLanes; ++jj) {
+        double t = 0;
+        for (int p = 0; p < R; ++p) t += G[a][p] * h[p][b][jj];
+        out[a * A + b][jj] = T(t);
+      }
+}
+
+// Row k of every matrix (g, xi) <- out[xi][0, nb): row-major at k * N + n0, or (packed) in
+// runs of nr columns `strip` apart (whole runs: the lanes past nb are zeros, the padding the
+// packed layout needs).
+template <class T, int A2>
+static NNK_INLINE void store_row(const FilterDest<T>& u, const T (&out)[A2][kLanes], int64_t g, int64_t k, int64_t N,
+                                 int64_t n0, int64_t nb) {
+  int64_t row_off = k * N + n0, strip = 0;
+  const int nr = u.packed ? gemm_packed_b_nr(u.layout) : 0;
+  if (u.packed) {
+    gemm_packed_b_row(u.layout, k, &row_off, &strip);
+    row_off += n0 / nr * strip;
+  }
+  for (int xi = 0; xi < A2; ++xi) {
+    T* dst = u.data + (g * A2 + xi) * u.mat_stride + row_off;
+    if (!u.packed)
+      std::memcpy(dst, out[xi], sizeof(T) * size_t(nb));
+    else
+      for (int64_t j = 0; j < nb; j += nr) copy_run(dst + j / nr * strip, out[xi] + j, nr);
+  }
+}
+
+// Rows [r0, r1) of u (row = g * K + k), all N filters of each, N in vector lanes. Forward, a
+// block's kLanes filters of a row lie cg * RR apart in w: rows are taken CR at a time, each
+// lane's CR consecutive filters copied as one contiguous run first (the strided gather straight
+// from w cost 8% of alexnet-conv3's forward in cache misses).
 template <class T, int M, int R>
 static NNK_INLINE void filter_rows_impl(const T* w, const FilterDest<T>& u, const Conv2dShape& s, bool transposed,
                                         int64_t r0, int64_t r1) {
-  constexpr int A = M + R - 1, RR = R * R;
-  constexpr auto& G = Tile<M, R>::G;
+  constexpr int A = M + R - 1, RR = R * R, CR = 64 / RR;
   const int64_t og = s.oc / s.groups, cg = s.c / s.groups;
   const int64_t K = transposed ? og : cg, N = transposed ? cg : og;
-  alignas(64) double f[RR][kLanes], h[R][A][kLanes];
-  // Forward, the block's kLanes filters of a row lie cg * RR apart in w: the rows are taken CR
-  // at a time, each lane's CR consecutive filters copied as one contiguous run first (the
-  // strided gather straight from w cost 8% of alexnet-conv3's forward in cache misses).
-  constexpr int CR = 64 / RR;
+  alignas(64) double f[RR][kLanes];
   alignas(64) T run[kLanes][CR * RR];
+  alignas(64) T out[A * A][kLanes];
   for (int64_t n0 = 0; n0 < N; n0 += kLanes) {
     const int64_t nb = std::min(kLanes, N - n0);
     if (nb < kLanes)
@@ -50,42 +93,16 @@ static NNK_INLINE void filter_rows_impl(const T* w, const FilterDest<T>& u, cons
         for (int64_t jj = 0; jj < nb; ++jj)
           std::memcpy(run[jj], w + ((g * og + n0 + jj) * cg + k0) * RR, sizeof(T) * size_t(rows * RR));
       for (int64_t kk = 0; kk < rows; ++kk) {
-      const int64_t k = k0 + kk;
-      if (transposed) {  // filter jj of the block: w[g * og + k][n0 + jj], contiguous
-        const T* src = w + ((g * og + k) * cg + n0) * RR;
-        for (int pq = 0; pq < RR; ++pq)
-          for (int64_t jj = 0; jj < nb; ++jj) f[pq][jj] = double(src[jj * RR + RR - 1 - pq]);
-      } else {
-        for (int pq = 0; pq < RR; ++pq)
-          for (int64_t jj = 0; jj < nb; ++jj) f[pq][jj] = double(run[jj][kk * RR + pq]);
-      }
-      // The arithmetic runs on all kLanes lanes (fixed-length vector loops; lanes past nb hold
-      // zeros and are not stored).
-      for (int p = 0; p < R; ++p)  // h[p][b] = sum_q f[p][q] G[b][q]
-        for (int b = 0; b < A; ++b)
-          for (int jj = 0; jj < kLanes; ++jj) {
-            double t = 0;
-            for (int q = 0; q < R; ++q) t += G[b][q] * f[R * p + q][jj];
-            h[p][b][jj] = t;
-          }
-      // Row k's place: row-major, or (packed) runs of nr columns `strip` apart.
-      int64_t row_off = k * N + n0, strip = 0;
-      const int nr = u.packed ? gemm_packed_b_nr(u.layout) : 0;
-      if (u.packed) gemm_packed_b_row(u.layout, k, &row_off, &strip), row_off += n0 / nr * strip;
-      for (int a = 0; a < A; ++a)  // u[a][b] = sum_p G[a][p] h[p][b]
-        for (int b = 0; b < A; ++b) {
-          T* dst = u.data + (g * A * A + a * A + b) * u.mat_stride + row_off;
-          alignas(64) T out[kLanes];
-          for (int jj = 0; jj < kLanes; ++jj) {
-            double t = 0;
-            for (int p = 0; p < R; ++p) t += G[a][p] * h[p][b][jj];
-            out[jj] = T(t);
-          }
-          if (!u.packed)
-            std::memcpy(dst, out, sizeof(T) * size_t(nb));
-          else  // whole runs: the lanes past nb are zeros, the padding the layout needs
-            for (int64_t j = 0; j < nb; j += nr) copy_run(dst + j / nr * strip, out + j, nr);
+        if (transposed) {  // filter jj: w[g * og + k][n0 + jj] rotated by 180 degrees, contiguous
+          const T* src = w + ((g * og + k0 + kk) * cg + n0) * RR;
+          for (int pq = 0; pq < RR; ++pq)
+            for (int64_t jj = 0; jj < nb; ++jj) f[pq][jj] = double(src[jj * RR + RR - 1 - pq]);
+        } else {
+          for (int pq = 0; pq < RR; ++pq)
+            for (int64_t jj = 0; jj < nb; ++jj) f[pq][jj] = double(run[jj][kk * RR + pq]);
         }
+        transform_lanes<T, M, R>(f, out);
+        store_row<T, A * A>(u, out, g, k0 + kk, N, n0, nb);
       }
       row0 += rows;
     }
