@@ -33,10 +33,11 @@ static std::atomic<int> g_forced_tile{0};
 
 // Whether the transform-domain GEMMs of a geometry run on nnkern's GEMM (the filter transform
 // writes its packed layout, the transformed input is read in place: no packing pass, no
-// zeroing of the products) rather than OpenBLAS. Measured (1 thread, CPU time, AVX-512):
-// alexnet-conv3 (K = 256 / 384 channels) 8-25% faster forward; with K <= 64 channels
-// (seed-keras-conv2, alexnet-conv2-g2, 64 -> 64 at 56x56) within noise or slower, and with
-// fewer output channels than the register tile is wide (deepconv-3x3: 16 < 32) 40% slower.
+// zeroing of the products) rather than OpenBLAS. Measured in A/B pairs (1 thread, CPU time,
+// AVX-512, noisy): alexnet-conv3 (K = 256 / 384 channels) 4-7% less forward time in the
+// quieter pairs, before its work items could shrink (which only this path allows); with K <= 64
+// channels (seed-keras-conv2, alexnet-conv2-g2, 64 -> 64 at 56x56) 0-6% slower, and with fewer
+// output channels than the register tile is wide (deepconv-3x3: 16 < 32) 40% slower.
 constexpr int64_t kNnkGemmMinK = 128;
 static bool winograd_gemm_is_nnk(const wino::Geom& gm, int64_t elem_bytes) {
   const Isa isa = gemm_isa();
