@@ -78,6 +78,7 @@ Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t o
   gm.tiles_y = (oh + m - 1) / m, gm.tiles_x = (ow + m - 1) / m;
   const int64_t per_tile = int64_t(gm.a) * gm.a * (channel_ld(gm.cg, elem_bytes) + channel_ld(gm.og, elem_bytes)) * elem_bytes;
   gm.packed_filters = product_pass && winograd_gemm_is_nnk(gm, elem_bytes);
+  gm.small_products = product_pass && !gm.packed_filters && gm.cg <= kSmallChannels && gm.og <= kSmallChannels;
   // OpenBLAS repacks the filters per GEMM: the block must hold enough tiles to amortise it.
   const int64_t reuse = gm.packed_filters ? 0 : 2 * gm.cg * gm.og / (gm.cg + gm.og);
   const int64_t target = std::clamp(std::max(kItemBytes / per_tile, reuse), kMinTiles, kMaxTiles);
@@ -114,13 +115,14 @@ int item_threads(int64_t items, int64_t macs) {
 }
 
 // Room for the transformed filters of a call (workspace slot 2): straight in nnkern GEMM's
-// packed layout when the GEMMs run on it, else row-major for OpenBLAS.
+// packed layout when the GEMMs run on it, else row-major (padded rows for small_products).
 template <class T>
 static FilterDest<T> filter_dest(const Geom& gm) {
   const int64_t mats = gm.groups * gm.a * gm.a;
   FilterDest<T> d{};
   d.packed = gm.packed_filters;
-  d.mat_stride = d.packed ? gemm_packed_b_size<T>(gm.cg, gm.og) : gm.cg * gm.og;
+  d.ld = gm.small_products ? round_up(gm.og, channel_lanes(sizeof(T))) : gm.og;
+  d.mat_stride = d.packed ? gemm_packed_b_size<T>(gm.cg, gm.og) : gm.cg * d.ld;
   d.data = workspace<T>(2, mats * d.mat_stride);  // may throw std::bad_alloc: nothing is written yet
   d.layout = gemm_packed_b_layout<T>(gm.cg, gm.og, d.data);
   return d;
@@ -138,7 +140,7 @@ static void correlate(const T* in, const FilterDest<T>& u, const T* bias, T* out
   const int nt = item_threads(items, gm.n * gm.oc * gm.oh * gm.ow * gm.cg * gm.r * gm.r);
   T* ws = workspace<T>(3, nt * per_thread);  // may throw std::bad_alloc: nothing is written yet
   std::optional<BlasSerialScope> serial;  // OpenBLAS runs single-threaded inside the region
-  if (!u.packed) serial.emplace();
+  if (!u.packed && !gm.small_products) serial.emplace();
 #pragma omp parallel num_threads(nt)
   {
     T* v = ws + omp_get_thread_num() * per_thread;
@@ -152,7 +154,8 @@ static void correlate(const T* in, const FilterDest<T>& u, const T* bias, T* out
       const Block blk = block_of(gm, it % gm.blocks);
       const int64_t nt_ = blk.tiles();
       input_tiles(in, v, gm, g, blk, buf);
-      for (int64_t xi = 0; xi < a2; ++xi) {  // mt[xi] (nt x og) = v[xi] (nt x cg) . u[xi] (cg x og)
+      if (gm.small_products) small_products(v, u.data + g * a2 * u.mat_stride, mt, gm, nt_);
+      for (int64_t xi = 0; xi < a2 && !gm.small_products; ++xi) {  // mt[xi] (nt x og) = v[xi] (nt x cg) . u[xi] (cg x og)
         if (u.packed)
           gemm_strided_a<T>(nt_, v + xi * ldv, a2 * ldv, u.matrix(g * a2 + xi), mt + xi * ldm, a2 * ldm, false);
         else

@@ -49,13 +49,13 @@ static NNK_INLINE void transform_lanes(const double (&f)[R * R][kLanes], T (&out
       }
 }
 
-// Row k of every matrix (g, xi) <- out[xi][0, nb): row-major at k * N + n0, or (packed) in
+// Row k of every matrix (g, xi) <- out[xi][0, nb): row-major at k * ld + n0, or (packed) in
 // runs of nr columns `strip` apart (whole runs: the lanes past nb are zeros, the padding the
 // packed layout needs).
 template <class T, int A2>
 static NNK_INLINE void store_row(const FilterDest<T>& u, const T (&out)[A2][kLanes], int64_t g, int64_t k, int64_t N,
                                  int64_t n0, int64_t nb) {
-  int64_t row_off = k * N + n0, strip = 0;
+  int64_t row_off = k * u.ld + n0, strip = 0;
   const int nr = u.packed ? gemm_packed_b_nr(u.layout) : 0;
   if (u.packed) {
     gemm_packed_b_row(u.layout, k, &row_off, &strip);
@@ -63,8 +63,8 @@ static NNK_INLINE void store_row(const FilterDest<T>& u, const T (&out)[A2][kLan
   }
   for (int xi = 0; xi < A2; ++xi) {
     T* dst = u.data + (g * A2 + xi) * u.mat_stride + row_off;
-    if (!u.packed)
-      std::memcpy(dst, out[xi], sizeof(T) * size_t(nb));
+    if (!u.packed)  // nb values and, when the rows are padded, the zeros after them
+      std::memcpy(dst, out[xi], sizeof(T) * size_t(std::min<int64_t>(kLanes, u.ld - n0)));
     else
       for (int64_t j = 0; j < nb; j += nr) copy_run(dst + j / nr * strip, out[xi] + j, nr);
   }

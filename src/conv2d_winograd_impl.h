@@ -27,7 +27,13 @@ struct Geom {
   int64_t rows_per_block, segs_per_row, seg_tiles, blocks, tb;
   bool tile_major;              // the row order of the transform-domain layouts (below); make_geom: true
   bool packed_filters;          // the products run on nnkern's GEMM, filters in its packed layout
+  bool small_products;          // few channels (cg, og <= kSmallChannels): products in small_products
 };
+
+// Channels per group (both sides) up to which the products skip GEMM calls (small_products).
+// Measured (1 thread, CPU time): deepconv-3x3 (16 -> 16) forward 3.5-4.0 -> 2.4 ms; with 64
+// (seed-keras-conv2's 32 -> 64) it was 15-20% slower than the GEMMs.
+constexpr int64_t kSmallChannels = 32;
 
 // One block: tile rows [r0, r1) of the (image, tile row) sequence, tiles [tx0, tx1) of each;
 // tile t of the block is (r - r0) * (tx1 - tx0) + (tx - tx0).
@@ -73,17 +79,25 @@ void input_tiles(const T* in, T* v, const Geom& gm, int64_t g, const Block& blk,
 // The output planes' part of every tile of the block: A^T mt A + bias[o] (bias may be null).
 template <class T>
 void output_tiles(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g, const Block& blk, T* buf);
+// mt[xi] = v[xi] . u[xi] for the block's nt tiles with few channels (cg, og <= kSmallChannels):
+// a register-blocked loop over tiles instead of a^2 GEMM calls of K = cg (tiny GEMMs spent 31%
+// of deepconv-3x3's forward in OpenBLAS's small-matrix kernel). u is row-major with rows
+// round_up(og, L) apart, zero-padded; each output is summed in channel order.
+template <class T>
+void small_products(const T* v, const T* u, T* mt, const Geom& gm, int64_t nt);
 // wt[xi] = (A dY A^T)[xi] of the block's tiles of grad_out (N, OC, OH, OW) (0 outside it).
 template <class T>
 void grad_output_tiles(const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf);
 
 // Where the transformed filters go: matrix mat = g * a^2 + xi (K x N) at data + mat * mat_stride,
-// row-major (OpenBLAS's operand, mat_stride = K N), or in nnkern GEMM's packed-B layout
+// row-major with rows ld apart (OpenBLAS's operand: ld = N; small_products: N rounded up to
+// whole vectors, the padding zero), or in nnkern GEMM's packed-B layout
 // (`packed`: the layout of every matrix is `layout`'s), so that no packing pass runs.
 template <class T>
 struct FilterDest {
   T* data;
   int64_t mat_stride;
+  int64_t ld;  // row stride of the row-major layout: N, or N padded to whole vectors (small_products)
   bool packed;
   GemmPackedB<T> layout;
   GemmPackedB<T> matrix(int64_t mat) const { return {layout.isa, layout.k, layout.n, data + mat * mat_stride}; }

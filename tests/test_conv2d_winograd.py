@@ -159,6 +159,10 @@ CASES = {
     "k130-grad-x": ((1, 40, 5, 6), 130, 1, 1),
     "k130-groups2": ((1, 260, 3, 5), 66, 1, 2),
     "k400": ((1, 400, 3, 3), 34, 1, 1),
+    # <= 32 channels per group on both sides: the products skip GEMM (small_products); 20 and
+    # 32 output channels: 3 and 4 vectors of doubles.
+    "small-c32-o20": ((2, 32, 7, 6), 20, 1, 1),
+    "small-c24-o32": ((1, 24, 6, 9), 32, (1, 2), 1),
 }
 # F(m x m, r x r) run by each test below: (forced tile m, kernel size r).
 ALGOS = ((2, 3), (4, 3), (2, 5))
