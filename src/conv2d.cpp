@@ -20,7 +20,7 @@ static const ConvAlgoEntry kConvAlgos[] = {
     {ConvAlgo::Im2col, conv2d_im2col_applies, "any shape",
      {conv2d_im2col_forward<float>, conv2d_im2col_backward_input<float>, conv2d_im2col_backward_weight<float>},
      {conv2d_im2col_forward<double>, conv2d_im2col_backward_input<double>, conv2d_im2col_backward_weight<double>}},
-    {ConvAlgo::Winograd, conv2d_winograd_applies, "a 3x3 or 5x5 kernel, stride 1, dilation 1",
+    {ConvAlgo::Winograd, conv2d_winograd_applies, "a 3x3 or 5x5 kernel at stride 1, or a square kernel with ceil(k / stride) = 3 or 5 at an equal stride on both axes, dilation 1",
      {conv2d_winograd_forward<float>, conv2d_winograd_backward_input<float>, conv2d_winograd_backward_weight<float>},
      {conv2d_winograd_forward<double>, conv2d_winograd_backward_input<double>,
       conv2d_winograd_backward_weight<double>}},

@@ -46,7 +46,12 @@ static int64_t pass_out_channels(const Conv2dShape& s, ConvPass p) {
 // F(2x2,5x5) (5x5 kernels, 2x2 tiles) under the same conditions: alexnet-conv2-g2 fwd/gx/gw
 // 38.5/83.9, 48.9/85.5, 52.3/92.7 ms (implicit 63.3, 81.1, 72.9); c32-oc64-5x5 4.5/12.5,
 // 5.4/12.6, 6.3/13.5 (implicit 8.9, 9.8, 8.9); 1-channel mnist-simpleconv stays im2col (3.5/0.78).
-static bool winograd_pays(const Conv2dShape& s, ConvPass p, ConvDtype) {
+// A strided shape runs as the stride-1 problem of its phase planes (C S^2 input channels), and the
+// same conditions are asked of that: alexnet-conv1 (11x11 stride 4, 48 phase channels) fwd/gx/gw
+// 22.8-25.6 / 19.9-23.0 / 19.0-21.6 ms against implicit 33.2-39.0 / im2col 51.7-52.4 / implicit
+// 34.2-37.9 (three runs, 2 threads; torch's forward 50-59 ms in the same runs).
+static bool winograd_pays(const Conv2dShape& shape, ConvPass p, ConvDtype) {
+  const Conv2dShape s = shape.sh > 1 ? conv2d_winograd_phase_shape(shape) : shape;
   const int64_t m = conv2d_winograd_default_tile(s);
   const int64_t tiles = s.n * ((s.oh + m - 1) / m) * ((s.ow + m - 1) / m);
   return pass_in_channels(s, p) >= 8 && pass_out_channels(s, p) >= 8 && tiles >= 64;

@@ -63,7 +63,8 @@ int conv2d_winograd_tile(const Conv2dShape& s, ConvPass, ConvDtype) {
 }
 
 bool conv2d_winograd_applies(const Conv2dShape& s, ConvPass, ConvDtype) {
-  return s.kh == s.kw && (s.kh == 3 || s.kh == 5) && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1;
+  return (s.kh == s.kw && (s.kh == 3 || s.kh == 5) && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1) ||
+         conv2d_winograd_phases_apply(s);
 }
 
 namespace wino {
@@ -171,6 +172,7 @@ static void correlate(const T* in, const FilterDest<T>& u, const T* bias, T* out
 
 template <class T>
 void conv2d_winograd_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s) {
+  if (s.sh > 1) return conv2d_winograd_phases_forward(x, w, b, y, s);
   const int m = conv2d_winograd_tile(s, ConvPass::Forward, conv_dtype_of<T>());
   const wino::Geom gm =
       wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh), sizeof(T), true);
@@ -182,6 +184,7 @@ void conv2d_winograd_forward(const T* x, const T* w, const T* b, T* y, const Con
 // grad_x[i][j] = sum_{o,p,q} gy[i + ph - (r-1) + p][j + pw - (r-1) + q] w[o][c][r-1 - p][r-1 - q].
 template <class T>
 void conv2d_winograd_backward_input(const T* gy, const T* w, T* gx, const Conv2dShape& s) {
+  if (s.sh > 1) return conv2d_winograd_phases_backward_input(gy, w, gx, s);
   const int m = conv2d_winograd_tile(s, ConvPass::BackwardInput, conv_dtype_of<T>());
   const wino::Geom gm =
       wino::make_geom(s.n, s.oc, s.oh, s.ow, s.c, s.h, s.w, s.groups, s.ph - (s.kh - 1), s.pw - (s.kw - 1), m,

@@ -38,8 +38,8 @@
 
 namespace nnk {
 
-// Whether Winograd handles this shape: a 3x3 or 5x5 kernel, stride 1, dilation 1 (every pass,
-// both dtypes).
+// Whether Winograd handles this shape: a 3x3 or 5x5 kernel, stride 1, dilation 1, or a strided
+// one whose phases are (conv2d_winograd_phases_apply) (every pass, both dtypes).
 bool conv2d_winograd_applies(const Conv2dShape& s, ConvPass pass, ConvDtype dt);
 
 template <class T>
@@ -48,6 +48,19 @@ template <class T>
 void conv2d_winograd_backward_input(const T* gy, const T* w, T* gx, const Conv2dShape& s);
 template <class T>
 void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2dShape& s);
+
+// Strided shapes through Winograd (conv2d_winograd_phases.cpp): stride S > 1 (the same on both
+// axes), a square k x k kernel with ceil(k / S) = 3 or 5 taps per phase, dilation 1. The
+// conv2d_winograd_* kernels run them as the stride-1 correlation of the S^2 phase planes.
+bool conv2d_winograd_phases_apply(const Conv2dShape& s);
+// That stride-1 problem (C S^2 channels, r x r kernel, no padding, the same output).
+Conv2dShape conv2d_winograd_phase_shape(const Conv2dShape& s);
+template <class T>
+void conv2d_winograd_phases_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s);
+template <class T>
+void conv2d_winograd_phases_backward_input(const T* gy, const T* w, T* gx, const Conv2dShape& s);
+template <class T>
+void conv2d_winograd_phases_backward_weight(const T* gy, const T* x, T* gw, const Conv2dShape& s);
 
 // The output tile size m used for a shape, pass and dtype: the forced one if set, else the
 // measured choice (conv2d_winograd.cpp).

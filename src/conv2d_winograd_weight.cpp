@@ -19,6 +19,7 @@ constexpr int64_t kPartialBudget = int64_t(1) << 22;
 
 template <class T>
 void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2dShape& s) {
+  if (s.sh > 1) return conv2d_winograd_phases_backward_weight(gy, x, gw, s);
   const int m = conv2d_winograd_tile(s, ConvPass::BackwardWeight, conv_dtype_of<T>());
   wino::Geom gm =
       wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh), sizeof(T), false);

@@ -22,7 +22,7 @@ PICKS = {
     "mnist-simpleconv": (IM, IM, IM),
     "deepconv-3x3": (W, W, W),
     "keras-cnn-conv2": (W, W, W),
-    "alexnet-conv1": (IC, IM, IC),
+    "alexnet-conv1": (W, W, W),  # 11x11 stride 4: Winograd on its 4x4 phase planes
     "alexnet-conv2-g2": (W, W, W),
     "alexnet-conv3": (W, W, W),
 }

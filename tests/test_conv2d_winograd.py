@@ -92,9 +92,56 @@ def _gamma(n, u):
     return n * u / (1 - n * u)
 
 
+def _pair(v):
+    return (v, v) if np.isscalar(v) else tuple(v)
+
+
+def phase_problem(x, w, kw):
+    """The stride-1 problem a strided convolution runs as (src/conv2d_winograd_phases.cpp):
+    X'[n, (c, py, px), u, v] = xpad[n, c, S u + py, S v + px] and W'[o, (c, py, px), a, b] =
+    w[o, c, S a + py, S b + px] (0 past the kernel), r = ceil(k / S) taps, no padding."""
+    S, (ph, pw), k = _pair(kw.get("stride", 1))[0], _pair(kw.get("padding", 0)), w.shape[2]
+    r, (n, c, h, wd) = -(-k // S), x.shape
+    oh, ow = (h + 2 * ph - k) // S + 1, (wd + 2 * pw - k) // S + 1
+    hq, wq = oh + r - 1, ow + r - 1
+    xp = np.zeros((n, c, S * hq, S * wq), x.dtype)
+    hh, ww = min(h, S * hq - ph), min(wd, S * wq - pw)
+    xp[:, :, ph:ph + hh, pw:pw + ww] = x[:, :, :hh, :ww]
+    xq = xp.reshape(n, c, hq, S, wq, S).transpose(0, 1, 3, 5, 2, 4).reshape(n, c * S * S, hq, wq)
+    wpad = np.zeros(w.shape[:2] + (S * r, S * r), w.dtype)
+    wpad[:, :, :k, :k] = w
+    wq_ = wpad.reshape(w.shape[:2] + (r, S, r, S)).transpose(0, 1, 3, 5, 2, 4).reshape(
+        w.shape[0], w.shape[1] * S * S, r, r)
+    return xq, wq_, dict(padding=0, groups=kw.get("groups", 1))
+
+
+def _strided_bound(pass_, x, w, b, gy, kw, m):
+    """winograd_bound of a strided pass: the phase problem's bound, mapped back element by element
+    (every x pixel / weight tap is one element of X' / W', or read by no output: bound 0)."""
+    S, (ph, pw), k = _pair(kw["stride"])[0], _pair(kw.get("padding", 0)), w.shape[2]
+    xq, wq, kq = phase_problem(x, w, kw)
+    e = winograd_bound(pass_, xq, wq, b, gy, kq, m)
+    if pass_ == "forward":
+        return e
+    if pass_ == "backward_weight":  # gw[o, c, p, q] = gW'[o, (c, p % S, q % S), p // S, q // S]
+        r = wq.shape[2]
+        e = e.reshape(w.shape[:2] + (S, S, r, r)).transpose(0, 1, 4, 2, 5, 3).reshape(w.shape[:2] + (r * S, r * S))
+        return e[:, :, :k, :k]
+    n, c, h, wd = x.shape
+    hq, wq_ = xq.shape[2:]
+    e = e.reshape(n, c, S, S, hq, wq_).transpose(0, 1, 4, 2, 5, 3).reshape(n, c, hq * S, wq_ * S)
+    out = np.zeros(x.shape)
+    hh, ww = min(h, S * hq - ph), min(wd, S * wq_ - pw)
+    out[:, :, :hh, :ww] = e[:, :, ph:ph + hh, pw:pw + ww]
+    return out
+
+
 def winograd_bound(pass_, x, w, b, gy, kw, m=None):
     """Per-element bound on |winograd - exact| for one pass with output tile m (3x3 kernels;
-    5x5 ones always use 2); m=None: the largest over the tile sizes the kernel may run."""
+    5x5 ones always use 2); m=None: the largest over the tile sizes the kernel may run.
+    Strided shapes: the bound of their phase problem (phase_problem)."""
+    if _pair(kw.get("stride", 1))[0] > 1:
+        return _strided_bound(pass_, x, w, b, gy, kw, m)
     r = w.shape[2]
     if m is None:
         return np.maximum.reduce([winograd_bound(pass_, x, w, b, gy, kw, t) for t, _ in _algos(r)])
@@ -307,3 +354,71 @@ def test_wide_channels_on_each_gemm_path(isa, name):
         finally:
             _core._gemm_set_isa(prev)
         assert not np.array_equal(blas, got["forward" if "forward" in name or "groups" in name else "backward_input"])
+
+
+# Strided shapes through the phase decomposition: (N, C, H, W), OC, kernel, stride, padding,
+# groups. AlexNet's first layer in small (11x11 stride 4), 5x5 stride 2 (3 taps per phase), 9x9
+# stride 2 (5 taps: F(2x2,5x5)), 9x9 stride 3, groups, odd sizes, padding past the stride.
+STRIDED = {
+    "k11-s4": ((2, 3, 35, 33), 8, 11, 4, 2, 1),
+    "k5-s2-groups2": ((1, 4, 13, 12), 6, 5, 2, 1, 2),
+    "k9-s2": ((2, 2, 19, 17), 5, 9, 2, 3, 1),
+    "k9-s3-pad0": ((1, 3, 20, 21), 4, 9, 3, 0, 1),
+    "k6-s2-n1": ((1, 10, 11, 14), 9, 6, 2, (2, 1), 1),
+}
+
+
+def _strided_data(name, dtype):
+    xs, oc, k, st, pad, g = STRIDED[name]
+    rng = np.random.default_rng(zlib.crc32(f"{name}-{np.dtype(dtype).name}".encode()))
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal((oc, xs[1] // g, k, k)) / np.sqrt(k * k * xs[1] / g)).astype(dtype)
+    b = rng.standard_normal(oc).astype(dtype)
+    kw = dict(stride=st, padding=pad, groups=g)
+    gy = rng.standard_normal(R.conv2d(x, w, b, **kw).shape).astype(dtype)
+    return x, w, b, gy, kw
+
+
+@pytest.mark.parametrize("pass_", PASSES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", STRIDED)
+def test_strided_within_the_bound_of_its_phase_problem(name, dtype, pass_):
+    x, w, b, gy, kw = _strided_data(name, dtype)
+    got = _run(pass_, x, w, b, gy, kw)
+    assert got.dtype == dtype
+    assert_close(got, _reference(pass_, x, w, b, gy, kw), rtol=0.0, atol=winograd_bound(pass_, x, w, b, gy, kw),
+                 what=f"winograd phases {name} {pass_}")
+
+
+def test_phase_problem_is_the_strided_convolution(rng):
+    """The decomposition itself (NumPy, float64): the stride-1 correlation of the phase planes
+    is the strided convolution."""
+    for name in STRIDED:
+        x, w, b, gy, kw = _strided_data(name, np.float64)
+        xq, wq, kq = phase_problem(x, w, kw)
+        np.testing.assert_allclose(R.conv2d(xq, wq, b, **kq), R.conv2d(x, w, b, **kw), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("pass_", PASSES)
+def test_strided_one_and_two_threads_bit_identical(rng, threads, pass_):
+    x = rng.standard_normal((6, 3, 131, 127)).astype(np.float32)  # 32x31 outputs: several work items
+    w = rng.standard_normal((8, 3, 11, 11)).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    kw = dict(stride=4, padding=2)
+    gy = rng.standard_normal(F.conv2d(x, w, b, **kw).shape).astype(np.float32)
+    threads(1)
+    one = _run(pass_, x, w, b, gy, kw)
+    threads(2)
+    two = _run(pass_, x, w, b, gy, kw)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_strided_float64_gradients_match_finite_differences(rng):
+    x = rng.standard_normal((1, 2, 11, 10))
+    w = rng.standard_normal((3, 2, 5, 5))
+    kw = dict(stride=2, padding=1)
+    r = rng.standard_normal(F.conv2d(x, w, None, **kw, algo="winograd").shape)
+    loss = lambda: float(np.sum(F.conv2d(x, w, None, **kw, algo="winograd") * r))  # noqa: E731
+    gx, gw, _ = F.conv2d_backward(r, x, w, **kw, algo="winograd")
+    for got, arr, what in ((gx, x, "x"), (gw, w, "weight")):
+        assert_close(got, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, what=f"phases d loss/d {what}")
