@@ -1,11 +1,35 @@
 // Build and runtime information, thread control and the output-poisoning test hook.
 #include <omp.h>
+#include <memory>
 #include "blas.h"
 #include "checks.h"
+#include "output_cache.h"
 #include "fork_warning.h"
 #include "nnk_common.h"
 
 namespace py = pybind11;
+
+namespace {
+struct OutputBlock {
+  void* p;
+  size_t bytes;
+  OutputBlock(void* p_, size_t b) : p(p_), bytes(b) {}
+  OutputBlock(const OutputBlock&) = delete;
+  OutputBlock& operator=(const OutputBlock&) = delete;
+  ~OutputBlock() { nnk_py::output_cache_give(p); }
+};
+}  // namespace
+
+py::object nnk_py::output_block(void* p, size_t bytes) {
+  std::unique_ptr<OutputBlock> b;
+  try {
+    b = std::make_unique<OutputBlock>(p, bytes);
+  } catch (...) {
+    output_cache_give(p);
+    throw;
+  }
+  return py::cast(std::move(b));  // takes ownership (frees b, and so gives p back, if it throws)
+}
 
 bool& nnk_py::poison_outputs() {
   static bool on = false;
@@ -35,6 +59,24 @@ void bind_info(py::module_& m) {
   m.def("blas_get_num_threads", &nnk::blas_get_num_threads);
   m.def("_last_parallel_threads", &nnk::last_parallel_threads,
         "Testing hook: threads of the most recent work split of a kernel (1: it ran on the calling thread).");
+  py::class_<OutputBlock>(m, "_OutputBlock", py::buffer_protocol(),
+                          "The memory of a kernel output served by the output cache (see nnkern.set_output_cache).")
+      .def_buffer([](OutputBlock& b) {
+        return py::buffer_info(b.p, 1, py::format_descriptor<uint8_t>::format(), 1, {py::ssize_t(b.bytes)}, {1},
+                               /*readonly=*/false);
+      });
+  m.def("_set_output_cache", [](int64_t cap) {
+    if (cap < 0) throw py::value_error("set_output_cache: max_bytes must be >= 0, got " + std::to_string(cap));
+    nnk_py::output_cache_set_cap(size_t(cap));
+  }, py::arg("max_bytes"), "Cap of the output cache in bytes (0 turns it off and frees what it holds).");
+  m.def("_output_cache_state", []() {
+    py::dict d;
+    d["max_bytes"] = nnk_py::output_cache_cap();
+    d["bytes"] = nnk_py::output_cache_bytes();
+    d["blocks"] = nnk_py::output_cache_blocks();
+    d["min_bytes"] = nnk_py::kOutputCacheMinBytes;
+    return d;
+  }, "The output cache: its cap, the bytes and blocks it holds now, the smallest output it serves.");
   m.def("_set_poison_outputs", [](bool on) { nnk_py::poison_outputs() = on; }, py::arg("on"),
         "Testing hook: fill freshly allocated outputs with a value no kernel writes (see _poison_value) before "
         "each kernel runs.");

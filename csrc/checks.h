@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include "output_cache.h"
 #include <utility>
 #include <vector>
 #include "fork_warning.h"
@@ -223,10 +224,27 @@ constexpr T poison_value() {
   else return std::numeric_limits<T>::max();
 }
 
+// The owner of a cached block: a writable buffer object (so that numpy lets the array's WRITEABLE
+// flag be set again after it was cleared) that returns the block to the cache when it is freed.
+// Registered as _core._OutputBlock (bind_info.cpp). Gives p back itself if it cannot be made.
+py::object output_block(void* p, size_t bytes);
+
+// A fresh C-contiguous output (shapes already checked against overflow): from the output cache
+// when it is large (output_cache.h), else numpy's allocator; poisoned in tests.
 template <class T>
 py::array_t<T> new_array(const std::vector<int64_t>& shape) {
   std::vector<py::ssize_t> sh(shape.begin(), shape.end());
-  py::array_t<T> out(sh);
+  size_t bytes = sizeof(T);
+  for (int64_t d : shape) bytes *= size_t(d);
+  py::array_t<T> out;
+  if (bytes >= kOutputCacheMinBytes && output_cache_cap() > 0) {
+    void* p = output_cache_take(bytes);
+    if (!p) throw std::bad_alloc();
+    py::object owner = output_block(p, bytes);                // gives p back to the cache when freed
+    out = py::array_t<T>(sh, static_cast<T*>(p), owner);  // the array references p
+  } else {
+    out = py::array_t<T>(sh);
+  }
   if (poison_outputs()) {
     T* p = out.mutable_data();
     std::fill(p, p + out.size(), poison_value<T>());

@@ -20,7 +20,22 @@ from .models import AlexNet, DeepConvNet, MultiLayerNet, MultiLayerNetExtend, Si
 __version__ = _core.build_info()["version"]
 conv_algo._apply_env()
 
+
+def set_output_cache(max_bytes: int) -> None:
+    """Keep up to ``max_bytes`` of freed kernel outputs (those of at least 1 MiB) for reuse by
+    later outputs of the same size; 0 turns the cache off and frees what it holds. Default 256 MiB
+    (or ``NNKERN_OUTPUT_CACHE``, in bytes). Reused memory skips the page faults and zeroing of a
+    fresh block from the OS. Such outputs are ordinary writeable arrays whose memory belongs to
+    ``a.base`` (``a.flags.owndata`` is False)."""
+    _core._set_output_cache(int(max_bytes))
+
+
+def get_output_cache() -> dict[str, int]:
+    """The output cache now: ``max_bytes`` (its cap), ``bytes`` and ``blocks`` held, ``min_bytes``
+    (the smallest output it serves)."""
+    return dict(_core._output_cache_state())
+
 __all__ = ["data", "functional", "optimizers", "reference", "set_num_threads", "get_num_threads", "__version__", "init",
-           "set_conv_algo", "get_conv_algo", "conv_algorithms",
+           "set_conv_algo", "get_conv_algo", "conv_algorithms", "set_output_cache", "get_output_cache",
            "layers", "models", "checkpoint", "keras", "Sequential", "save", "load", "load_pickle_params",
            "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "AlexNet"]

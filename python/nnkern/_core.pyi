@@ -24,6 +24,10 @@ __all__: list[str] = [
     'sigmoid_backward', 'sigmoid_forward', 'softmax_backward', 'softmax_cross_entropy_backward',
     'softmax_cross_entropy_forward', 'softmax_forward', 'tanh_backward', 'tanh_forward',
 ]
+class _OutputBlock:
+    """
+    The memory of a kernel output served by the output cache (see nnkern.set_output_cache).
+    """
 def _conv2d_winograd_tile(tile: _Int) -> int:
     """
     Force Winograd's output tile size m (2 or 4) for every shape, or 0 for the per-shape choice; returns the previous
@@ -64,6 +68,10 @@ def _last_parallel_threads() -> int:
     """
     Testing hook: threads of the most recent work split of a kernel (1: it ran on the calling thread).
     """
+def _output_cache_state() -> dict[str, typing.Any]:
+    """
+    The output cache: its cap, the bytes and blocks it holds now, the smallest output it serves.
+    """
 def _poison_outputs() -> bool:
     """
     Whether the NaN-poisoning test hook is on (for outputs allocated in Python).
@@ -76,6 +84,10 @@ def _poison_value(dtype: typing.Any) -> typing.Any:
 def _set_adaptive_threads(on: bool) -> None:
     """
     Turn the busy-machine adaptation on or off (it starts unreduced).
+    """
+def _set_output_cache(max_bytes: _Int) -> None:
+    """
+    Cap of the output cache in bytes (0 turns it off and frees what it holds).
     """
 def _set_poison_outputs(on: bool) -> None:
     """

@@ -36,6 +36,14 @@ def wait_policy():
     return describe()
 
 
+def output_cache_line() -> str:
+    c = _core._output_cache_state()
+    if not c["max_bytes"]:
+        return "off (NNKERN_OUTPUT_CACHE=0 or nnkern.set_output_cache(0))"
+    return (f"freed outputs >= {c['min_bytes'] >> 20} MiB reused, up to {c['max_bytes'] >> 20} MiB kept "
+            f"(nnkern.set_output_cache / NNKERN_OUTPUT_CACHE); {c['bytes'] >> 20} MiB held now")
+
+
 def busy_threads_line():
     """Whether nnkern halves its thread team while other processes keep the cores busy."""
     configured, now, reduced, on = _core._threads_state()
@@ -77,6 +85,7 @@ def format_info():
         f"OpenMP         {b['openmp']} (threads {b['num_threads']}, omp_max_threads {b['omp_max_threads']})",
         f"OpenMP wait    {wait_policy()}",
         f"busy machine   {busy_threads_line()}",
+        f"output cache   {output_cache_line()}",
         f"BLAS           {b['blas']} core={b['blas_corename']} threads={b['blas_num_threads']}",
         f"BLAS config    {b['blas_config']}",
         f"GEMM kernels   {gemm_kernels()}",
