@@ -18,4 +18,9 @@ void bind_conv2d_winograd(py::module_& m) {
       py::arg("tile"),
       "Force Winograd's output tile size m (2 or 4) for every shape, or 0 for the per-shape choice; returns the "
       "previous setting. Process-global: for tests and comparisons.");
+  m.def(
+      "_conv2d_winograd_phase_budget",
+      [](int64_t elements) { return nnk::conv2d_winograd_set_phase_budget(elements); }, py::arg("elements"),
+      "Elements of phase planes a strided Winograd convolution builds at a time (<= 0: the default, 2^22); "
+      "returns the previous budget. Process-global: for tests (1 makes every image its own chunk).");
 }

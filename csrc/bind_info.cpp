@@ -1,6 +1,7 @@
 // Build and runtime information, thread control and the output-poisoning test hook.
 #include <omp.h>
 #include <memory>
+#include <set>
 #include "blas.h"
 #include "checks.h"
 #include "output_cache.h"
@@ -10,13 +11,24 @@
 namespace py = pybind11;
 
 namespace {
+// Blocks alive now: the buffer export serves only these, so that an instance made from Python
+// without a block (`_OutputBlock.__new__(_OutputBlock)`: pybind11 leaves its C++ part
+// unconstructed) raises instead of exporting garbage. Touched under the GIL only.
+std::set<const void*>& live_blocks() {
+  static auto* s = new std::set<const void*>();
+  return *s;
+}
+
 struct OutputBlock {
   void* p;
   size_t bytes;
-  OutputBlock(void* p_, size_t b) : p(p_), bytes(b) {}
+  OutputBlock(void* p_, size_t b) : p(p_), bytes(b) { live_blocks().insert(this); }
   OutputBlock(const OutputBlock&) = delete;
   OutputBlock& operator=(const OutputBlock&) = delete;
-  ~OutputBlock() { nnk_py::output_cache_give(p); }
+  ~OutputBlock() {
+    live_blocks().erase(this);
+    nnk_py::output_cache_give(p);
+  }
 };
 }  // namespace
 
@@ -62,6 +74,7 @@ void bind_info(py::module_& m) {
   py::class_<OutputBlock>(m, "_OutputBlock", py::buffer_protocol(),
                           "The memory of a kernel output served by the output cache (see nnkern.set_output_cache).")
       .def_buffer([](OutputBlock& b) {
+        if (!live_blocks().count(&b)) throw py::type_error("_OutputBlock: not the memory of a kernel output");
         return py::buffer_info(b.p, 1, py::format_descriptor<uint8_t>::format(), 1, {py::ssize_t(b.bytes)}, {1},
                                /*readonly=*/false);
       });

@@ -22,7 +22,7 @@ struct Cache {
 
   static size_t initial_cap() {
     const char* e = std::getenv("NNKERN_OUTPUT_CACHE");  // bytes; 0 turns the cache off
-    if (!e || !*e) return kDefaultCap;
+    if (!e || *e < '0' || *e > '9') return kDefaultCap;  // unset, empty, signed or spaced: the default
     char* end = nullptr;
     const unsigned long long v = std::strtoull(e, &end, 10);
     return end && *end == '\0' ? size_t(v) : kDefaultCap;

@@ -10,8 +10,9 @@
 // Outputs of at least kMinBytes come from this cache: blocks of outputs that were freed, kept
 // up to a byte cap (default 256 MiB, nnkern.set_output_cache / NNKERN_OUTPUT_CACHE, 0 = off)
 // and handed out again for a request of the same size (or up to 1/8 smaller). Such an array is
-// an ordinary writeable ndarray whose memory belongs to a capsule (`a.base`; `a.flags.owndata`
-// is False, so in-place `a.resize` refuses it); freeing the last view returns the block.
+// an ordinary writeable ndarray whose memory belongs to an _OutputBlock (`a.base`, a writable
+// buffer; `a.flags.owndata` is False, so in-place `a.resize` refuses it); freeing the last view
+// returns the block. NNKERN_OUTPUT_CACHE must be a plain decimal number of bytes (else: default).
 // Callers hold the GIL (both paths run under it); a mutex guards the lists anyway.
 #pragma once
 #include <cstddef>

@@ -55,6 +55,9 @@ void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2
 bool conv2d_winograd_phases_apply(const Conv2dShape& s);
 // That stride-1 problem (C S^2 channels, r x r kernel, no padding, the same output).
 Conv2dShape conv2d_winograd_phase_shape(const Conv2dShape& s);
+// Elements of phase planes built at a time (the chunk of images); <= 0 restores the default.
+// Returns the previous budget. A testing hook (chunks of one image exercise the chunk loop).
+int64_t conv2d_winograd_set_phase_budget(int64_t elements);
 template <class T>
 void conv2d_winograd_phases_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s);
 template <class T>

@@ -16,12 +16,18 @@
 // of Winograd on the phase problem (K = C S^2 / groups channels), plus for grad_weight one
 // addition per further chunk.
 #include <algorithm>
+#include <atomic>
 #include "conv2d_winograd.h"
 #include "nnk_common.h"
 
 namespace nnk {
 
 constexpr int64_t kPhaseBudget = int64_t(1) << 22;  // elements of phase planes per chunk (16 MiB of floats)
+static std::atomic<int64_t> g_phase_budget{kPhaseBudget};
+
+int64_t conv2d_winograd_set_phase_budget(int64_t elements) {
+  return g_phase_budget.exchange(elements > 0 ? elements : kPhaseBudget);
+}
 
 static int64_t phase_taps(const Conv2dShape& s) { return (s.kh + s.sh - 1) / s.sh; }
 
@@ -44,7 +50,7 @@ Conv2dShape conv2d_winograd_phase_shape(const Conv2dShape& s) { return phase_sha
 
 static int64_t phase_chunk(const Conv2dShape& s) {
   const Conv2dShape p = phase_shape(s, 1);
-  return std::clamp<int64_t>(kPhaseBudget / (p.c * p.h * p.w), 1, s.n);
+  return std::clamp<int64_t>(g_phase_budget.load() / (p.c * p.h * p.w), 1, s.n);
 }
 
 // Columns v of a phase plane (phase px) that read inside x's w columns: [v0, v1).

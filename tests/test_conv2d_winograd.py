@@ -390,6 +390,38 @@ def test_strided_within_the_bound_of_its_phase_problem(name, dtype, pass_):
                  what=f"winograd phases {name} {pass_}")
 
 
+class phase_budget:
+    """Set the strided path's chunk budget (elements of phase planes) inside a with-block."""
+
+    def __init__(self, elements):
+        self.elements = elements
+
+    def __enter__(self):
+        self.before = _core._conv2d_winograd_phase_budget(self.elements)
+
+    def __exit__(self, *exc):
+        _core._conv2d_winograd_phase_budget(self.before)
+
+
+@pytest.mark.parametrize("pass_", PASSES)
+@pytest.mark.parametrize("name", ["k11-s4", "k9-s2"])
+def test_strided_in_chunks_of_one_image(name, pass_):
+    """A budget of 1 element: every image is its own chunk (the chunk offsets and grad_weight's
+    sum over chunks): forward and grad_x equal the one-chunk result, grad_weight differs in
+    rounding (so the chunked sum really ran) and all three are within the bound."""
+    x, w, b, gy, kw = _strided_data(name, np.float64)
+    x, gy = np.concatenate([x, x[::-1], x]), np.concatenate([gy, gy, gy[::-1]])
+    whole = _run(pass_, x, w, b, gy, kw)
+    with phase_budget(1):
+        chunks = _run(pass_, x, w, b, gy, kw)
+    if pass_ == "backward_weight":  # per-chunk Winograd sums, then added: other roundings, same bound below
+        assert not np.array_equal(chunks, whole) or x.shape[0] == 1
+    else:
+        np.testing.assert_array_equal(chunks, whole)  # images are independent: the same arithmetic
+    assert_close(chunks, _reference(pass_, x, w, b, gy, kw), rtol=0.0, atol=winograd_bound(pass_, x, w, b, gy, kw),
+                 what=f"winograd phases {name} {pass_} in chunks")
+
+
 def test_phase_problem_is_the_strided_convolution(rng):
     """The decomposition itself (NumPy, float64): the stride-1 correlation of the phase planes
     is the strided convolution."""
@@ -399,17 +431,19 @@ def test_phase_problem_is_the_strided_convolution(rng):
         np.testing.assert_allclose(R.conv2d(xq, wq, b, **kq), R.conv2d(x, w, b, **kw), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("budget", [0, 1])
 @pytest.mark.parametrize("pass_", PASSES)
-def test_strided_one_and_two_threads_bit_identical(rng, threads, pass_):
+def test_strided_one_and_two_threads_bit_identical(rng, threads, pass_, budget):
     x = rng.standard_normal((6, 3, 131, 127)).astype(np.float32)  # 32x31 outputs: several work items
     w = rng.standard_normal((8, 3, 11, 11)).astype(np.float32)
     b = rng.standard_normal(8).astype(np.float32)
     kw = dict(stride=4, padding=2)
     gy = rng.standard_normal(F.conv2d(x, w, b, **kw).shape).astype(np.float32)
-    threads(1)
-    one = _run(pass_, x, w, b, gy, kw)
-    threads(2)
-    two = _run(pass_, x, w, b, gy, kw)
+    with phase_budget(budget):  # 0: the default (one chunk), 1: a chunk per image
+        threads(1)
+        one = _run(pass_, x, w, b, gy, kw)
+        threads(2)
+        two = _run(pass_, x, w, b, gy, kw)
     np.testing.assert_array_equal(one, two)
 
 

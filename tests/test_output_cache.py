@@ -99,3 +99,9 @@ def test_outputs_from_many_threads(rng):
         t.join()
     assert not bad
     assert nnkern.get_output_cache()["bytes"] <= 64 * MIB
+
+
+def test_an_output_block_made_from_python_refuses_to_export():
+    block = nnkern._core._OutputBlock.__new__(nnkern._core._OutputBlock)
+    with pytest.raises(BufferError):  # the export's TypeError, as the buffer protocol reports it
+        memoryview(block)

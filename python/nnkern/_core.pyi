@@ -28,6 +28,11 @@ class _OutputBlock:
     """
     The memory of a kernel output served by the output cache (see nnkern.set_output_cache).
     """
+def _conv2d_winograd_phase_budget(elements: _Int) -> int:
+    """
+    Elements of phase planes a strided Winograd convolution builds at a time (<= 0: the default, 2^22); returns the
+    previous budget. Process-global: for tests (1 makes every image its own chunk).
+    """
 def _conv2d_winograd_tile(tile: _Int) -> int:
     """
     Force Winograd's output tile size m (2 or 4) for every shape, or 0 for the per-shape choice; returns the previous
