@@ -131,13 +131,19 @@ static void for_each_phase_tap(const Conv2dShape& s, int64_t r, F&& f) {
   });
 }
 
+// W' from w (0 for the taps past the kernel).
+template <class T>
+static void phase_weights(const T* w, T* wq, const Conv2dShape& s, int64_t r) {
+  for_each_phase_tap(s, r, [&](int64_t at, int64_t in_w) { wq[at] = in_w >= 0 ? w[in_w] : T(0); });
+}
+
 template <class T>
 void conv2d_winograd_phases_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s) {
   const int64_t chunk = phase_chunk(s);
   const Conv2dShape p1 = phase_shape(s, chunk);
   T* wq = workspace<T>(1, s.oc * (p1.c / s.groups) * p1.kh * p1.kw);  // may throw: nothing written yet
   T* xq = workspace<T>(0, chunk * p1.c * p1.h * p1.w);
-  for_each_phase_tap(s, p1.kh, [&](int64_t at, int64_t in_w) { wq[at] = in_w >= 0 ? w[in_w] : T(0); });
+  phase_weights(w, wq, s, p1.kh);
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const Conv2dShape p = phase_shape(s, std::min(chunk, s.n - n0));
     to_phases(x + n0 * s.c * s.h * s.w, xq, s, p, p.n);
@@ -151,7 +157,7 @@ void conv2d_winograd_phases_backward_input(const T* gy, const T* w, T* gx, const
   const Conv2dShape p1 = phase_shape(s, chunk);
   T* wq = workspace<T>(1, s.oc * (p1.c / s.groups) * p1.kh * p1.kw);
   T* gq = workspace<T>(0, chunk * p1.c * p1.h * p1.w);
-  for_each_phase_tap(s, p1.kh, [&](int64_t at, int64_t in_w) { wq[at] = in_w >= 0 ? w[in_w] : T(0); });
+  phase_weights(w, wq, s, p1.kh);
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const Conv2dShape p = phase_shape(s, std::min(chunk, s.n - n0));
     conv2d_winograd_backward_input(gy + n0 * s.oc * s.oh * s.ow, wq, gq, p);

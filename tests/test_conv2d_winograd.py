@@ -171,17 +171,27 @@ def winograd_bound(pass_, x, w, b, gy, kw, m=None):
     return _gamma(x.shape[0] * ty * tx + k["v"] + k["gy"] + k["u"] + 1, u) * e
 
 
-class tile:
-    """Force Winograd's output tile size inside a with-block (process-global, restored after)."""
+class setting:
+    """A process-global testing hook `setter(value) -> previous` set inside a with-block, restored after."""
 
-    def __init__(self, m):
-        self.m = m
+    def __init__(self, setter, value):
+        self.setter, self.value = setter, value
 
     def __enter__(self):
-        self.before = _core._conv2d_winograd_tile(self.m)
+        self.before = self.setter(self.value)
 
     def __exit__(self, *exc):
-        _core._conv2d_winograd_tile(self.before)
+        self.setter(self.before)
+
+
+def tile(m):
+    """Force Winograd's output tile size (2 or 4; 0 = per shape)."""
+    return setting(_core._conv2d_winograd_tile, m)
+
+
+def phase_budget(elements):
+    """The strided path's chunk budget (elements of phase planes; 1 = a chunk per image)."""
+    return setting(_core._conv2d_winograd_phase_budget, elements)
 
 
 # (N, C, H, W), OC, padding, groups, run with 3x3 and 5x5 kernels: partial tiles (H, W not
@@ -390,19 +400,6 @@ def test_strided_within_the_bound_of_its_phase_problem(name, dtype, pass_):
                  what=f"winograd phases {name} {pass_}")
 
 
-class phase_budget:
-    """Set the strided path's chunk budget (elements of phase planes) inside a with-block."""
-
-    def __init__(self, elements):
-        self.elements = elements
-
-    def __enter__(self):
-        self.before = _core._conv2d_winograd_phase_budget(self.elements)
-
-    def __exit__(self, *exc):
-        _core._conv2d_winograd_phase_budget(self.before)
-
-
 @pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("name", ["k11-s4", "k9-s2"])
 def test_strided_in_chunks_of_one_image(name, pass_):
@@ -456,3 +453,16 @@ def test_strided_float64_gradients_match_finite_differences(rng):
     gx, gw, _ = F.conv2d_backward(r, x, w, **kw, algo="winograd")
     for got, arr, what in ((gx, x, "x"), (gw, w, "weight")):
         assert_close(got, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, what=f"phases d loss/d {what}")
+
+
+@pytest.mark.parametrize("kw,error", [(dict(stride=2, padding=2 ** 20), ValueError),
+                                      (dict(stride=2, padding=2 ** 30), OverflowError),
+                                      (dict(stride=2 ** 31, padding=2), ValueError)])
+def test_strided_hostile_sizes_raise(kw, error):
+    """Padding whose phase planes would not fit, and a stride the phases do not apply to: Python
+    exceptions before any memory is touched."""
+    x, w = np.ones((1, 1, 3, 3), np.float32), np.ones((1, 1, 5, 5), np.float32)
+    with pytest.raises(error):
+        F.conv2d(x, w, None, **kw, algo="winograd")
+    with pytest.raises(error):
+        F.conv2d_backward(np.ones((1, 1, 1, 1), np.float32), x, w, **kw, algo="winograd")
