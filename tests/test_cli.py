@@ -173,4 +173,5 @@ def test_bench_writes_table_and_chart(tmp_path):
     assert r.returncode == 0, r.stderr
     table = (tmp_path / "bench.md").read_text()
     assert "| workload |" in table and "BLAS core" in table
+    assert "OPENBLAS_THREAD_TIMEOUT=4" in table  # the bench restarted itself with the reference's BLAS quiet
     assert_png(tmp_path / "bench.png")

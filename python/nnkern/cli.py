@@ -62,6 +62,8 @@ def _cmd_bench(args):
     import os
 
     from .bench import compare
+    if args.from_command_line:  # never replace a process that called main() itself
+        compare.restart_with_quiet_blas()
     os.makedirs(args.out_dir, exist_ok=True)
     args.out = args.out or os.path.join(args.out_dir, "bench.md")
     args.chart = args.chart or os.path.join(args.out_dir, "bench.png")
@@ -105,6 +107,7 @@ HANDLERS = {"train": _cmd_train, "launch": _cmd_launch, "export-onnx": _cmd_expo
 def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
+        args.from_command_line = argv is None
         return HANDLERS[args.command](args)
     except (UsageError, ValueError, OSError) as e:
         print(f"nnkern: error: {e}", file=sys.stderr)
