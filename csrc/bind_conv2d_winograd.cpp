@@ -9,14 +9,15 @@ void bind_conv2d_winograd(py::module_& m) {
   m.def(
       "_conv2d_winograd_tile",
       [](int tile) {
-        if (tile != 0 && tile != 2 && tile != 4)
-          throw py::value_error("_conv2d_winograd_tile: tile must be 2 or 4 (F(2x2,3x3), F(4x4,3x3)) or 0 (per shape)");
+        if (tile != 0 && tile != 2 && tile != 4 && tile != 5)
+          throw py::value_error(
+              "_conv2d_winograd_tile: tile must be 2, 4 or 5 (F(2x2,3x3), F(4x4,3x3), F(5x5,3x3)) or 0 (per shape)");
         const int before = nnk::conv2d_winograd_forced_tile();
         nnk::conv2d_winograd_set_tile(tile);
         return before;
       },
       py::arg("tile"),
-      "Force Winograd's output tile size m (2 or 4) for every shape, or 0 for the per-shape choice; returns the "
+      "Force Winograd's output tile size m (2, 4 or 5) for every 3x3 shape, or 0 for the per-shape choice; returns the "
       "previous setting. Process-global: for tests and comparisons.");
   m.def(
       "_conv2d_winograd_phase_budget",

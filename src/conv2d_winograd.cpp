@@ -46,16 +46,24 @@ static bool winograd_gemm_is_nnk(const wino::Geom& gm, int64_t elem_bytes) {
   return gm.og >= nr;
 }
 
-void conv2d_winograd_set_tile(int m) { g_forced_tile.store(m == 2 || m == 4 ? m : 0); }
+void conv2d_winograd_set_tile(int m) { g_forced_tile.store(m == 2 || m == 4 || m == 5 ? m : 0); }
 int conv2d_winograd_forced_tile() { return g_forced_tile.load(); }
 
-// F(4x4) for every shape, pass and dtype: it was the faster tile on every 3x3 stride-1 shape
-// measured (1 thread, CPU time: deepconv-3x3 1.3-2.0x faster than F(2x2) per pass, seed-keras-conv2
+// F(4x4) for 3x3 kernels: it was the faster tile than F(2x2) on every 3x3 stride-1 shape
+// measured (1 thread, CPU time: deepconv-3x3 1.3-2.0x faster per pass, seed-keras-conv2
 // 1.3-2.0x, alexnet-conv3 1.1-1.2x, 8x64x56x56 1.35-1.5x), except batch 1 with 256 -> 384 channels
 // at 13x13, where neither beats im2col (the filter transform dominates) and the selection should
-// not pick Winograd. F(2x2) stays available (forced) for its ~20x smaller rounding error.
-// A 5x5 kernel always runs F(2x2,5x5) (F(4x4,5x5) would need 8x8 tiles and points +-1/2).
-int conv2d_winograd_default_tile(const Conv2dShape& s) { return s.kh == 5 ? 2 : 4; }
+// not pick Winograd. F(5x5) instead where its tiles cover the planes with clearly fewer
+// transform-domain values (tiles x 7^2 <= 85% of tiles x 6^2): 13x13 and 14x14 planes (77%),
+// 10x10 (60%), not 28x28 or 56x56 (100%). F(2x2) stays available (forced) for its ~20x smaller
+// rounding error. A 5x5 kernel always runs F(2x2,5x5) (F(4x4,5x5) would need 8x8 tiles).
+static int64_t transform_values(const Conv2dShape& s, int64_t m) {
+  return ((s.oh + m - 1) / m) * ((s.ow + m - 1) / m) * (m + 2) * (m + 2);
+}
+int conv2d_winograd_default_tile(const Conv2dShape& s) {
+  if (s.kh == 5) return 2;
+  return 100 * transform_values(s, 5) <= 85 * transform_values(s, 4) ? 5 : 4;
+}
 
 int conv2d_winograd_tile(const Conv2dShape& s, ConvPass, ConvDtype) {
   const int forced = g_forced_tile.load();

@@ -158,6 +158,7 @@ static NNK_INLINE void adjoint_rows_impl(const T* acc, int64_t parts, int64_t st
 NNK_WINO_FILTER(2, 3)
 NNK_WINO_FILTER(4, 3)
 NNK_WINO_FILTER(2, 5)
+NNK_WINO_FILTER(5, 3)
 
 template <class T>
 void filter_transform(const T* w, const FilterDest<T>& u, const Conv2dShape& s, int m, bool transposed) {
@@ -166,6 +167,7 @@ void filter_transform(const T* w, const FilterDest<T>& u, const Conv2dShape& s, 
   parallel_ranges(rows, items_per_grain(kFilterGrain, per_row), [&](int64_t r0, int64_t r1) {
     if (s.kh == 5) conv2d_winograd_filter_f2x5_isa<T>(w, u, s, transposed, r0, r1);
     else if (m == 2) conv2d_winograd_filter_f2x3_isa<T>(w, u, s, transposed, r0, r1);
+    else if (m == 5) conv2d_winograd_filter_f5x3_isa<T>(w, u, s, transposed, r0, r1);
     else conv2d_winograd_filter_f4x3_isa<T>(w, u, s, transposed, r0, r1);
   });
 }
@@ -175,6 +177,7 @@ void filter_adjoint(const T* acc, int64_t parts, int64_t stride, T* gw, const Co
   parallel_ranges(s.oc, items_per_grain(kFilterGrain, s.c / s.groups * parts), [&](int64_t r0, int64_t r1) {
     if (s.kh == 5) conv2d_winograd_filter_adjoint_f2x5_isa<T>(acc, parts, stride, gw, s, r0, r1);
     else if (m == 2) conv2d_winograd_filter_adjoint_f2x3_isa<T>(acc, parts, stride, gw, s, r0, r1);
+    else if (m == 5) conv2d_winograd_filter_adjoint_f5x3_isa<T>(acc, parts, stride, gw, s, r0, r1);
     else conv2d_winograd_filter_adjoint_f4x3_isa<T>(acc, parts, stride, gw, s, r0, r1);
   });
 }

@@ -326,11 +326,13 @@ int64_t rows_scratch(const Geom& gm, int64_t elem_bytes) {
 NNK_WINO_TILES(2, 3)
 NNK_WINO_TILES(4, 3)
 NNK_WINO_TILES(2, 5)
+NNK_WINO_TILES(5, 3)
 
-// The clone of each transform for the geometry's algorithm (m, r): F(2,3), F(4,3) or F(2,5).
+// The clone of each transform for the geometry's algorithm (m, r): F(2,3), F(4,3), F(5,3) or F(2,5).
 #define NNK_WINO_PICK(fn, ...)                                        \
   if (gm.r == 5) fn##_f2x5_isa<T>(__VA_ARGS__);                       \
   else if (gm.m == 2) fn##_f2x3_isa<T>(__VA_ARGS__);                  \
+  else if (gm.m == 5) fn##_f5x3_isa<T>(__VA_ARGS__);                  \
   else fn##_f4x3_isa<T>(__VA_ARGS__)
 
 template <class T>

@@ -1,4 +1,4 @@
-"""Winograd convolution (algo="winograd": F(2x2,3x3) and F(4x4,3x3) for 3x3 kernels, F(2x2,5x5)
+"""Winograd convolution (algo="winograd": F(2x2,3x3), F(4x4,3x3) and F(5x5,3x3) for 3x3 kernels, F(2x2,5x5)
 for 5x5 ones) against the float64
 reference, with the tolerance taken from its rounding-error bound (not an ad-hoc rtol);
 float64 finite differences of grad_x and grad_weight; 1 vs 2 threads bit-identical.
@@ -33,14 +33,23 @@ _MATS = {
                  G=[[1 / 4, 0, 0, 0, 0], [-1 / 6] * 5, [-1 / 6, 1 / 6, -1 / 6, 1 / 6, -1 / 6],
                     [1 / 24, 1 / 12, 1 / 6, 1 / 3, 2 / 3], [1 / 24, -1 / 12, 1 / 6, -1 / 3, 2 / 3], [0, 0, 0, 0, 1]],
                  AT=[[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 1]]),
+    (5, 3): dict(BT=[[-2, 4, 2.5, -5, -.5, 1, 0], [0, 2, -2, -4.5, .5, 1, 0], [0, -2, 6, -3.5, -1.5, 1, 0],
+                     [0, 1, -1.5, -2, 1.5, 1, 0], [0, -1, 2.5, 0, -2.5, 1, 0], [0, 4, 0, -5, 0, 1, 0],
+                     [0, -2, 4, 2.5, -5, -.5, 1]],
+                 G=[[-1 / 2, 0, 0], [-1 / 3] * 3, [1 / 9, -1 / 9, 1 / 9], [1 / 36, 1 / 18, 1 / 9],
+                    [-1 / 60, 1 / 30, -1 / 15], [32 / 45, 16 / 45, 8 / 45], [0, 0, 1]],
+                 AT=[[1, 1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, .5, 0], [0, 1, 1, 4, 4, .25, 0],
+                     [0, 1, -1, 8, -8, .125, 0], [0, 1, 1, 16, 16, .0625, 1]]),
 }
 # Roundings along the longest path, per stage (conv2d_winograd_tf.h's factored 1-D transforms):
 # filters in double then rounded once (7: six double roundings, conservatively at the same u,
 # plus the final one; 5 taps: ten and one), input tile (1 / 3 per 1-D pass for a = 4 / 6), output
 # tile (2 / 3 per pass), grad_out tile (1 / 2 per pass; F(2,5): 1); the bias add is one more.
+# F(5,3)'s transforms are plain sums over the nonzero coefficients (apply_matrix): a row of t
+# terms rounds at most t times (the first product, then t - 1 additions), so 6 / 6 / 5 per pass.
 _KAPPA = {(2, 3): dict(u=7, v=2, out=4, gy=2), (4, 3): dict(u=7, v=6, out=6, gy=4),
-          (2, 5): dict(u=11, v=6, out=6, gy=2)}
-TILES = (2, 4)  # the forced tile sizes of 3x3 kernels; 5x5 ones always run F(2x2,5x5)
+          (2, 5): dict(u=11, v=6, out=6, gy=2), (5, 3): dict(u=7, v=12, out=12, gy=10)}
+TILES = (2, 4, 5)  # the forced tile sizes of 3x3 kernels; 5x5 ones always run F(2x2,5x5)
 
 
 def _algos(r):
@@ -52,11 +61,12 @@ def _abs(mr):
     return {k: np.abs(np.array(v, float)) for k, v in _MATS[mr].items()}
 
 
-def test_f2x5_transforms_compute_the_correlation(rng):
-    """A^T [(G g) (.) (B^T d)] is the 5-tap correlation of d with g (the G of F(2,5) was solved for)."""
-    t = {k: np.array(v, float) for k, v in _MATS[(2, 5)].items()}
-    d, g = rng.standard_normal(6), rng.standard_normal(5)
-    np.testing.assert_allclose(t["AT"] @ ((t["G"] @ g) * (t["BT"] @ d)), [d[i:i + 5] @ g for i in range(2)],
+@pytest.mark.parametrize("mr", sorted(_MATS))
+def test_transforms_compute_the_correlation(rng, mr):
+    """A^T [(G g) (.) (B^T d)] is the r-tap correlation of d with g, for each F(m, r) above."""
+    (m, r), t = mr, {k: np.array(v, float) for k, v in _MATS[mr].items()}
+    d, g = rng.standard_normal(m + r - 1), rng.standard_normal(r)
+    np.testing.assert_allclose(t["AT"] @ ((t["G"] @ g) * (t["BT"] @ d)), [d[i:i + r] @ g for i in range(m)],
                                rtol=1e-12, atol=1e-12)
 
 
@@ -185,7 +195,7 @@ class setting:
 
 
 def tile(m):
-    """Force Winograd's output tile size (2 or 4; 0 = per shape)."""
+    """Force Winograd's output tile size (2, 4 or 5; 0 = per shape)."""
     return setting(_core._conv2d_winograd_tile, m)
 
 
@@ -222,7 +232,7 @@ CASES = {
     "small-c24-o32": ((1, 24, 6, 9), 32, (1, 2), 1),
 }
 # F(m x m, r x r) run by each test below: (forced tile m, kernel size r).
-ALGOS = ((2, 3), (4, 3), (2, 5))
+ALGOS = ((2, 3), (4, 3), (5, 3), (2, 5))
 PASSES = ("forward", "backward_input", "backward_weight")
 
 
@@ -275,7 +285,7 @@ def test_forward_without_bias_and_each_tile_differs_in_rounding_only():
         with tile(m):
             outs.append(F.conv2d(x, w, None, **kw, algo="winograd"))
         assert_close(outs[-1], ref, rtol=0.0, atol=winograd_bound("forward", x, w, None, gy, kw, m), what=f"F({m})")
-    assert not np.array_equal(outs[0], outs[1])  # two different algorithms really ran
+    assert not np.array_equal(outs[0], outs[1]) and not np.array_equal(outs[1], outs[2])  # different algorithms ran
 
 
 @pytest.mark.parametrize("m,r", ALGOS)
@@ -317,7 +327,7 @@ def test_one_and_two_threads_bit_identical(rng, threads, name, pass_, m, r):
 
 
 def test_tile_override_rejects_other_sizes():
-    with pytest.raises(ValueError, match="tile must be 2 or 4"):
+    with pytest.raises(ValueError, match="tile must be 2, 4 or 5"):
         _core._conv2d_winograd_tile(3)
 
 
