@@ -78,7 +78,8 @@ bool conv2d_winograd_applies(const Conv2dShape& s, ConvPass, ConvDtype) {
 namespace wino {
 
 Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t oh, int64_t ow, int64_t groups,
-               int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes, bool product_pass) {
+               int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes, bool product_pass,
+               int64_t block_multiple) {
   Geom gm{};
   gm.n = n, gm.c = c, gm.h = h, gm.w = w, gm.oc = oc, gm.oh = oh, gm.ow = ow;
   gm.groups = groups, gm.cg = c / groups, gm.og = oc / groups, gm.offy = offy, gm.offx = offx;
@@ -90,10 +91,14 @@ Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t o
   gm.small_products = product_pass && !gm.packed_filters && gm.cg <= kSmallChannels && gm.og <= kSmallChannels;
   // OpenBLAS repacks the filters per GEMM: the block must hold enough tiles to amortise it.
   const int64_t reuse = gm.packed_filters ? 0 : 2 * gm.cg * gm.og / (gm.cg + gm.og);
-  const int64_t target = std::clamp(std::max(kItemBytes / per_tile, reuse), kMinTiles, kMaxTiles);
   const int64_t rows = n * gm.tiles_y;
+  int64_t target = std::clamp(std::max(kItemBytes / per_tile, reuse), kMinTiles, kMaxTiles);
+  // At least block_multiple blocks where the tile rows allow, and a multiple of it (equal runs
+  // of blocks for grad_weight's partial sums).
+  target = std::min(target, std::max<int64_t>(gm.tiles_x, rows * gm.tiles_x / block_multiple));
   if (gm.tiles_x <= target) {
     gm.blocks = (rows + target / gm.tiles_x - 1) / (target / gm.tiles_x);
+    gm.blocks = std::min(rows, round_up(gm.blocks, block_multiple));
     gm.rows_per_block = (rows + gm.blocks - 1) / gm.blocks;
     gm.blocks = (rows + gm.rows_per_block - 1) / gm.rows_per_block;
     gm.segs_per_row = 1;

@@ -43,8 +43,11 @@ struct Block {
 };
 
 // product_pass: forward or grad_x (v . u products, which may run on nnkern's GEMM), not grad_weight.
+// block_multiple: the block count wanted a multiple of (and at least) this, where the tile rows
+// allow (grad_weight: its number of partial sums, so that each sums as many blocks).
 Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t oh, int64_t ow, int64_t groups,
-               int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes, bool product_pass);
+               int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes, bool product_pass,
+               int64_t block_multiple = 1);
 Block block_of(const Geom& gm, int64_t b);
 // Threads for a region of `items` work items of a convolution of `macs` direct multiply-adds:
 // 1 for small calls, else up to num_threads() (never more than the items).

@@ -21,12 +21,13 @@ template <class T>
 void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2dShape& s) {
   if (s.sh > 1) return conv2d_winograd_phases_backward_weight(gy, x, gw, s);
   const int m = conv2d_winograd_tile(s, ConvPass::BackwardWeight, conv_dtype_of<T>());
-  wino::Geom gm =
-      wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh), sizeof(T), false);
-  gm.tile_major = false;  // position-major: each GEMM's K (tiles) runs down contiguous rows
-  const int64_t L = wino::channel_lanes(sizeof(T)), ldv = wino::channel_ld(gm.cg, sizeof(T)), ldw = wino::channel_ld(gm.og, sizeof(T));
-  const int64_t a2 = int64_t(gm.a) * gm.a, acc_n = gm.groups * a2 * gm.og * ldv;
+  const int64_t a2 = int64_t(m + s.kh - 1) * (m + s.kh - 1), ldv = wino::channel_ld(s.c / s.groups, sizeof(T));
+  const int64_t acc_n = s.groups * a2 * (s.oc / s.groups) * ldv;
   int64_t parts = std::clamp<int64_t>(kPartialBudget / acc_n, 2, 16);
+  wino::Geom gm = wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh),
+                                  sizeof(T), false, parts);
+  gm.tile_major = false;  // position-major: each GEMM's K (tiles) runs down contiguous rows
+  const int64_t ldw = wino::channel_ld(gm.og, sizeof(T));
   parts = std::min(parts, gm.blocks);
   const int64_t per = (gm.blocks + parts - 1) / parts;
   parts = (gm.blocks + per - 1) / per;
