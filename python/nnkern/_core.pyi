@@ -35,8 +35,8 @@ def _conv2d_winograd_phase_budget(elements: _Int) -> int:
     """
 def _conv2d_winograd_tile(tile: _Int) -> int:
     """
-    Force Winograd's output tile size m (2 or 4) for every shape, or 0 for the per-shape choice; returns the previous
-    setting. Process-global: for tests and comparisons.
+    Force Winograd's output tile size m (2, 4 or 5) for every 3x3 shape, or 0 for the per-shape choice; returns the
+    previous setting. Process-global: for tests and comparisons.
     """
 def _gemm(
     a: _Array,
