@@ -332,13 +332,31 @@ def test_tile_override_rejects_other_sizes():
 
 
 def test_5x5_ignores_the_forced_tile():
-    """F(4x4,5x5) does not exist here: a 5x5 kernel runs F(2x2,5x5) whatever tile is forced."""
+    """F(4x4,5x5) and F(5x5,5x5) do not exist here: a 5x5 kernel runs F(2x2,5x5) whatever tile is forced."""
     x, w, b, gy, kw = _data("odd-pad1", np.float32, 5)
     with tile(2):
         two = F.conv2d(x, w, b, **kw, algo="winograd")
     with tile(4):
         four = F.conv2d(x, w, b, **kw, algo="winograd")
+    with tile(5):
+        five = F.conv2d(x, w, b, **kw, algo="winograd")
     np.testing.assert_array_equal(two, four)
+    np.testing.assert_array_equal(two, five)
+
+
+@pytest.mark.parametrize("hw,want", [(13, 5), (14, 5), (28, 4), (12, 4)])
+def test_per_shape_tile_is_the_one_with_fewer_transform_values(rng, hw, want):
+    """The per-shape choice (tile 0) runs F(5x5,3x3) where 5x5 tiles need <= 85% of F(4x4)'s
+    transform-domain values (13x13: 9 x 49 against 16 x 36), else F(4x4,3x3): its output is
+    bit-identical to the forced tile's and differs from the other's."""
+    x = rng.standard_normal((2, 8, hw, hw)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    outs = {}
+    for m in (0, 4, 5):
+        with tile(m):
+            outs[m] = F.conv2d(x, w, None, padding=1, algo="winograd")
+    np.testing.assert_array_equal(outs[0], outs[want])
+    assert not np.array_equal(outs[0], outs[9 - want])
 
 
 def test_zero_batch():
