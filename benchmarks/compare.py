@@ -10,4 +10,4 @@ import sys
 from nnkern.bench.compare import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(program=True))

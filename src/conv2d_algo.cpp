@@ -36,7 +36,8 @@ static int64_t pass_out_channels(const Conv2dShape& s, ConvPass p) {
   return (p == ConvPass::BackwardInput ? s.c : s.oc) / s.groups;
 }
 
-// Winograd F(4x4,3x3) (the applies test already asked for 3x3 or 5x5, stride 1, dilation 1) wins on
+// Winograd F(4x4,3x3) (the applies test already asked for 3x3 or 5x5, stride 1, dilation 1; F(5x5,3x3)
+// replaced it on 13x13 and 14x14 planes after these measurements) wins on
 // every 3x3 stride-1 shape with >= 8 channels per group on both sides and >= 64 output
 // tiles: deepconv-3x3 fwd/gx/gw 9.3/41.7, 5.0/17.4, 5.0/23.1 ms; seed-keras-conv2 116/236,
 // 72/182, 65/180; alexnet-conv3 74/106, 45/72, 83/113; c16-oc16-56 2.4-3.0x, c256-oc256-28
@@ -50,9 +51,11 @@ static int64_t pass_out_channels(const Conv2dShape& s, ConvPass p) {
 // same conditions are asked of that: alexnet-conv1 (11x11 stride 4, 48 phase channels) fwd/gx/gw
 // 22.8-25.6 / 19.9-23.0 / 19.0-21.6 ms against implicit 33.2-39.0 / im2col 51.7-52.4 / implicit
 // 34.2-37.9 (three runs, 2 threads; torch's forward 50-59 ms in the same runs).
+// The tiles are counted on the grid these rules were measured with (4x4 for 3x3 kernels, 2x2
+// for 5x5), whichever tile then runs (F(5x5,3x3) on 13x13 planes: 9 per image, not 16).
 static bool winograd_pays(const Conv2dShape& shape, ConvPass p, ConvDtype) {
   const Conv2dShape s = shape.sh > 1 ? conv2d_winograd_phase_shape(shape) : shape;
-  const int64_t m = conv2d_winograd_default_tile(s);
+  const int64_t m = s.kh == 5 ? 2 : 4;
   const int64_t tiles = s.n * ((s.oh + m - 1) / m) * ((s.ow + m - 1) / m);
   return pass_in_channels(s, p) >= 8 && pass_out_channels(s, p) >= 8 && tiles >= 64;
 }

@@ -57,17 +57,20 @@ int conv2d_winograd_forced_tile() { return g_forced_tile.load(); }
 // transform-domain values (tiles x 7^2 <= 85% of tiles x 6^2): 13x13 and 14x14 planes (77%),
 // 10x10 (60%), not 28x28 or 56x56 (100%). F(2x2) stays available (forced) for its ~20x smaller
 // rounding error. A 5x5 kernel always runs F(2x2,5x5) (F(4x4,5x5) would need 8x8 tiles).
-static int64_t transform_values(const Conv2dShape& s, int64_t m) {
-  return ((s.oh + m - 1) / m) * ((s.ow + m - 1) / m) * (m + 2) * (m + 2);
+// The planes are the pass's output: grad_x tiles the input planes (h x w).
+static int64_t transform_values(int64_t oh, int64_t ow, int64_t m) {
+  return ((oh + m - 1) / m) * ((ow + m - 1) / m) * (m + 2) * (m + 2);
 }
-int conv2d_winograd_default_tile(const Conv2dShape& s) {
+static int default_tile_for(const Conv2dShape& s, int64_t oh, int64_t ow) {
   if (s.kh == 5) return 2;
-  return 100 * transform_values(s, 5) <= 85 * transform_values(s, 4) ? 5 : 4;
+  return 100 * transform_values(oh, ow, 5) <= 85 * transform_values(oh, ow, 4) ? 5 : 4;
 }
+int conv2d_winograd_default_tile(const Conv2dShape& s) { return default_tile_for(s, s.oh, s.ow); }
 
-int conv2d_winograd_tile(const Conv2dShape& s, ConvPass, ConvDtype) {
+int conv2d_winograd_tile(const Conv2dShape& s, ConvPass pass, ConvDtype) {
   const int forced = g_forced_tile.load();
-  return s.kh == 5 || !forced ? conv2d_winograd_default_tile(s) : forced;
+  if (s.kh != 5 && forced) return forced;
+  return pass == ConvPass::BackwardInput ? default_tile_for(s, s.h, s.w) : default_tile_for(s, s.oh, s.ow);
 }
 
 bool conv2d_winograd_applies(const Conv2dShape& s, ConvPass, ConvDtype) {
@@ -93,8 +96,7 @@ Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t o
   const int64_t reuse = gm.packed_filters ? 0 : 2 * gm.cg * gm.og / (gm.cg + gm.og);
   const int64_t rows = n * gm.tiles_y;
   int64_t target = std::clamp(std::max(kItemBytes / per_tile, reuse), kMinTiles, kMaxTiles);
-  // At least block_multiple blocks where the tile rows allow, and a multiple of it (equal runs
-  // of blocks for grad_weight's partial sums).
+  // At least block_multiple blocks where the tile rows allow (grad_weight: one per partial sum).
   target = std::min(target, std::max<int64_t>(gm.tiles_x, rows * gm.tiles_x / block_multiple));
   if (gm.tiles_x <= target) {
     gm.blocks = (rows + target / gm.tiles_x - 1) / (target / gm.tiles_x);

@@ -24,17 +24,20 @@
 // Every output then satisfies |y~ - y| <= gamma(K + kappa_m) * E (+ u |bias|), gamma(n) = nu/(1-nu),
 // with K the length of the transform-domain dot products (input channels per group; for
 // grad_weight the number of tiles summed) and kappa_m the other roundings along the longest
-// path: 7 for the filter transform (double, then one rounding; 11 for 5 taps), 2 / 6 / 12 for the
+// path: 7 for the filter transform (double, then one rounding; 11 for 5 taps, 15 for F(5x5,3x3)
+// with its inexact constants and its adjoint's 6-term sums), 2 / 6 / 12 for the
 // input tile (a = 4 / 6 / 7), 4 / 6 / 12 for the output tile (F(2x2,5x5): 6), 2 / 4 / 10 for
 // grad_out tiles (F(2x2,5x5): 2), 1 for the bias (F(5x5,3x3)'s plain sums of up to 6 terms are
-// counted as 6 roundings per 1-D pass, 5 for its A).
+// counted as 6 roundings per 1-D pass, 5 for its A); grad_weight adds up to 15 for its partial
+// sums (summed in double, so they matter only for float64).
 // E <= beta_m * sum|k| * max|x| (x over the tile's input patch) with beta_2 = 16, beta_4 = 860,
 // beta_5 = 1593 (the square of the largest 1-D |A^T| |G| row-sum(|B^T|) product; 860 for
 // F(2x2,5x5) too, which shares F(4x4,3x3)'s points), against 1 for direct convolution: the
 // points +-2 (and 1/2) amplify rounding. Measured on N(0,1) data, float32, as max |y~ - y| /
-// (u sum|k||x|) per output: im2col 1.2-4.5, F(2x2) 1.6-2.4, F(4x4) 23-48 (means 0.2-0.3,
-// 0.2-0.3, 1.0-1.5) for C = 16, 64, 256 (README, "How the kernels work"); F(5x5) 26-45 where
-// F(4x4) gave 23-25 on the same 13x13 data (means 1.8-2.4 against 1.0-1.3): about one bit more.
+// (u sum|k||x|) per output: im2col 1.2-4.5, F(2x2) 1.6-2.4, F(4x4) 33-48 (means 0.2-0.3,
+// 0.2-0.3, 1.0-1.5) for C = 16, 64, 256 (README, "How the kernels work"); on 13x13 planes,
+// C = 16, 64, 256, F(5x5) 26-45 where F(4x4) gave 23-25 (means 1.8-2.4 against 1.0-1.3): about
+// one bit more than F(4x4) on the same data.
 // tests/test_conv2d_winograd.py checks every output against the bound, computed in float64
 // from the data.
 #pragma once
@@ -70,10 +73,10 @@ template <class T>
 void conv2d_winograd_phases_backward_weight(const T* gy, const T* x, T* gw, const Conv2dShape& s);
 
 // The output tile size m used for a shape, pass and dtype: the forced one if set, else the
-// measured choice (conv2d_winograd.cpp).
+// per-shape choice on the pass's output planes (grad_x: h x w; conv2d_winograd.cpp).
 int conv2d_winograd_tile(const Conv2dShape& s, ConvPass pass, ConvDtype dt);
-// The per-shape choice alone (what the selection heuristic counts tiles with): 4 or 5 for 3x3
-// kernels (by the planes' size), 2 for 5x5.
+// The per-shape choice for the forward's output planes: 4 or 5 for 3x3 kernels (by the planes'
+// size), 2 for 5x5.
 int conv2d_winograd_default_tile(const Conv2dShape& s);
 // Force m = 2, 4 or 5 for every 3x3 shape (tests, comparisons); 0 restores the per-shape choice.
 // 5x5 kernels always use m = 2.

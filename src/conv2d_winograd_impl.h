@@ -43,8 +43,8 @@ struct Block {
 };
 
 // product_pass: forward or grad_x (v . u products, which may run on nnkern's GEMM), not grad_weight.
-// block_multiple: the block count wanted a multiple of (and at least) this, where the tile rows
-// allow (grad_weight: its number of partial sums, so that each sums as many blocks).
+// block_multiple: at least this many blocks where the tile rows allow (grad_weight: its number
+// of partial sums; the blocks are shared out among them as evenly as their count allows).
 Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t oh, int64_t ow, int64_t groups,
                int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes, bool product_pass,
                int64_t block_multiple = 1);

@@ -28,9 +28,7 @@ void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2
                                   sizeof(T), false, parts);
   gm.tile_major = false;  // position-major: each GEMM's K (tiles) runs down contiguous rows
   const int64_t ldw = wino::channel_ld(gm.og, sizeof(T));
-  parts = std::min(parts, gm.blocks);
-  const int64_t per = (gm.blocks + parts - 1) / parts;
-  parts = (gm.blocks + per - 1) / per;
+  parts = std::min(parts, gm.blocks);  // partial j sums blocks [j B / parts, (j + 1) B / parts): none empty
   const int64_t v_n = a2 * gm.tb * ldv, w_n = a2 * gm.tb * ldw;
   const int64_t per_thread = v_n + w_n + wino::rows_scratch(gm, sizeof(T));
   const int nt = wino::item_threads(parts, gm.n * gm.oc * gm.oh * gm.ow * gm.cg * gm.r * gm.r);
@@ -46,7 +44,8 @@ void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2
 #pragma omp for schedule(dynamic, 1)
       for (int64_t j = 0; j < parts; ++j) {
         T* accj = acc + j * acc_n;
-        for (int64_t b = j * per; b < std::min(gm.blocks, (j + 1) * per); ++b) {
+        const int64_t b0 = j * gm.blocks / parts, b1 = (j + 1) * gm.blocks / parts;
+        for (int64_t b = b0; b < b1; ++b) {
           const wino::Block blk = wino::block_of(gm, b);
           const int64_t nt_ = blk.tiles();
           for (int64_t g = 0; g < gm.groups; ++g) {
@@ -54,7 +53,7 @@ void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2
             wino::grad_output_tiles(gy, wt, gm, g, blk, buf);
             for (int64_t xi = 0; xi < a2; ++xi)  // acc[xi] (og x cg) += wt[xi]^T (og x nt) . v[xi] (nt x cg)
               gemm<T>(true, false, gm.og, gm.cg, nt_, T(1), wt + xi * nt_ * ldw, ldw, v + xi * nt_ * ldv, ldv,
-                      b == j * per ? T(0) : T(1), accj + (g * a2 + xi) * gm.og * ldv, ldv);
+                      b == b0 ? T(0) : T(1), accj + (g * a2 + xi) * gm.og * ldv, ldv);
           }
         }
       }

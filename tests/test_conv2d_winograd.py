@@ -47,8 +47,13 @@ _MATS = {
 # tile (2 / 3 per pass), grad_out tile (1 / 2 per pass; F(2,5): 1); the bias add is one more.
 # F(5,3)'s transforms are plain sums over the nonzero coefficients (apply_matrix): a row of t
 # terms rounds at most t times (the first product, then t - 1 additions), so 6 / 6 / 5 per pass.
+# Its filter side counts 15: G's inexact constants (1/3, 1/9, 32/45, ...) once more per pass, and
+# the adjoint G^T acc G summing up to 6 nonzeros per column twice (2 x 7, then the final rounding).
 _KAPPA = {(2, 3): dict(u=7, v=2, out=4, gy=2), (4, 3): dict(u=7, v=6, out=6, gy=4),
-          (2, 5): dict(u=11, v=6, out=6, gy=2), (5, 3): dict(u=7, v=12, out=12, gy=10)}
+          (2, 5): dict(u=11, v=6, out=6, gy=2), (5, 3): dict(u=15, v=12, out=12, gy=10)}
+# grad_weight adds its partial sums (at most 16) in order inside the final double G^T acc G: up to
+# 15 more roundings, which count at the data's u for float64.
+_PARTIALS = 15
 TILES = (2, 4, 5)  # the forced tile sizes of 3x3 kernels; 5x5 ones always run F(2x2,5x5)
 
 
@@ -178,7 +183,7 @@ def winograd_bound(pass_, x, w, b, gy, kw, m=None):
     acc = np.concatenate([np.einsum("notxab,nctxab->ocab", wt[:, i * og:(i + 1) * og], v[:, i * cg:(i + 1) * cg],
                                     optimize=True) for i in range(g)])
     e = np.einsum("ap,ocab,bq->ocpq", t["G"], acc, t["G"], optimize=True)
-    return _gamma(x.shape[0] * ty * tx + k["v"] + k["gy"] + k["u"] + 1, u) * e
+    return _gamma(x.shape[0] * ty * tx + k["v"] + k["gy"] + k["u"] + _PARTIALS + 1, u) * e
 
 
 class setting:
@@ -205,7 +210,7 @@ def phase_budget(elements):
 
 
 # (N, C, H, W), OC, padding, groups, run with 3x3 and 5x5 kernels: partial tiles (H, W not
-# multiples of 2 or 4), padding 0..5 (past the kernel's reach: grad_x's correlation then
+# multiples of 2, 4 or 5), padding 0..5 (past the kernel's reach: grad_x's correlation then
 # crops), groups, depthwise, N=1, channel counts that are not multiples of 8/16 and larger than
 # one 16-lane block, one input channel, a row wider than one work item (split into segments).
 CASES = {

@@ -1,7 +1,7 @@
 """``python -m nnkern``: see :mod:`nnkern.cli`."""
 import sys
 
-from .cli import main
+from .cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -62,7 +62,7 @@ def _cmd_bench(args):
     import os
 
     from .bench import compare
-    if args.from_command_line:  # never replace a process that called main() itself
+    if args.program:  # started as `nnkern` / `python -m nnkern`: never a process that called main() itself
         compare.restart_with_quiet_blas()
     os.makedirs(args.out_dir, exist_ok=True)
     args.out = args.out or os.path.join(args.out_dir, "bench.md")
@@ -104,13 +104,21 @@ HANDLERS = {"train": _cmd_train, "launch": _cmd_launch, "export-onnx": _cmd_expo
             "info": _cmd_info, "demo": _cmd_demo, "bench": _cmd_bench}
 
 
-def main(argv=None):
+def main(argv=None, program=False):
+    """Run one command (argv: the arguments after ``nnkern``; None: sys.argv[1:]). program=True
+    only from the console script and ``python -m nnkern`` (:func:`run`): ``nnkern bench`` may
+    then restart the process with a quieter BLAS (nnkern.bench.compare.restart_with_quiet_blas)."""
     try:
         args = build_parser().parse_args(argv)
-        args.from_command_line = argv is None
+        args.program = program
         return HANDLERS[args.command](args)
     except (UsageError, ValueError, OSError) as e:
         print(f"nnkern: error: {e}", file=sys.stderr)
         from .distributed.group import abort_if_distributed
         abort_if_distributed(2)  # the other ranks may be waiting for this one
         return 2
+
+
+def run():
+    """The ``nnkern`` console script and ``python -m nnkern``."""
+    return main(program=True)

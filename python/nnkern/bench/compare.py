@@ -27,7 +27,9 @@ from .workloads import all_workloads, torch_or_none
 # an interleaved round they then hold a core while the nnkern and torch calls that follow are
 # timed: measured on deepconv-3x3's forward (2 cores), nnkern 1.2 ms alone and 3.4-4.2 ms after
 # the reference, torch 1.9 and 6.2-6.3 ms. OpenBLAS reads OPENBLAS_THREAD_TIMEOUT only when it
-# loads (before numpy's import is over), so the bench starts itself again with it set.
+# loads (before numpy's import is over), so the bench starts itself again with it set. nnkern's
+# own OpenBLAS reads it too: its kernels run that copy single-threaded, so only the sgemm
+# ceiling row (threaded OpenBLAS) sees it, as workers that sleep between its long calls.
 QUIET_BLAS = ("OPENBLAS_THREAD_TIMEOUT", "4")  # 2^4 cycles: idle OpenBLAS workers sleep at once
 
 
@@ -41,7 +43,10 @@ def restart_with_quiet_blas():
     env = dict(os.environ, **{name: value})
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+    try:
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+    except OSError as e:  # the bench still runs, with the reference's BLAS as it is
+        print(f"nnkern bench: could not restart with {name}={value} ({e}); timing without it", file=sys.stderr)
 
 
 def median_time(fn, repeat, budget_s):
@@ -202,14 +207,16 @@ def execute(args):
     return 0
 
 
-def main(argv=None):
+def main(argv=None, program=False):
+    """argv: the arguments (None: sys.argv[1:]); program=True when run as a program, which may
+    restart the process with OPENBLAS_THREAD_TIMEOUT set (restart_with_quiet_blas)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(ap)
     args = ap.parse_args(argv)
-    if argv is None:  # run as a program (benchmarks/compare.py): never replace a caller's process
+    if program:  # run as a program (benchmarks/compare.py, python -m): never replace a caller's process
         restart_with_quiet_blas()
     return execute(args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(program=True))
