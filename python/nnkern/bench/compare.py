@@ -25,8 +25,9 @@ from .workloads import all_workloads, torch_or_none
 # The NumPy reference runs on numpy's own OpenBLAS, whose worker threads keep spinning for about
 # 0.1 s after each threaded call (OpenBLAS's THREAD_TIMEOUT, 2^28 cycles) before they sleep. In
 # an interleaved round they then hold a core while the nnkern and torch calls that follow are
-# timed: measured on deepconv-3x3's forward (2 cores), nnkern 1.2 ms alone and 3.4-4.2 ms after
-# the reference, torch 1.9 and 6.2-6.3 ms. OpenBLAS reads OPENBLAS_THREAD_TIMEOUT only when it
+# timed: measured on deepconv-3x3's forward (2 cores, medians of 9), nnkern 1.5 ms alternating with
+# torch only (torch 1.9) and 2.3-4.2 ms in rounds with the reference (torch 5.5-7.5), 2.0 (torch
+# 4.4-4.6) in those rounds with numpy's BLAS held to one thread. OpenBLAS reads OPENBLAS_THREAD_TIMEOUT only when it
 # loads (before numpy's import is over), so the bench starts itself again with it set. nnkern's
 # own OpenBLAS reads it too: its kernels run that copy single-threaded, so only the sgemm
 # ceiling row (threaded OpenBLAS) sees it, as workers that sleep between its long calls.
