@@ -53,10 +53,10 @@ void bind_info(py::module_& m) {
     if (n < 1) throw py::value_error("set_num_threads: n must be >= 1, got " + std::to_string(n));
     nnk::set_num_threads(n);
     nnk_py::warn_if_fork_child();
-  }, py::arg("n"), "Set the thread count of nnkern's OpenMP regions and of OpenBLAS (1 for good in a "
+  }, py::arg("n"), "Set the thread count of nnkern's parallel regions and of OpenBLAS (1 for good in a "
      "process forked after nnkern loaded: use the 'spawn' or 'forkserver' start method for threads).");
   m.def("get_num_threads", &nnk::configured_num_threads,
-        "Thread count of nnkern's OpenMP regions as set (1 in a forked child). With NNKERN_ADAPTIVE_THREADS=1, "
+        "Thread count of nnkern's parallel regions as set (1 in a forked child). With NNKERN_ADAPTIVE_THREADS=1, "
         "regions run half of it while other processes keep the cores busy (see _threads_state).");
   m.def("_threads_state", [] {
     return py::make_tuple(nnk::configured_num_threads(), nnk::threads_now(), nnk::threads_reduced(),

@@ -1,8 +1,8 @@
 // Convolution by im2col + GEMM (conv2d_im2col_*), on one thread pool. The output pixels are
 // cut into work items (a few whole images, or a block of output lines of one image) that
-// depend only on the shape; OpenMP runs the items, and each item does its own im2col into a per-thread
+// depend only on the shape; nnkern's pool runs the items, and each item does its own im2col into a per-thread
 // workspace and single-threaded GEMMs straight into y. So im2col and GEMM share the cache,
-// OpenBLAS never spins against OpenMP, and every result is bit-identical for any thread
+// OpenBLAS never spins against nnkern's threads, and every result is bit-identical for any thread
 // count: weight gradients are summed over fixed groups of items, in item order.
 // 1x1 stride-1 convolutions skip im2col: each image already is a (C, H*W) matrix.
 #include <algorithm>
@@ -116,10 +116,8 @@ void conv2d_im2col_forward(const T* x, const T* w, const T* b, T* y, const Conv2
   assert(s.n > 0 && s.c % s.groups == 0 && s.oc % s.groups == 0 && s.oh > 0 && s.ow > 0);
   const Plan plan = make_plan(s, false, is_pointwise(s));
   BlasSerialScope serial;
-  RegionErrors errors;  // a failed workspace allocation is rethrown here, after the region
-#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
-  for (int64_t i = 0; i < plan.count; ++i) errors.run([&] { forward_item(x, w, b, y, s, plan.item(i)); });
-  errors.rethrow();
+  // A failed workspace allocation in an item is rethrown here, after the join.
+  parallel_items(plan.count, num_threads(), [&](int64_t i, int) { forward_item(x, w, b, y, s, plan.item(i)); });
 }
 
 // acc (OC, kg) (+)= grad_out_item (OC, m) . cols_item^T (m, kg), per group.
@@ -146,23 +144,19 @@ void conv2d_im2col_backward_weight(const T* gy, const T* x, T* gw, const Conv2dS
   const int64_t per = (plan.count + std::min(want, plan.count) - 1) / std::min(want, plan.count);
   const int64_t parts = (plan.count + per - 1) / per;
   auto partial = scratch<T>((parts - 1) * wsize);
-  RegionErrors errors;
-#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
-  for (int64_t j = 0; j < parts; ++j) {
+  parallel_items(parts, num_threads(), [&](int64_t j, int) {
     T* acc = j == 0 ? gw : partial.get() + (j - 1) * wsize;
-    errors.run([&] {
-      for (int64_t i = j * per; i < std::min(plan.count, (j + 1) * per); ++i)
-        weight_grad_item(gy, x, acc, s, plan.item(i), i != j * per);
-    });
-  }
-  errors.rethrow();
+    for (int64_t i = j * per; i < std::min(plan.count, (j + 1) * per); ++i)
+      weight_grad_item(gy, x, acc, s, plan.item(i), i != j * per);
+  });
   if (parts == 1) return;
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-  for (int64_t e = 0; e < wsize; ++e) {
-    T v = gw[e];
-    for (int64_t j = 1; j < parts; ++j) v += partial[(j - 1) * wsize + e];
-    gw[e] = v;
-  }
+  parallel_ranges(wsize, items_per_grain(grain::kLight, parts), [&](int64_t e0, int64_t e1) {
+    for (int64_t e = e0; e < e1; ++e) {
+      T v = gw[e];
+      for (int64_t j = 1; j < parts; ++j) v += partial[(j - 1) * wsize + e];
+      gw[e] = v;
+    }
+  });
 }
 
 // gx for an item of whole images: dcols = w_g^T . grad_out_g, then col2im (the item owns
@@ -187,10 +181,7 @@ void conv2d_im2col_backward_input(const T* gy, const T* w, T* gx, const Conv2dSh
   BlasSerialScope serial;
   const bool pw = is_pointwise(s);
   const Plan plan = make_plan(s, !pw, pw);
-  RegionErrors errors;
-#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
-  for (int64_t i = 0; i < plan.count; ++i) errors.run([&] { input_grad_item(gy, w, gx, s, plan.item(i)); });
-  errors.rethrow();
+  parallel_items(plan.count, num_threads(), [&](int64_t i, int) { input_grad_item(gy, w, gx, s, plan.item(i)); });
 }
 
 template void conv2d_im2col_forward<float>(const float*, const float*, const float*, float*, const Conv2dShape&);

@@ -1,4 +1,4 @@
-// Implicit-GEMM convolution (see conv2d_implicit.h): plans, scratch and the OpenMP loops.
+// Implicit-GEMM convolution (see conv2d_implicit.h): plans, scratch and the parallel loops.
 // The math runs in the ISA units (conv2d_implicit_kernels.h), chosen by gemm_isa().
 //
 // Contracts. Work items depend on the shape only; every output element of forward and
@@ -12,7 +12,6 @@
 // dot-product bound (test_conv2d.tol).
 #include "conv2d_implicit.h"
 #include <algorithm>
-#include <omp.h>
 #include "conv2d_implicit_ops.h"
 #include "gemm.h"
 #include "nnk_common.h"
@@ -97,11 +96,9 @@ void run_forward(const ImplicitOps<T>& o, const ImplicitConv& s, const T* x, con
   const int nt = threads_for_items(double(p.total) * p.og * p.kg * s.groups, p.items);
   T* tws = workspace<T>(2, nt * p.t_total);
   int64_t* iws = workspace<int64_t>(3, nt * p.i_total);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-  for (int64_t i = 0; i < p.items; ++i) {
-    const int t = omp_get_thread_num();
+  parallel_items(p.items, nt, [&](int64_t i, int t) {
     o.forward_item(s, p, x, wpk, b, y, i, tws + t * p.t_total, iws + t * p.i_total);
-  }
+  });
 }
 
 template <class T>
@@ -210,23 +207,22 @@ void conv2d_implicit_backward_weight(const T* gy, const T* x, T* gw, const Conv2
   T* gwp = workspace<T>(1, kparts * wsize);
   T* tws = workspace<T>(2, nt * base.t_total);
   int64_t* iws = workspace<int64_t>(3, nt * base.i_total);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-  for (int64_t i = 0; i < items; ++i) {
-    const int t = omp_get_thread_num();
+  parallel_items(items, nt, [&](int64_t i, int t) {
     const int64_t part = i / base.items, kb0 = part * base.kblocks / kparts, kb1 = (part + 1) * base.kblocks / kparts;
     ImplicitWgtPlan p = base;  // this part's K blocks only
     p.kb_begin = kb0;
     p.kb_end = kb1;
     o.weight_item(s, p, gy, x, gwp + part * wsize, i % base.items, tws + t * base.t_total, iws + t * base.i_total);
-  }
+  });
   const int64_t KK = s.kh * s.kw, cg = base.cg;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t oo = 0; oo < s.oc; ++oo)
-    for (int64_t k = 0; k < base.kg; ++k) {  // column k = (kh*KW + kw)*cg + c of the scratch
-      T v = gwp[oo * base.kg + k];
-      for (int64_t part = 1; part < kparts; ++part) v += gwp[part * wsize + oo * base.kg + k];
-      gw[(oo * cg + k % cg) * KK + k / cg] = v;
-    }
+  parallel_ranges(s.oc, items_per_grain(grain::kLight, kparts * base.kg), [&](int64_t o0, int64_t o1) {
+    for (int64_t oo = o0; oo < o1; ++oo)
+      for (int64_t k = 0; k < base.kg; ++k) {  // column k = (kh*KW + kw)*cg + c of the scratch
+        T v = gwp[oo * base.kg + k];
+        for (int64_t part = 1; part < kparts; ++part) v += gwp[part * wsize + oo * base.kg + k];
+        gw[(oo * cg + k % cg) * KK + k / cg] = v;
+      }
+  });
 }
 
 template void conv2d_implicit_forward<float>(const float*, const float*, const float*, float*, const Conv2dShape&);

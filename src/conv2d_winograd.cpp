@@ -2,7 +2,6 @@
 // correlation driver for both). Transforms: conv2d_winograd_tiles.cpp and _filter.cpp;
 // grad_weight: conv2d_winograd_weight.cpp. Contract and error bound: conv2d_winograd.h.
 #include "conv2d_winograd.h"
-#include <omp.h>
 #include <algorithm>
 #include <atomic>
 #include <optional>
@@ -157,30 +156,29 @@ static void correlate(const T* in, const FilterDest<T>& u, const T* bias, T* out
   T* ws = workspace<T>(3, nt * per_thread);  // may throw std::bad_alloc: nothing is written yet
   std::optional<BlasSerialScope> serial;  // OpenBLAS runs single-threaded inside the region
   if (!u.packed && !gm.small_products) serial.emplace();
-#pragma omp parallel num_threads(nt)
-  {
-    T* v = ws + omp_get_thread_num() * per_thread;
+  if (gm.og % L)  // each slot's last channel vector lanes past og: read by the output transform, never written
+    for (int t = 0; t < nt; ++t) {
+      T* mt = ws + t * per_thread + v_n;
+      for (int64_t r = 0; r < a2 * gm.tb; ++r) std::fill(mt + r * ldm + gm.og, mt + r * ldm + round_up(gm.og, L), T(0));
+    }
+  parallel_items(items, nt, [&](int64_t it, int t) {
+    T* v = ws + t * per_thread;
     T* mt = v + v_n;
     T* buf = mt + m_n;
-    if (gm.og % L)  // the last channel vector's lanes past og: read by the output transform, never written
-      for (int64_t r = 0; r < a2 * gm.tb; ++r) std::fill(mt + r * ldm + gm.og, mt + r * ldm + round_up(gm.og, L), T(0));
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t it = 0; it < items; ++it) {
-      const int64_t g = it / gm.blocks;
-      const Block blk = block_of(gm, it % gm.blocks);
-      const int64_t nt_ = blk.tiles();
-      input_tiles(in, v, gm, g, blk, buf);
-      if (gm.small_products) small_products(v, u.data + g * a2 * u.mat_stride, mt, gm, nt_);
-      for (int64_t xi = 0; xi < a2 && !gm.small_products; ++xi) {  // mt[xi] (nt x og) = v[xi] (nt x cg) . u[xi] (cg x og)
-        if (u.packed)
-          gemm_strided_a<T>(nt_, v + xi * ldv, a2 * ldv, u.matrix(g * a2 + xi), mt + xi * ldm, a2 * ldm, false);
-        else
-          gemm<T>(false, false, nt_, gm.og, gm.cg, T(1), v + xi * ldv, a2 * ldv, u.data + (g * a2 + xi) * u.mat_stride,
-                  gm.og, T(0), mt + xi * ldm, a2 * ldm);
-      }
-      output_tiles(mt, bias, out, gm, g, blk, buf);
+    const int64_t g = it / gm.blocks;
+    const Block blk = block_of(gm, it % gm.blocks);
+    const int64_t nt_ = blk.tiles();
+    input_tiles(in, v, gm, g, blk, buf);
+    if (gm.small_products) small_products(v, u.data + g * a2 * u.mat_stride, mt, gm, nt_);
+    for (int64_t xi = 0; xi < a2 && !gm.small_products; ++xi) {  // mt[xi] (nt x og) = v[xi] (nt x cg) . u[xi] (cg x og)
+      if (u.packed)
+        gemm_strided_a<T>(nt_, v + xi * ldv, a2 * ldv, u.matrix(g * a2 + xi), mt + xi * ldm, a2 * ldm, false);
+      else
+        gemm<T>(false, false, nt_, gm.og, gm.cg, T(1), v + xi * ldv, a2 * ldv, u.data + (g * a2 + xi) * u.mat_stride,
+                gm.og, T(0), mt + xi * ldm, a2 * ldm);
     }
-  }
+    output_tiles(mt, bias, out, gm, g, blk, buf);
+  });
 }
 
 }  // namespace wino

@@ -4,7 +4,6 @@
 // per work item. Items are summed into a fixed number of partial accumulators (consecutive
 // runs of blocks, the split set by the shape alone), and the partials in order inside the
 // final G^T acc G (in double): bit-identical for any thread count.
-#include <omp.h>
 #include <algorithm>
 #include "blas.h"
 #include "conv2d_winograd.h"
@@ -36,28 +35,24 @@ void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2
   T* ws = workspace<T>(3, nt * per_thread);
   {
     BlasSerialScope serial;
-#pragma omp parallel num_threads(nt)
-    {
-      T* v = ws + omp_get_thread_num() * per_thread;
+    parallel_items(parts, nt, [&](int64_t j, int t) {
+      T* v = ws + t * per_thread;
       T* wt = v + v_n;
       T* buf = wt + w_n;
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t j = 0; j < parts; ++j) {
-        T* accj = acc + j * acc_n;
-        const int64_t b0 = j * gm.blocks / parts, b1 = (j + 1) * gm.blocks / parts;
-        for (int64_t b = b0; b < b1; ++b) {
-          const wino::Block blk = wino::block_of(gm, b);
-          const int64_t nt_ = blk.tiles();
-          for (int64_t g = 0; g < gm.groups; ++g) {
-            wino::input_tiles(x, v, gm, g, blk, buf);
-            wino::grad_output_tiles(gy, wt, gm, g, blk, buf);
-            for (int64_t xi = 0; xi < a2; ++xi)  // acc[xi] (og x cg) += wt[xi]^T (og x nt) . v[xi] (nt x cg)
-              gemm<T>(true, false, gm.og, gm.cg, nt_, T(1), wt + xi * nt_ * ldw, ldw, v + xi * nt_ * ldv, ldv,
-                      b == b0 ? T(0) : T(1), accj + (g * a2 + xi) * gm.og * ldv, ldv);
-          }
+      T* accj = acc + j * acc_n;
+      const int64_t b0 = j * gm.blocks / parts, b1 = (j + 1) * gm.blocks / parts;
+      for (int64_t b = b0; b < b1; ++b) {
+        const wino::Block blk = wino::block_of(gm, b);
+        const int64_t nt_ = blk.tiles();
+        for (int64_t g = 0; g < gm.groups; ++g) {
+          wino::input_tiles(x, v, gm, g, blk, buf);
+          wino::grad_output_tiles(gy, wt, gm, g, blk, buf);
+          for (int64_t xi = 0; xi < a2; ++xi)  // acc[xi] (og x cg) += wt[xi]^T (og x nt) . v[xi] (nt x cg)
+            gemm<T>(true, false, gm.og, gm.cg, nt_, T(1), wt + xi * nt_ * ldw, ldw, v + xi * nt_ * ldv, ldv,
+                    b == b0 ? T(0) : T(1), accj + (g * a2 + xi) * gm.og * ldv, ldv);
         }
       }
-    }
+    });
   }
   wino::filter_adjoint(acc, parts, acc_n, gw, s, m);
 }

@@ -1,9 +1,9 @@
-// fork() safety. libgomp's thread pool does not survive fork(): in the child its worker
-// threads are gone, and the first parallel region of more than one thread waits for them
-// forever. nnkern registers pthread_atfork handlers when _core loads; in a child forked
+// fork() safety. Thread pools (nnkern's, libgomp's for the data loops) do not survive fork():
+// in the child their worker threads are gone, and a parallel region that waited for them would
+// wait forever. nnkern registers pthread_atfork handlers when _core loads; in a child forked
 // after that (os.fork, multiprocessing's "fork" start method), every kernel runs on the
-// calling thread: num_threads() is 1 there for good, so each OpenMP region runs as a team
-// of one, which libgomp executes on the calling thread without its pool; OpenBLAS is serial.
+// calling thread: num_threads() is 1 there for good, parallel_items never touches the pool
+// there, and OpenMP regions (the data loops) run as teams of one; OpenBLAS is serial.
 // Processes started with "spawn" or "forkserver" have all their threads.
 #pragma once
 

@@ -10,7 +10,7 @@
 // Contract of every entry point: row-major, C = alpha * op(A) * op(B) + beta * C with
 // op(X) = X^T when trans_x; beta == 0 never reads C (NaN there is dropped, as BLAS does);
 // alpha == 0 or k == 0 gives beta * C. Single-threaded and allocation-free (the caller hands
-// in `work`), so it may run inside OpenMP regions, and deterministic: an element's value
+// in `work`), so it may run inside parallel regions, and deterministic: an element's value
 // depends only on (m, n, k, ISA), never on where its tile lies or on the caller's threading.
 // Each dot product is summed in k order with fused multiply-adds (AVX2/AVX-512; SSE2 rounds
 // the product and the sum separately), in K blocks of KC whose partial sums are added to C

@@ -9,7 +9,7 @@
 //
 // gemm_tiled cuts C into a grid of tiles that depends only on (m, n, k), computes each tile
 // with one single-threaded BLAS call (full K, so every element's dot product is one BLAS
-// call's), and spreads the tiles over nnkern's OpenMP threads. The BLAS thread count is
+// call's), and spreads the tiles over nnkern's threads. The BLAS thread count is
 // pinned to 1 for the duration of the call (a BlasSerialScope, taken outside the parallel
 // region) and restored afterwards.
 #pragma once
@@ -18,7 +18,7 @@
 namespace nnk {
 
 // C = alpha * op(A) * op(B) + beta * C, row-major (as nnk::gemm); deterministic for any
-// thread count. Call it outside OpenMP parallel regions.
+// thread count. Call it outside parallel regions (inside one it runs on the item's thread).
 template <class T>
 void gemm_tiled(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
                 const T* b, int64_t ldb, T beta, T* c, int64_t ldc);

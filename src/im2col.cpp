@@ -1,7 +1,7 @@
 // im2col / col2im in the transposed ("Caffe", batch-folded) column layout:
 // cols is (C*KH*KW, ld) with one row per kernel tap (c, kh, kw) and one column per
 // output pixel (n, oh, ow), so both passes move whole contiguous output rows
-// (a memcpy when stride is 1). OpenMP over (tap, image) rows in im2col and over input
+// (a memcpy when stride is 1). Parallel over (tap, image) rows in im2col and over input
 // planes in col2im (each thread owns whole planes: no races, fixed summation order).
 #include <algorithm>
 #include <cassert>
@@ -47,11 +47,16 @@ void im2col(const T* x, T* cols, const Conv2dShape& s, int64_t nb, int64_t ld, i
             bool parallel) {
   const int64_t K = s.c * s.kh * s.kw, kk = s.kh * s.kw, m = (h1 - h0) * s.ow;
   assert(0 <= h0 && h0 < h1 && h1 <= s.oh && ld >= nb * m);
-#pragma omp parallel for if (parallel) num_threads(num_threads()) schedule(static)
-  for (int64_t r = 0; r < K * nb; ++r) {
-    const int64_t k = r / nb, n = r % nb, c = k / kk;
-    im2col_row(x + (n * s.c + c) * s.h * s.w, cols + k * ld + n * m, s, (k % kk) / s.kw, k % s.kw, h0, h1);
-  }
+  const auto rows = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t k = r / nb, n = r % nb, c = k / kk;
+      im2col_row(x + (n * s.c + c) * s.h * s.w, cols + k * ld + n * m, s, (k % kk) / s.kw, k % s.kw, h0, h1);
+    }
+  };
+  if (parallel)
+    parallel_ranges(K * nb, items_per_grain(grain::kLight, m), rows);
+  else
+    rows(0, K * nb);
 }
 
 // Input plane (n, c) gathers every column entry that im2col read from it.
@@ -78,11 +83,16 @@ static void col2im_plane(const T* NNK_RESTRICT cols, T* NNK_RESTRICT plane, cons
 template <class T>
 void col2im(const T* cols, T* x, const Conv2dShape& s, int64_t nb, int64_t ld, bool parallel) {
   const int64_t P = s.oh * s.ow;
-#pragma omp parallel for if (parallel) num_threads(num_threads()) schedule(static)
-  for (int64_t q = 0; q < nb * s.c; ++q) {
-    const int64_t n = q / s.c, c = q % s.c;
-    col2im_plane(cols + n * P, x + q * s.h * s.w, s, c, ld);
-  }
+  const auto planes = [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n = q / s.c, c = q % s.c;
+      col2im_plane(cols + n * P, x + q * s.h * s.w, s, c, ld);
+    }
+  };
+  if (parallel)
+    parallel_ranges(nb * s.c, items_per_grain(grain::kLight, s.kh * s.kw * P), planes);
+  else
+    planes(0, nb * s.c);
 }
 
 template void im2col<float>(const float*, float*, const Conv2dShape&, int64_t, int64_t, int64_t, int64_t, bool);

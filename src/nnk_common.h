@@ -1,7 +1,6 @@
 // Shared helpers of the nnkern kernels: thread count, the work-split policy, ISA clones,
-// scratch memory. Pure C++17 + OpenMP: no Python headers anywhere under src/.
+// scratch memory. Pure C++17: no Python headers anywhere under src/.
 #pragma once
-#include <omp.h>
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -10,6 +9,7 @@
 #include <memory>
 #include <type_traits>
 #include <utility>
+#include "thread_pool.h"
 
 #define NNK_INLINE inline __attribute__((always_inline))
 #define NNK_RESTRICT __restrict__
@@ -108,41 +108,10 @@ inline int64_t items_per_grain(int64_t grain, int64_t work_per_item) {
 // while they wait at its end (with one static range per thread, a region took as long as its
 // slowest thread: two threads lost to one with one other busy process on 2 cores).
 //
-// An exception thrown by `body` (std::bad_alloc of a scratch buffer) never crosses the
-// parallel region (RegionErrors below). Not on it: the convolution work items
-// (conv2d_im2col.cpp, conv2d_implicit.cpp, im2col.cpp) are scheduled by their own dynamic
-// OpenMP loops, whose bodies run through RegionErrors too.
+// The chunks run through parallel_items (thread_pool.h), like the convolutions' work items: an
+// exception thrown by `body` (std::bad_alloc of a scratch buffer) is rethrown here on the
+// calling thread, after the join, and never leaves a worker thread.
 constexpr int64_t kMaxChunks = 64;
-
-// An exception must never leave an OpenMP region (the runtime would call std::terminate: the
-// process aborts). Work inside a region runs through errors.run(f): the first exception any
-// thread throws is kept and the region's remaining work is skipped; errors.rethrow() raises it
-// on the calling thread once the region has ended (a std::bad_alloc of a scratch buffer then
-// reaches Python as MemoryError).
-class RegionErrors {
- public:
-  template <class F>
-  void run(F&& f) noexcept {
-    if (failed_.load(std::memory_order_relaxed)) return;
-    try {
-      f();
-    } catch (...) {
-      keep(std::current_exception());
-    }
-  }
-  void rethrow() const {
-    if (error_) std::rethrow_exception(error_);
-  }
-
- private:
-  void keep(std::exception_ptr e) noexcept {
-#pragma omp critical(nnk_region_errors)
-    if (!error_) error_ = std::move(e);
-    failed_.store(true, std::memory_order_relaxed);
-  }
-  std::atomic<bool> failed_{false};
-  std::exception_ptr error_;
-};
 
 template <class F>
 void parallel_ranges(int64_t n, int64_t grain_items, F&& body) {
@@ -156,17 +125,11 @@ void parallel_ranges(int64_t n, int64_t grain_items, F&& body) {
   }
   const int64_t chunks = std::min<int64_t>(kMaxChunks, n / per);
   const int64_t size = (n + chunks - 1) / chunks;
-  RegionErrors errors;
-#pragma omp parallel num_threads(int(want))
-  {
-    if (omp_get_thread_num() == 0) note_parallel_threads(omp_get_num_threads());
-#pragma omp for schedule(dynamic, 1) nowait
-    for (int64_t c = 0; c < chunks; ++c) {
-      const int64_t b = std::min(n, c * size), e = std::min(n, b + size);
-      if (b < e) errors.run([&] { body(b, e); });
-    }
-  }
-  errors.rethrow();
+  note_parallel_threads(int(want));
+  parallel_items(chunks, int(want), [&](int64_t c, int) {
+    const int64_t b = std::min(n, c * size), e = std::min(n, b + size);
+    if (b < e) body(b, e);
+  });
 }
 
 // ---- scratch memory ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// Thread count shared by OpenMP regions and OpenBLAS, and the SIMD path report.
+// Thread count shared by nnkern's parallel regions and OpenBLAS, and the SIMD path report.
 #include <sys/resource.h>
 #include <algorithm>
 #include <atomic>

@@ -176,17 +176,22 @@ def test_multiprocessing_fork_pool(parent_ran_threaded_kernels):
     assert 1 <= len(first) <= 2
 
 
-def test_every_openmp_region_takes_nnkerns_thread_count():
-    """Each parallel region in src/ and csrc/ names its team size (derived from nnkern's
-    num_threads(), which is 1 in a forked child); Cython's prange likewise (num_threads=)."""
+def test_every_parallel_region_takes_nnkerns_thread_count():
+    """The kernels' parallel regions are parallel_items calls (src/thread_pool.h), which run on
+    the calling thread alone in a forked child; no OpenMP parallel region is left in src/ or
+    csrc/ to start libgomp's team there. Cython's prange names its team (num_threads=)."""
     root = os.path.join(os.path.dirname(__file__), os.pardir)
     regions, bad = 0, []
     for sub in ("src", "csrc"):
         for name in sorted(os.listdir(os.path.join(root, sub))):
             with open(os.path.join(root, sub, name), encoding="utf-8") as f:
                 for i, line in enumerate(f, 1):
-                    if "omp parallel" in line or ("prange(" in line and "cimport" not in line):
+                    if "omp parallel" in line or "omp for" in line:
+                        bad.append(f"{sub}/{name}:{i}: {line.strip()}")
+                    elif "prange(" in line and "cimport" not in line:
                         regions += 1
                         if "num_threads" not in line:
                             bad.append(f"{sub}/{name}:{i}: {line.strip()}")
+                    elif "parallel_items(" in line and sub == "src" and name != "thread_pool.h":
+                        regions += 1
     assert regions >= 10 and not bad, bad

@@ -1,4 +1,4 @@
-"""nnkern: the Deep-Learning-from-Scratch toolkit on fast C++/OpenMP kernels.
+"""nnkern: the Deep-Learning-from-Scratch toolkit on fast multithreaded C++ kernels.
 
 ``nnkern.functional`` holds torch-style functions backed by the native kernels in
 ``nnkern._core``; ``nnkern.optimizers`` holds the book's optimizers (``update(params,

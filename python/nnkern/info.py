@@ -74,6 +74,14 @@ def conv_select_line():
     return f"{how.get(mode, f'forced {mode!r} where it applies')}; set by nnkern.set_conv_algo or {ENV}"
 
 
+def pool_line():
+    """nnkern's fork-join pool (src/thread_pool.h), in words."""
+    p = _core._pool_state()
+    wait = "idle workers sleep at once" if p["spin_us"] == 0 else f"idle workers spin {p['spin_us']} us, then sleep"
+    return (f"nnkern's fork-join pool (the kernels' regions; the join waits only for workers that took work), "
+            f"{p['workers']} workers started, {wait}")
+
+
 def format_info():
     import numpy as np
     b = _core.build_info()
@@ -82,7 +90,8 @@ def format_info():
         f"compiler       {b['compiler']}",
         f"flags          {b['cxx_flags']}",
         f"SIMD path      {b['simd_path']}",
-        f"OpenMP         {b['openmp']} (threads {b['num_threads']}, omp_max_threads {b['omp_max_threads']})",
+        f"threads        {b['num_threads']}: {pool_line()}",
+        f"OpenMP         {b['openmp']} (the data loops; omp_max_threads {b['omp_max_threads']})",
         f"OpenMP wait    {wait_policy()}",
         f"busy machine   {busy_threads_line()}",
         f"output cache   {output_cache_line()}",

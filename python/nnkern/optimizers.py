@@ -5,7 +5,7 @@
     opt.update(network.params, grads)   # network.params' arrays change in place
 
 ``update(params, grads)`` takes two dicts with the same keys (``'W1'``, ``'b1'``, ...) and
-updates every array of ``params`` in place with one native call that runs one OpenMP-parallel
+updates every array of ``params`` in place with one native call that runs one parallel
 pass over all tensors together (float32 and float64 tensors may be mixed). The layers hold the
 same arrays, so ``layer.W is params['W1']`` keeps holding and the layers see the new values at
 once; the arrays are never replaced or copied. State (velocity, moments) is created lazily on
