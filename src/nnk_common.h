@@ -125,11 +125,10 @@ void parallel_ranges(int64_t n, int64_t grain_items, F&& body) {
   }
   const int64_t chunks = std::min<int64_t>(kMaxChunks, n / per);
   const int64_t size = (n + chunks - 1) / chunks;
-  note_parallel_threads(int(want));
-  parallel_items(chunks, int(want), [&](int64_t c, int) {
+  note_parallel_threads(parallel_items(chunks, int(want), [&](int64_t c, int) {
     const int64_t b = std::min(n, c * size), e = std::min(n, b + size);
     if (b < e) body(b, e);
-  });
+  }));
 }
 
 // ---- scratch memory ------------------------------------------------------------------------

@@ -48,10 +48,12 @@ struct Job {
 
 thread_local bool t_in_items = false;  // a nested call runs inline
 
-// Runs items until none is left (or one has failed). Never throws.
-void take_items(Job& j, int slot) noexcept {
+// Runs item `first` (if >= 0, already claimed), then claims and runs items until none is left or
+// one has failed. Never throws.
+void take_items(Job& j, int slot, int64_t first = -1) noexcept {
   t_in_items = true;
-  for (int64_t i; !j.failed.load(std::memory_order_relaxed) && (i = j.next.fetch_add(1, std::memory_order_relaxed)) < j.n;) {
+  for (int64_t i = first >= 0 ? first : j.next.fetch_add(1, std::memory_order_relaxed);
+       i < j.n && !j.failed.load(std::memory_order_relaxed); i = j.next.fetch_add(1, std::memory_order_relaxed)) {
     try {
       j.fn(j.ctx, i, slot);
     } catch (...) {
@@ -132,10 +134,12 @@ void worker_main(Team* t, Worker* w, int slot, uint64_t seen) {
     }
     seen = t->epoch.load(std::memory_order_relaxed);
     Job* j = t->job;
-    if (!j || !j->open || slot >= j->threads) continue;
-    ++j->active;
+    if (!j || !j->open || slot >= j->threads || j->failed.load(std::memory_order_relaxed)) continue;
+    const int64_t first = j->next.fetch_add(1, std::memory_order_relaxed);
+    if (first >= j->n) continue;  // nothing left: the caller need not wait for this worker
+    ++j->active;                  // it holds item `first`
     lk.unlock();
-    take_items(*j, slot);
+    take_items(*j, slot, first);
     lk.lock();
     if (--j->active == 0 && !j->open) t->done.notify_one();
   }
@@ -144,9 +148,11 @@ void worker_main(Team* t, Worker* w, int slot, uint64_t seen) {
 // Starts workers up to `want` (fewer if the system refuses a thread). Caller holds t.m.
 void grow(Team& t, int want) {
   if (int(t.workers.size()) >= want) return;
-  sigset_t all, old;  // workers block signals: the interpreter's handlers belong to its threads
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  spin_us();  // read the environment here, on the calling thread, never on a worker
+  sigset_t mask, old;  // workers block asynchronous signals (the interpreter's handlers belong to
+  sigfillset(&mask);   // its threads), not the faults an item itself may raise
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP}) sigdelset(&mask, sig);
+  pthread_sigmask(SIG_SETMASK, &mask, &old);
   const uint64_t seen = t.epoch.load(std::memory_order_relaxed);
   try {  // std::system_error or std::bad_alloc: run with the workers there are
     while (int(t.workers.size()) < want) {
@@ -192,8 +198,8 @@ void run_inline(Job& j) {
 
 }  // namespace
 
-void run_items(int64_t n, int threads, ItemFn fn, void* ctx) {
-  if (n <= 0) return;
+int run_items(int64_t n, int threads, ItemFn fn, void* ctx) {
+  if (n <= 0) return 1;
   Job j;
   j.fn = fn;
   j.ctx = ctx;
@@ -202,12 +208,14 @@ void run_items(int64_t n, int threads, ItemFn fn, void* ctx) {
   Team* t = nullptr;
   threads = std::min(threads, kMaxThreads);
   if (threads > 1 && n > 1 && !t_in_items && !in_fork_child()) t = acquire_team();
+  int team = 1;
   if (!t) {
     run_inline(j);
   } else {
     {
       std::lock_guard<std::mutex> lk(t->m);
       grow(*t, threads - 1);
+      team = std::min(threads, int(t->workers.size()) + 1);
       t->job = &j;
       t->epoch.fetch_add(1, std::memory_order_release);
       for (int k = 0; k < threads - 1 && k < int(t->workers.size()); ++k)
@@ -223,6 +231,7 @@ void run_items(int64_t n, int threads, ItemFn fn, void* ctx) {
     release_team(t);
   }
   if (j.error) std::rethrow_exception(j.error);
+  return team;
 }
 
 int pool_workers() { return g_workers.load(std::memory_order_relaxed); }

@@ -11,14 +11,17 @@
 // Why not an OpenMP parallel region: its join is a barrier of the whole team, so a worker that
 // the OS has not yet run when the region starts (a busy machine: another process holds the
 // core) stalls the region until it is scheduled, even though the threads that did run took
-// all the items. Here the join waits only for the workers that took an item; a late worker
-// finds the call closed and goes back to sleep. Idle workers sleep at once (with
+// all the items. Here the join waits only for the workers that took an item (a worker claims
+// its first item before it counts as joined); a late worker finds the call closed, or no item
+// left, and goes back to sleep. Idle workers sleep at once (with
 // OMP_WAIT_POLICY=active they spin up to 2 ms first).
 //
 // Calls from several threads at once each get a team of their own (up to kMaxTeams teams;
 // beyond that, and in a nested call from inside an item, the items run on the calling thread
 // alone). In a process forked after nnkern loaded, the items always run on the calling
-// thread: the pool's threads do not exist there.
+// thread: the pool's threads do not exist there. Workers live as long as the process, and so
+// does their thread-local scratch (workspace_bytes: at most 4 buffers each, at the largest size
+// a kernel asked for).
 #pragma once
 #include <cstdint>
 #include <type_traits>
@@ -26,13 +29,15 @@
 namespace nnk {
 
 using ItemFn = void (*)(void* ctx, int64_t item, int slot);
-void run_items(int64_t n, int threads, ItemFn fn, void* ctx);
+int run_items(int64_t n, int threads, ItemFn fn, void* ctx);
 
+// Returns the team the call had: 1 when it ran on the calling thread alone, else the number of
+// threads that could take items (fewer than asked if the system refused a worker thread).
 template <class F>
-void parallel_items(int64_t n, int threads, F&& body) {
+int parallel_items(int64_t n, int threads, F&& body) {
   using Body = std::remove_reference_t<F>;
   const ItemFn fn = [](void* ctx, int64_t item, int slot) { (*static_cast<Body*>(ctx))(item, slot); };
-  run_items(n, threads, fn, const_cast<void*>(static_cast<const void*>(&body)));
+  return run_items(n, threads, fn, const_cast<void*>(static_cast<const void*>(&body)));
 }
 
 // Pool workers started so far, over all teams (nnkern info and tests).

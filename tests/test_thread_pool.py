@@ -26,7 +26,7 @@ def test_every_item_runs_once_on_a_slot_of_the_team(items, threads):
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores")
 def test_workers_take_items():
-    slots, _ = _core._pool_run(40, 2, item_us=5000)  # 200 ms of items: the worker wakes long before the end
+    slots, _ = _core._pool_run(100, 2, item_us=5000)  # 0.5 s of items: the worker wakes long before the end
     assert set(slots) == {0, 1}, slots
     assert _core._pool_state()["workers"] >= 1
 

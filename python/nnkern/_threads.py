@@ -2,8 +2,8 @@
 
 The kernels run on nnkern's own fork-join pool (src/thread_pool.h), whose idle workers sleep
 at once unless OMP_WAIT_POLICY=active (then they spin up to 2 ms); it reads the variable when
-it starts its first worker. The data pipeline's loops (Cython prange) run on libgomp's threads,
-and the rest of this module is about those.
+it starts its first worker (or ``nnkern info`` asks). The data pipeline's loops (Cython
+prange) run on libgomp's threads, and the rest of this module is about those.
 
 libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when it is loaded. Its default is to
 spin for a long time (300,000 iterations, a few milliseconds) before sleeping; on a machine
