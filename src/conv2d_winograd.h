@@ -16,7 +16,7 @@
 // otherwise (conv2d_winograd.cpp, winograd_gemm_is_nnk). grad_x is the same
 // correlation of grad_out with the flipped, channel-transposed kernel ("full" padding r-1 - p);
 // grad_weight is the adjoint: acc[xi] += (A dY A^T)[xi] . V[xi]^T over tiles, in fixed partial
-// sums, then G^T acc G.
+// sums or (wide layers) one accumulator per position (conv2d_winograd_weight.cpp), then G^T acc G.
 //
 // Rounding error (first-order forward analysis, u = 2^-24 for float32, 2^-53 for float64).
 // Let E be the same pipeline run on absolute values, per output:

@@ -235,6 +235,10 @@ CASES = {
     # 32 output channels: 3 and 4 vectors of doubles.
     "small-c32-o20": ((2, 32, 7, 6), 20, 1, 1),
     "small-c24-o32": ((1, 24, 6, 9), 32, (1, 2), 1),
+    # og cg / (og + cg) >= 96: grad_weight's "positions" schedule (conv2d_winograd_weight.cpp),
+    # 200 channels (not a multiple of 16) and two groups of 194 -> 198.
+    "positions-c200": ((2, 200, 9, 7), 200, 1, 1),
+    "positions-groups2": ((1, 388, 6, 5), 396, 1, 2),
 }
 # F(m x m, r x r) run by each test below: (forced tile m, kernel size r).
 ALGOS = ((2, 3), (4, 3), (5, 3), (2, 5))
@@ -310,7 +314,7 @@ def test_float64_gradients_match_finite_differences(rng, m, r, shape):
 
 # Big enough for several work items per pass (and several grad_weight partial sums).
 THREAD_CASES = {"16ch": ((12, 16, 30, 29), 24, 1, 1), "groups2-wide": ((2, 8, 9, 1300), 6, 1, 2),
-                "k160": ((6, 160, 12, 11), 48, 1, 1)}
+                "k160": ((6, 160, 12, 11), 48, 1, 1), "positions-c192": ((4, 192, 14, 13), 208, 1, 1)}
 
 
 @pytest.mark.parametrize("m,r", ALGOS)
