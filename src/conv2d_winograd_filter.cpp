@@ -122,7 +122,10 @@ static NNK_INLINE void adjoint_rows_impl(const T* acc, int64_t parts, int64_t st
   constexpr int A = M + R - 1;
   constexpr auto& G = Tile<M, R>::G;
   const int64_t og = s.oc / s.groups, cg = s.c / s.groups, ldc = channel_ld(cg, sizeof(T));
-  alignas(64) double st[A * A][kStageChannels], h[A][R][kLanes];
+  // st on the heap (100 KiB for F(5x5,3x3)): a Python thread may have a small stack.
+  const auto st_buf = scratch<double>(A * A * kStageChannels);  // may throw std::bad_alloc: before any write
+  double(*st)[kStageChannels] = reinterpret_cast<double(*)[kStageChannels]>(st_buf.get());
+  alignas(64) double h[A][R][kLanes];
   for (int64_t row = r0; row < r1; ++row) {
     const int64_t g = row / og, o = row % og;
     for (int64_t s0 = 0; s0 < cg; s0 += kStageChannels) {

@@ -18,6 +18,7 @@
 //   calls over three alternating pairs: 50.1-78.8 -> 44.2-62.3 ms (2 threads 33.2-39.4 ->
 //   27.3-30.5); on deepconv-3x3 (16 channels) it was 2x slower, so that one keeps partials.
 #include <algorithm>
+#include <atomic>
 #include "blas.h"
 #include "conv2d_winograd.h"
 #include "conv2d_winograd_impl.h"
@@ -32,6 +33,13 @@ constexpr int64_t kPartialBudget = int64_t(1) << 22;
 // most (more for a single block that is larger), and the blocks wanted at least where the tile
 // rows allow (so that a chunk's transforms are several work items).
 constexpr int64_t kChunkBudget = int64_t(1) << 23;
+static std::atomic<int64_t> g_chunk_budget{kChunkBudget};
+static std::atomic<int> g_last_schedule{0};
+
+int64_t conv2d_winograd_set_weight_chunk_budget(int64_t elements) {
+  return g_chunk_budget.exchange(elements > 0 ? elements : kChunkBudget);
+}
+int conv2d_winograd_last_weight_schedule() { return g_last_schedule.load(); }
 constexpr int64_t kMinBlocks = 8;
 // positions from og cg / (og + cg) >= this (alexnet-conv3: 154; deepconv-3x3: 8-32).
 constexpr int64_t kPositionsChannels = 96;
@@ -83,7 +91,7 @@ static void backward_weight_positions(const T* gy, const T* x, T* gw, const Conv
   const int64_t a2 = int64_t(gm.a) * gm.a, ldv = wino::channel_ld(gm.cg, sizeof(T));
   const int64_t ldw = wino::channel_ld(gm.og, sizeof(T));
   const int64_t v_n = a2 * gm.tb * ldv, w_n = a2 * gm.tb * ldw, item_n = v_n + w_n;  // one (block, group)
-  const int64_t max_chunk = std::clamp<int64_t>(kChunkBudget / (gm.groups * item_n), 1, gm.blocks);
+  const int64_t max_chunk = std::clamp<int64_t>(g_chunk_budget.load() / (gm.groups * item_n), 1, gm.blocks);
   const int64_t chunks = (gm.blocks + max_chunk - 1) / max_chunk;
   const int64_t chunk = (gm.blocks + chunks - 1) / chunks;  // blocks per chunk, evened out
   const int64_t macs = gm.n * gm.oc * gm.oh * gm.ow * gm.cg * gm.r * gm.r;
@@ -122,7 +130,9 @@ void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2
   if (s.sh > 1) return conv2d_winograd_phases_backward_weight(gy, x, gw, s);
   const int m = conv2d_winograd_tile(s, ConvPass::BackwardWeight, conv_dtype_of<T>());
   const int64_t og = s.oc / s.groups, cg = s.c / s.groups;
-  if (og * cg >= kPositionsChannels * (og + cg))
+  const bool positions = og * cg >= kPositionsChannels * (og + cg);
+  g_last_schedule.store(positions ? 2 : 1);
+  if (positions)
     backward_weight_positions(gy, x, gw, s, m);
   else
     backward_weight_partials(gy, x, gw, s, m);

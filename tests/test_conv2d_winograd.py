@@ -503,3 +503,47 @@ def test_strided_hostile_sizes_raise(kw, error):
         F.conv2d(x, w, None, **kw, algo="winograd")
     with pytest.raises(error):
         F.conv2d_backward(np.ones((1, 1, 1, 1), np.float32), x, w, **kw, algo="winograd")
+
+
+def weight_chunk_budget(elements):
+    """grad_weight's wide-layer chunk budget (elements of transformed tiles; 1 = a block per chunk)."""
+    return setting(_core._conv2d_winograd_weight_chunk_budget, elements)
+
+
+def _positions(cg, og):
+    """Whether grad_weight runs its wide-layer schedule (src/conv2d_winograd_weight.cpp)."""
+    return og * cg >= 96 * (og + cg)
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) | set(THREAD_CASES)))
+def test_weight_schedule_follows_the_channel_rule(rng, name):
+    xs, oc, pad, groups = CASES.get(name) or THREAD_CASES[name]
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal((oc, xs[1] // groups, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal(F.conv2d(x, w, None, padding=pad, groups=groups).shape).astype(np.float32)
+    F.conv2d_backward(gy, x, w, padding=pad, groups=groups, output_mask=(False, True, False), algo="winograd")
+    expected = 2 if _positions(xs[1] // groups, oc // groups) else 1
+    assert _core._conv2d_winograd_last_weight_schedule() == expected
+    if name.startswith("positions"):  # the cases meant for the wide-layer schedule reach it
+        assert expected == 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["positions-c200", "positions-groups2"])
+def test_weight_positions_in_chunks_of_one_block_bit_identical(rng, threads, name, dtype):
+    """Chunks of one block (the chunk loop, beta 1 across chunks, the buffer reused) give the
+    bits of one chunk: each accumulator sums the blocks in the same order either way."""
+    xs, oc, pad, groups = CASES[name]
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal((oc, xs[1] // groups, 3, 3)).astype(dtype)
+    kw = dict(padding=pad, groups=groups)
+    gy = rng.standard_normal(F.conv2d(x, w, None, **kw).shape).astype(dtype)
+    run = lambda: F.conv2d_backward(gy, x, w, **kw, output_mask=(False, True, False), algo="winograd")[1]  # noqa: E731
+    threads(2)
+    whole = run()
+    with weight_chunk_budget(1):
+        chunked = run()
+        threads(1)
+        chunked_one = run()
+    np.testing.assert_array_equal(chunked, whole)
+    np.testing.assert_array_equal(chunked_one, whole)

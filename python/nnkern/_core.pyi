@@ -28,6 +28,11 @@ class _OutputBlock:
     """
     The memory of a kernel output served by the output cache (see nnkern.set_output_cache).
     """
+def _conv2d_winograd_last_weight_schedule() -> int:
+    """
+    Testing hook: the schedule of the latest Winograd grad_weight: 1 partial sums, 2 one accumulator per transform
+    position (wide layers), 0 none yet.
+    """
 def _conv2d_winograd_phase_budget(elements: _Int) -> int:
     """
     Elements of phase planes a strided Winograd convolution builds at a time (<= 0: the default, 2^22); returns the
@@ -37,6 +42,11 @@ def _conv2d_winograd_tile(tile: _Int) -> int:
     """
     Force Winograd's output tile size m (2, 4 or 5) for every 3x3 shape, or 0 for the per-shape choice; returns the
     previous setting. Process-global: for tests and comparisons.
+    """
+def _conv2d_winograd_weight_chunk_budget(elements: _Int) -> int:
+    """
+    Elements of transformed tiles per chunk of grad_weight's schedule for wide layers (<= 0: the default, 2^23); returns
+    the previous budget. Process-global: for tests (1 makes every block its own chunk).
     """
 def _gemm(
     a: _Array,
