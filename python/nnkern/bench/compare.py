@@ -91,6 +91,12 @@ class Row:
         return ""
 
 
+def _pool_wait():
+    """How nnkern's pool waits (src/thread_pool.h), in a few words."""
+    us = nnkern._core._pool_state()["spin_us"]
+    return "idle workers sleep at once" if us == 0 else f"idle workers spin {us} us"
+
+
 def header(threads):
     info = nnkern._core.build_info()
     torch = torch_or_none()
@@ -101,7 +107,8 @@ def header(threads):
             f"BLAS core {info['blas_corename']} (OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
             f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}, {QUIET_BLAS[0]}={env[QUIET_BLAS[0]]}), "
             f"conv2d selection {nnkern.get_conv_algo()}, "
-            f"{nnkern._threads.describe()}, busy-machine threads "
+            f"kernel threads on nnkern's pool ({_pool_wait()}), data loops' {nnkern._threads.describe()}, "
+            f"busy-machine threads "
             f"{'adaptive' if nnkern._core._threads_state()[3] else 'fixed'}, numpy {np.__version__}, {tv}")
 
 
