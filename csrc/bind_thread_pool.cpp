@@ -24,6 +24,9 @@ py::tuple pool_run(int64_t items, int threads, int64_t item_us, int64_t fail_ite
   check_range("items", items, 1, 1 << 20);
   check_range("threads", threads, 1, 64);
   check_range("item_us", item_us, 0, 1000000);
+  if (items * item_us > 10000000)  // a hook, not a way to hang the process: at most 10 s of sleeping items
+    throw py::value_error("_pool_run: items * item_us must be at most 10,000,000 (10 s), got " +
+                          std::to_string(items * item_us));
   std::vector<int> slots(size_t(items), -1), inner(size_t(nested ? 4 * items : 0), -1);
   {
     py::gil_scoped_release release;

@@ -547,3 +547,24 @@ def test_weight_positions_in_chunks_of_one_block_bit_identical(rng, threads, nam
         chunked_one = run()
     np.testing.assert_array_equal(chunked, whole)
     np.testing.assert_array_equal(chunked_one, whole)
+
+
+def test_weight_positions_float64_gradient_matches_finite_differences(rng):
+    """The wide-layer grad_weight schedule against central differences of the float64 loss, at a
+    sample of weights (the full finite-difference gradient of 194 x 198 x 9 weights is too slow)."""
+    x = rng.standard_normal((1, 194, 6, 5))
+    w = rng.standard_normal((198, 194, 3, 3))
+    r = rng.standard_normal(F.conv2d(x, w, None, padding=1, algo="winograd").shape)
+    _, gw, _ = F.conv2d_backward(r, x, w, padding=1, output_mask=(False, True, False), algo="winograd")
+    assert _core._conv2d_winograd_last_weight_schedule() == 2
+    eps = 1e-6
+    for flat in rng.choice(w.size, 12, replace=False):
+        idx = np.unravel_index(flat, w.shape)
+        old = w[idx]
+        w[idx] = old + eps
+        up = float(np.sum(F.conv2d(x, w, None, padding=1, algo="winograd") * r))
+        w[idx] = old - eps
+        down = float(np.sum(F.conv2d(x, w, None, padding=1, algo="winograd") * r))
+        w[idx] = old
+        assert_close(np.array(gw[idx]), np.array((up - down) / (2 * eps)), rtol=1e-6, atol=1e-6,
+                     what=f"positions d loss/d w{idx}")

@@ -100,7 +100,8 @@ def test_a_forked_child_runs_items_on_the_calling_thread():
     assert got == b"\x01"
 
 
-@pytest.mark.parametrize("args", [(0, 2), (1 << 21, 2), (4, 0), (4, 65), (4, 2, -1)])
+@pytest.mark.parametrize("args", [(0, 2), (1 << 21, 2), (4, 0), (4, 65), (4, 2, -1), (1 << 20, 2, 1_000_000),
+                                  (11, 2, 1_000_000)])
 def test_bad_arguments_raise(args):
     with pytest.raises(ValueError, match="_pool_run"):
         _core._pool_run(*args)
