@@ -27,6 +27,8 @@ CASES = [  # x (N, ...), weight (in, out), bias (out,)
     case("threads-37x1500x300", (37, 1500), (1500, 300), (300,)),
     case("threads-2048x64x300", (2048, 64), (64, 300), (300,)),
     case("threads-200x64x300", (200, 64), (64, 300), (300,)),
+    # two row tiles of 52 and 49 (src/gemm_tiled.cpp: the first cut, then no side below 64)
+    case("tiles-101x300x100", (101, 300), (300, 100), (100,)),
 ]
 
 
