@@ -25,11 +25,11 @@ void bind_conv2d_winograd(py::module_& m) {
       "Elements of phase planes a strided Winograd convolution builds at a time (<= 0: the default, 2^22); "
       "returns the previous budget. Process-global: for tests (1 makes every image its own chunk).");
   m.def(
-      "_conv2d_winograd_weight_chunk_budget",
-      [](int64_t elements) { return nnk::conv2d_winograd_set_weight_chunk_budget(elements); }, py::arg("elements"),
-      "Elements of transformed tiles per chunk of grad_weight's schedule for wide layers (<= 0: the default, 2^23); "
-      "returns the previous budget. Process-global: for tests (1 makes every block its own chunk).");
-  m.def("_conv2d_winograd_last_weight_schedule", &nnk::conv2d_winograd_last_weight_schedule,
-        "Testing hook: the schedule of the latest Winograd grad_weight: 1 partial sums, 2 one accumulator per "
-        "transform position (wide layers), 0 none yet.");
+      "_conv2d_winograd_chunk_budget",
+      [](int64_t elements) { return nnk::conv2d_winograd_set_chunk_budget(elements); }, py::arg("elements"),
+      "Elements of transformed tiles per chunk of the Winograd schedule for wide layers, every pass (<= 0: the "
+      "default, 2^23); returns the previous budget. Process-global: for tests (1 makes every block its own chunk).");
+  m.def("_conv2d_winograd_last_schedule", &nnk::conv2d_winograd_last_schedule,
+        "Testing hook: the schedule of the latest stride-1 Winograd pass: 1 per block of tiles (forward, grad_x) or "
+        "partial sums (grad_weight), 2 per transform position (wide layers), 0 none yet.");
 }

@@ -29,6 +29,14 @@ constexpr int64_t kMinTiles = 64, kMaxTiles = 512;
 constexpr int64_t kSerialMacs = int64_t(1) << 21;
 
 static std::atomic<int> g_forced_tile{0};
+constexpr int64_t kChunkBudget = int64_t(1) << 23;  // positions schedule: see conv2d_winograd_impl.h
+static std::atomic<int64_t> g_chunk_budget{kChunkBudget};
+static std::atomic<int> g_last_schedule{0};
+
+int64_t conv2d_winograd_set_chunk_budget(int64_t elements) {
+  return g_chunk_budget.exchange(elements > 0 ? elements : kChunkBudget);
+}
+int conv2d_winograd_last_schedule() { return g_last_schedule.load(); }
 
 // Whether the transform-domain GEMMs of a geometry run on nnkern's GEMM (the filter transform
 // writes its packed layout, the transformed input is read in place: no packing pass, no
@@ -93,6 +101,10 @@ Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t o
   gm.small_products = product_pass && !gm.packed_filters && gm.cg <= kSmallChannels && gm.og <= kSmallChannels;
   // OpenBLAS repacks the filters per GEMM: the block must hold enough tiles to amortise it.
   const int64_t reuse = gm.packed_filters ? 0 : 2 * gm.cg * gm.og / (gm.cg + gm.og);
+  // The positions schedule on nnkern's GEMM: blocks as small as kPositionsMinBlocks asks (on
+  // OpenBLAS the reuse bound above still holds: each call repacks its filters).
+  if (gm.packed_filters && positions_schedule(gm.og, gm.cg))
+    block_multiple = std::max(block_multiple, kPositionsMinBlocks);
   const int64_t rows = n * gm.tiles_y;
   int64_t target = std::clamp(std::max(kItemBytes / per_tile, reuse), kMinTiles, kMaxTiles);
   // At least block_multiple blocks where the tile rows allow (grad_weight: one per partial sum).
@@ -114,6 +126,9 @@ Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t o
   }
   return gm;
 }
+
+int64_t positions_chunk_budget() { return g_chunk_budget.load(); }
+void note_schedule(int schedule) { g_last_schedule.store(schedule); }
 
 Block block_of(const Geom& gm, int64_t b) {
   if (gm.segs_per_row == 1) {
@@ -143,11 +158,33 @@ static FilterDest<T> filter_dest(const Geom& gm) {
   return d;
 }
 
+// mt[xi] (nt x og) = v[xi] (nt x cg) . u[xi] (cg x og) for one block's tile-major v and mt.
+template <class T>
+static void block_product(const T* v, const FilterDest<T>& u, T* mt, const Geom& gm, int64_t g, int64_t xi,
+                          int64_t nt) {
+  const int64_t a2 = int64_t(gm.a) * gm.a;
+  const int64_t ldv = channel_ld(gm.cg, sizeof(T)), ldm = channel_ld(gm.og, sizeof(T));
+  if (u.packed)
+    gemm_strided_a<T>(nt, v + xi * ldv, a2 * ldv, u.matrix(g * a2 + xi), mt + xi * ldm, a2 * ldm, false);
+  else
+    gemm<T>(false, false, nt, gm.og, gm.cg, T(1), v + xi * ldv, a2 * ldv, u.data + (g * a2 + xi) * u.mat_stride,
+            gm.og, T(0), mt + xi * ldm, a2 * ldm);
+}
+
+// The lanes past og of each mt row's last channel vector: read by the output transform, never
+// written by the products; zeroed once per call.
+template <class T>
+static void zero_channel_padding(T* mt, int64_t rows, const Geom& gm) {
+  const int64_t L = channel_lanes(sizeof(T)), ldm = channel_ld(gm.og, sizeof(T));
+  if (gm.og % L == 0) return;
+  for (int64_t r = 0; r < rows; ++r) std::fill(mt + r * ldm + gm.og, mt + r * ldm + round_up(gm.og, L), T(0));
+}
+
 // out = correlation of `in` with the transformed filters u (+ bias), per the header of
 // conv2d_winograd_impl.h. Scratch: one slice of workspace slot 3 per thread, taken here.
 template <class T>
 static void correlate(const T* in, const FilterDest<T>& u, const T* bias, T* out, const Geom& gm) {
-  const int64_t a2 = int64_t(gm.a) * gm.a, L = channel_lanes(sizeof(T));
+  const int64_t a2 = int64_t(gm.a) * gm.a;
   const int64_t ldv = channel_ld(gm.cg, sizeof(T)), ldm = channel_ld(gm.og, sizeof(T));
   const int64_t v_n = a2 * gm.tb * ldv, m_n = a2 * gm.tb * ldm;
   const int64_t per_thread = v_n + m_n + rows_scratch(gm, sizeof(T));
@@ -156,11 +193,7 @@ static void correlate(const T* in, const FilterDest<T>& u, const T* bias, T* out
   T* ws = workspace<T>(3, nt * per_thread);  // may throw std::bad_alloc: nothing is written yet
   std::optional<BlasSerialScope> serial;  // OpenBLAS runs single-threaded inside the region
   if (!u.packed && !gm.small_products) serial.emplace();
-  if (gm.og % L)  // each slot's last channel vector lanes past og: read by the output transform, never written
-    for (int t = 0; t < nt; ++t) {
-      T* mt = ws + t * per_thread + v_n;
-      for (int64_t r = 0; r < a2 * gm.tb; ++r) std::fill(mt + r * ldm + gm.og, mt + r * ldm + round_up(gm.og, L), T(0));
-    }
+  for (int t = 0; t < nt; ++t) zero_channel_padding(ws + t * per_thread + v_n, a2 * gm.tb, gm);
   parallel_items(items, nt, [&](int64_t it, int t) {
     T* v = ws + t * per_thread;
     T* mt = v + v_n;
@@ -170,15 +203,58 @@ static void correlate(const T* in, const FilterDest<T>& u, const T* bias, T* out
     const int64_t nt_ = blk.tiles();
     input_tiles(in, v, gm, g, blk, buf);
     if (gm.small_products) small_products(v, u.data + g * a2 * u.mat_stride, mt, gm, nt_);
-    for (int64_t xi = 0; xi < a2 && !gm.small_products; ++xi) {  // mt[xi] (nt x og) = v[xi] (nt x cg) . u[xi] (cg x og)
-      if (u.packed)
-        gemm_strided_a<T>(nt_, v + xi * ldv, a2 * ldv, u.matrix(g * a2 + xi), mt + xi * ldm, a2 * ldm, false);
-      else
-        gemm<T>(false, false, nt_, gm.og, gm.cg, T(1), v + xi * ldv, a2 * ldv, u.data + (g * a2 + xi) * u.mat_stride,
-                gm.og, T(0), mt + xi * ldm, a2 * ldm);
-    }
+    for (int64_t xi = 0; xi < a2 && !gm.small_products; ++xi) block_product(v, u, mt, gm, g, xi, nt_);
     output_tiles(mt, bias, out, gm, g, blk, buf);
   });
+}
+
+// correlate's positions schedule (conv2d_winograd_impl.h): per chunk of blocks, the input
+// transforms per (block, group), the products per (group, position) over the chunk's blocks, the
+// output transforms per (block, group). Scratch: the chunk's v and mt in workspace slot 3.
+template <class T>
+static void correlate_positions(const T* in, const FilterDest<T>& u, const T* bias, T* out, const Geom& gm) {
+  const int64_t a2 = int64_t(gm.a) * gm.a;
+  const int64_t v_n = a2 * gm.tb * channel_ld(gm.cg, sizeof(T));
+  const int64_t item_n = v_n + a2 * gm.tb * channel_ld(gm.og, sizeof(T));  // one (block, group): v, then mt
+  const int64_t max_chunk = std::clamp<int64_t>(positions_chunk_budget() / (gm.groups * item_n), 1, gm.blocks);
+  const int64_t chunks = (gm.blocks + max_chunk - 1) / max_chunk;
+  const int64_t chunk = (gm.blocks + chunks - 1) / chunks;  // blocks per chunk, evened out
+  const int64_t macs = gm.n * gm.oc * gm.oh * gm.ow * gm.cg * gm.r * gm.r;
+  const int nt_tf = item_threads(chunk * gm.groups, macs), nt_mm = item_threads(gm.groups * a2, macs);
+  const int64_t rows_n = rows_scratch(gm, sizeof(T));
+  T* tiles = workspace<T>(3, chunk * gm.groups * item_n + nt_tf * rows_n);  // may throw: nothing written yet
+  T* rows = tiles + chunk * gm.groups * item_n;
+  std::optional<BlasSerialScope> serial;  // OpenBLAS runs single-threaded inside the regions
+  if (!u.packed) serial.emplace();
+  for (int64_t i = 0; i < chunk * gm.groups; ++i) zero_channel_padding(tiles + i * item_n + v_n, a2 * gm.tb, gm);
+  for (int64_t c0 = 0; c0 < gm.blocks; c0 += chunk) {
+    const int64_t nb = std::min(chunk, gm.blocks - c0);
+    parallel_items(nb * gm.groups, nt_tf, [&](int64_t it, int slot) {
+      input_tiles(in, tiles + it * item_n, gm, it % gm.groups, block_of(gm, c0 + it / gm.groups), rows + slot * rows_n);
+    });
+    parallel_items(gm.groups * a2, nt_mm, [&](int64_t it, int) {
+      const int64_t g = it / a2, xi = it % a2;
+      for (int64_t k = 0; k < nb; ++k) {
+        T* v = tiles + (k * gm.groups + g) * item_n;
+        block_product(v, u, v + v_n, gm, g, xi, block_of(gm, c0 + k).tiles());
+      }
+    });
+    parallel_items(nb * gm.groups, nt_tf, [&](int64_t it, int slot) {
+      output_tiles(tiles + it * item_n + v_n, bias, out, gm, it % gm.groups, block_of(gm, c0 + it / gm.groups),
+                   rows + slot * rows_n);
+    });
+  }
+}
+
+// The pass's correlation on the schedule its channels call for.
+template <class T>
+static void correlate_pass(const T* in, const FilterDest<T>& u, const T* bias, T* out, const Geom& gm) {
+  const bool positions = positions_schedule(gm.og, gm.cg);  // never small_products (both > 96)
+  note_schedule(positions ? 2 : 1);
+  if (positions)
+    correlate_positions(in, u, bias, out, gm);
+  else
+    correlate(in, u, bias, out, gm);
 }
 
 }  // namespace wino
@@ -187,11 +263,11 @@ template <class T>
 void conv2d_winograd_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s) {
   if (s.sh > 1) return conv2d_winograd_phases_forward(x, w, b, y, s);
   const int m = conv2d_winograd_tile(s, ConvPass::Forward, conv_dtype_of<T>());
-  const wino::Geom gm =
-      wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh), sizeof(T), true);
+  const wino::Geom gm = wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh),
+                                        sizeof(T), true);
   const wino::FilterDest<T> u = wino::filter_dest<T>(gm);
   wino::filter_transform(w, u, s, m, false);
-  wino::correlate(x, u, b, y, gm);
+  wino::correlate_pass(x, u, b, y, gm);
 }
 
 // grad_x[i][j] = sum_{o,p,q} gy[i + ph - (r-1) + p][j + pw - (r-1) + q] w[o][c][r-1 - p][r-1 - q].
@@ -204,7 +280,7 @@ void conv2d_winograd_backward_input(const T* gy, const T* w, T* gx, const Conv2d
                       int(s.kh), sizeof(T), true);
   const wino::FilterDest<T> u = wino::filter_dest<T>(gm);
   wino::filter_transform(w, u, s, m, true);
-  wino::correlate<T>(gy, u, nullptr, gx, gm);
+  wino::correlate_pass<T>(gy, u, nullptr, gx, gm);
 }
 
 template void conv2d_winograd_forward<float>(const float*, const float*, const float*, float*, const Conv2dShape&);

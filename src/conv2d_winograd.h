@@ -65,12 +65,13 @@ Conv2dShape conv2d_winograd_phase_shape(const Conv2dShape& s);
 // Elements of phase planes built at a time (the chunk of images); <= 0 restores the default.
 // Returns the previous budget. A testing hook (chunks of one image exercise the chunk loop).
 int64_t conv2d_winograd_set_phase_budget(int64_t elements);
-// grad_weight's "positions" schedule (wide layers, conv2d_winograd_weight.cpp): elements of
-// transformed tiles per chunk (<= 0 restores the default); returns the previous budget. And the
-// schedule the latest grad_weight ran: 1 partials, 2 positions (0: none yet). Testing hooks:
-// chunking never changes the result (each accumulator sums the blocks in order either way).
-int64_t conv2d_winograd_set_weight_chunk_budget(int64_t elements);
-int conv2d_winograd_last_weight_schedule();
+// The "positions" schedule of wide layers (conv2d_winograd_impl.h: positions_schedule), in
+// every pass: elements of transformed tiles per chunk (<= 0 restores the default); returns the
+// previous budget. And the schedule the latest stride-1 Winograd pass ran: 1 blocks (forward,
+// grad_x) or partials (grad_weight), 2 positions (0: none yet). Testing hooks: chunking never
+// changes the result (every output sums in the same order either way).
+int64_t conv2d_winograd_set_chunk_budget(int64_t elements);
+int conv2d_winograd_last_schedule();
 template <class T>
 void conv2d_winograd_phases_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s);
 template <class T>

@@ -44,7 +44,8 @@ struct Block {
 
 // product_pass: forward or grad_x (v . u products, which may run on nnkern's GEMM), not grad_weight.
 // block_multiple: at least this many blocks where the tile rows allow (grad_weight: its number
-// of partial sums; the blocks are shared out among them as evenly as their count allows).
+// of partial sums; the blocks are shared out among them as evenly as their count allows); a
+// product pass of a wide layer on nnkern's GEMM asks kPositionsMinBlocks itself.
 Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t oh, int64_t ow, int64_t groups,
                int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes, bool product_pass,
                int64_t block_multiple = 1);
@@ -54,6 +55,26 @@ Block block_of(const Geom& gm, int64_t b);
 int item_threads(int64_t items, int64_t macs);
 
 inline int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+
+// The "positions" schedule of wide layers, in every pass: the blocks are taken a chunk at a
+// time; every (block, group) of the chunk is transformed into the chunk's buffer, one work item
+// each, then every (group, transform position) runs its GEMMs over the chunk's blocks, one work
+// item each, so that the position's transformed filters (forward, grad_x) or its og x cg
+// accumulator (grad_weight) stay in cache across the blocks (the block schedules stream all
+// a^2 of them through memory once per block: 19 MiB for alexnet-conv3); the forward and grad_x
+// then run the output transforms per (block, group). The transforms make a round trip through
+// memory instead, which pays where og cg / (og + cg) is large (the filter values per tile
+// value): alexnet-conv3 (256 -> 384 channels: 154), not deepconv-3x3 (16 channels: 8, where
+// grad_weight ran 2x slower on it). Each GEMM is the block schedule's own, so chunking and
+// threads never change the result.
+constexpr int64_t kPositionsChannels = 96;
+inline bool positions_schedule(int64_t og, int64_t cg) { return og * cg >= kPositionsChannels * (og + cg); }
+// Blocks wanted at least where the tile rows allow (so that a chunk's transforms are several
+// work items), and the elements of transformed tiles (all groups) of one chunk at most (more
+// for a single block that is larger; conv2d_winograd_set_chunk_budget changes it).
+constexpr int64_t kPositionsMinBlocks = 8;
+int64_t positions_chunk_budget();
+void note_schedule(int schedule);  // for conv2d_winograd_last_schedule
 
 // Transform-domain layouts (channel-vectorised: channels contiguous, padded to whole 64-byte
 // vectors of L = 64 / sizeof(T) lanes; padding lanes are zero or never read):

@@ -8,17 +8,14 @@
 //   once, into one of 2-16 partial accumulators of all positions (consecutive runs of blocks);
 //   the partials are summed in order inside the adjoint. The transforms never leave the cache,
 //   but every block streams its partial's whole accumulator (a2 og cg) through memory.
-// - positions (wide layers): the blocks are taken a chunk at a time (at most kChunkBudget
-//   elements of transformed tiles); first every (block, group) of the chunk is transformed into
-//   the chunk's buffer, one work item each, then every (group, position) runs its GEMMs over
-//   the chunk's blocks in order, one work item each, its og x cg accumulator staying in cache;
-//   one accumulator in all. The transforms make a round trip through memory instead, which pays
-//   where og cg / (og + cg) (the accumulator per tile transform) is large: alexnet-conv3
-//   (256 -> 384 channels, 19 MiB of accumulator per partial), 1 thread, CPU-time minimums of 15
-//   calls over three alternating pairs: 50.1-78.8 -> 44.2-62.3 ms (2 threads 33.2-39.4 ->
-//   27.3-30.5); on deepconv-3x3 (16 channels) it was 2x slower, so that one keeps partials.
+// - positions (wide layers, conv2d_winograd_impl.h: positions_schedule): the blocks are taken a
+//   chunk at a time; first every (block, group) of the chunk is transformed into the chunk's
+//   buffer, then every (group, position) runs its GEMMs over the chunk's blocks in order, its
+//   og x cg accumulator staying in cache; one accumulator in all. alexnet-conv3 (256 -> 384
+//   channels, 19 MiB of accumulator per partial), 1 thread, CPU-time minimums of 15 calls over
+//   three alternating pairs: 50.1-78.8 -> 44.2-62.3 ms (2 threads 33.2-39.4 -> 27.3-30.5); on
+//   deepconv-3x3 (16 channels) it was 2x slower, so that one keeps partials.
 #include <algorithm>
-#include <atomic>
 #include "blas.h"
 #include "conv2d_winograd.h"
 #include "conv2d_winograd_impl.h"
@@ -29,20 +26,6 @@ namespace nnk {
 // Elements of partial accumulators wanted at most; never fewer than 2 partials (so 2 threads
 // have work), never more than 16.
 constexpr int64_t kPartialBudget = int64_t(1) << 22;
-// positions: elements of transformed tiles (input and grad_out, all groups) of one chunk at
-// most (more for a single block that is larger), and the blocks wanted at least where the tile
-// rows allow (so that a chunk's transforms are several work items).
-constexpr int64_t kChunkBudget = int64_t(1) << 23;
-static std::atomic<int64_t> g_chunk_budget{kChunkBudget};
-static std::atomic<int> g_last_schedule{0};
-
-int64_t conv2d_winograd_set_weight_chunk_budget(int64_t elements) {
-  return g_chunk_budget.exchange(elements > 0 ? elements : kChunkBudget);
-}
-int conv2d_winograd_last_weight_schedule() { return g_last_schedule.load(); }
-constexpr int64_t kMinBlocks = 8;
-// positions from og cg / (og + cg) >= this (alexnet-conv3: 154; deepconv-3x3: 8-32).
-constexpr int64_t kPositionsChannels = 96;
 
 template <class T>
 static void backward_weight_partials(const T* gy, const T* x, T* gw, const Conv2dShape& s, int m) {
@@ -86,12 +69,12 @@ static void backward_weight_partials(const T* gy, const T* x, T* gw, const Conv2
 template <class T>
 static void backward_weight_positions(const T* gy, const T* x, T* gw, const Conv2dShape& s, int m) {
   wino::Geom gm = wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh),
-                                  sizeof(T), false, kMinBlocks);
+                                  sizeof(T), false, wino::kPositionsMinBlocks);
   gm.tile_major = false;  // position-major: each GEMM's K (tiles) runs down contiguous rows
   const int64_t a2 = int64_t(gm.a) * gm.a, ldv = wino::channel_ld(gm.cg, sizeof(T));
   const int64_t ldw = wino::channel_ld(gm.og, sizeof(T));
   const int64_t v_n = a2 * gm.tb * ldv, w_n = a2 * gm.tb * ldw, item_n = v_n + w_n;  // one (block, group)
-  const int64_t max_chunk = std::clamp<int64_t>(g_chunk_budget.load() / (gm.groups * item_n), 1, gm.blocks);
+  const int64_t max_chunk = std::clamp<int64_t>(wino::positions_chunk_budget() / (gm.groups * item_n), 1, gm.blocks);
   const int64_t chunks = (gm.blocks + max_chunk - 1) / max_chunk;
   const int64_t chunk = (gm.blocks + chunks - 1) / chunks;  // blocks per chunk, evened out
   const int64_t macs = gm.n * gm.oc * gm.oh * gm.ow * gm.cg * gm.r * gm.r;
@@ -130,8 +113,8 @@ void conv2d_winograd_backward_weight(const T* gy, const T* x, T* gw, const Conv2
   if (s.sh > 1) return conv2d_winograd_phases_backward_weight(gy, x, gw, s);
   const int m = conv2d_winograd_tile(s, ConvPass::BackwardWeight, conv_dtype_of<T>());
   const int64_t og = s.oc / s.groups, cg = s.c / s.groups;
-  const bool positions = og * cg >= kPositionsChannels * (og + cg);
-  g_last_schedule.store(positions ? 2 : 1);
+  const bool positions = wino::positions_schedule(og, cg);
+  wino::note_schedule(positions ? 2 : 1);
   if (positions)
     backward_weight_positions(gy, x, gw, s, m);
   else

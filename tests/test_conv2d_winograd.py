@@ -235,7 +235,7 @@ CASES = {
     # 32 output channels: 3 and 4 vectors of doubles.
     "small-c32-o20": ((2, 32, 7, 6), 20, 1, 1),
     "small-c24-o32": ((1, 24, 6, 9), 32, (1, 2), 1),
-    # og cg / (og + cg) >= 96: grad_weight's "positions" schedule (conv2d_winograd_weight.cpp),
+    # og cg / (og + cg) >= 96: the "positions" schedule of every pass (conv2d_winograd_impl.h),
     # 200 channels (not a multiple of 16) and two groups of 194 -> 198.
     "positions-c200": ((2, 200, 9, 7), 200, 1, 1),
     "positions-groups2": ((1, 388, 6, 5), 396, 1, 2),
@@ -505,44 +505,48 @@ def test_strided_hostile_sizes_raise(kw, error):
         F.conv2d_backward(np.ones((1, 1, 1, 1), np.float32), x, w, **kw, algo="winograd")
 
 
-def weight_chunk_budget(elements):
-    """grad_weight's wide-layer chunk budget (elements of transformed tiles; 1 = a block per chunk)."""
-    return setting(_core._conv2d_winograd_weight_chunk_budget, elements)
+def chunk_budget(elements):
+    """The wide-layer schedule's chunk budget (elements of transformed tiles; 1 = a block per chunk)."""
+    return setting(_core._conv2d_winograd_chunk_budget, elements)
 
 
 def _positions(cg, og):
-    """Whether grad_weight runs its wide-layer schedule (src/conv2d_winograd_weight.cpp)."""
+    """Whether a pass runs the wide-layer schedule (src/conv2d_winograd_impl.h: positions_schedule)."""
     return og * cg >= 96 * (og + cg)
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("name", sorted(set(CASES) | set(THREAD_CASES)))
-def test_weight_schedule_follows_the_channel_rule(rng, name):
+def test_schedule_follows_the_channel_rule(rng, name, pass_):
     xs, oc, pad, groups = CASES.get(name) or THREAD_CASES[name]
     x = rng.standard_normal(xs).astype(np.float32)
     w = rng.standard_normal((oc, xs[1] // groups, 3, 3)).astype(np.float32)
-    gy = rng.standard_normal(F.conv2d(x, w, None, padding=pad, groups=groups).shape).astype(np.float32)
-    F.conv2d_backward(gy, x, w, padding=pad, groups=groups, output_mask=(False, True, False), algo="winograd")
+    kw = dict(padding=pad, groups=groups)
+    gy = rng.standard_normal(F.conv2d(x, w, None, **kw).shape).astype(np.float32)
+    _run(pass_, x, w, None, gy, kw)
     expected = 2 if _positions(xs[1] // groups, oc // groups) else 1
-    assert _core._conv2d_winograd_last_weight_schedule() == expected
+    assert _core._conv2d_winograd_last_schedule() == expected
     if name.startswith("positions"):  # the cases meant for the wide-layer schedule reach it
         assert expected == 2
 
 
+@pytest.mark.parametrize("pass_", PASSES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ["positions-c200", "positions-groups2"])
-def test_weight_positions_in_chunks_of_one_block_bit_identical(rng, threads, name, dtype):
-    """Chunks of one block (the chunk loop, beta 1 across chunks, the buffer reused) give the
-    bits of one chunk: each accumulator sums the blocks in the same order either way."""
+def test_positions_in_chunks_of_one_block_bit_identical(rng, threads, name, dtype, pass_):
+    """Chunks of one block (the chunk loop, the buffer reused; grad_weight: beta 1 across chunks)
+    give the bits of one chunk: every output sums in the same order either way."""
     xs, oc, pad, groups = CASES[name]
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal((oc, xs[1] // groups, 3, 3)).astype(dtype)
     kw = dict(padding=pad, groups=groups)
     gy = rng.standard_normal(F.conv2d(x, w, None, **kw).shape).astype(dtype)
-    run = lambda: F.conv2d_backward(gy, x, w, **kw, output_mask=(False, True, False), algo="winograd")[1]  # noqa: E731
+    run = lambda: _run(pass_, x, w, None, gy, kw)  # noqa: E731
     threads(2)
     whole = run()
-    with weight_chunk_budget(1):
+    with chunk_budget(1):
         chunked = run()
+        assert _core._conv2d_winograd_last_schedule() == 2
         threads(1)
         chunked_one = run()
     np.testing.assert_array_equal(chunked, whole)
@@ -556,7 +560,7 @@ def test_weight_positions_float64_gradient_matches_finite_differences(rng):
     w = rng.standard_normal((198, 194, 3, 3))
     r = rng.standard_normal(F.conv2d(x, w, None, padding=1, algo="winograd").shape)
     _, gw, _ = F.conv2d_backward(r, x, w, padding=1, output_mask=(False, True, False), algo="winograd")
-    assert _core._conv2d_winograd_last_weight_schedule() == 2
+    assert _core._conv2d_winograd_last_schedule() == 2
     eps = 1e-6
     for flat in rng.choice(w.size, 12, replace=False):
         idx = np.unravel_index(flat, w.shape)

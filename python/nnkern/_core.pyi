@@ -28,10 +28,15 @@ class _OutputBlock:
     """
     The memory of a kernel output served by the output cache (see nnkern.set_output_cache).
     """
-def _conv2d_winograd_last_weight_schedule() -> int:
+def _conv2d_winograd_chunk_budget(elements: _Int) -> int:
     """
-    Testing hook: the schedule of the latest Winograd grad_weight: 1 partial sums, 2 one accumulator per transform
-    position (wide layers), 0 none yet.
+    Elements of transformed tiles per chunk of the Winograd schedule for wide layers, every pass (<= 0: the default,
+    2^23); returns the previous budget. Process-global: for tests (1 makes every block its own chunk).
+    """
+def _conv2d_winograd_last_schedule() -> int:
+    """
+    Testing hook: the schedule of the latest stride-1 Winograd pass: 1 per block of tiles (forward, grad_x) or partial
+    sums (grad_weight), 2 per transform position (wide layers), 0 none yet.
     """
 def _conv2d_winograd_phase_budget(elements: _Int) -> int:
     """
@@ -42,11 +47,6 @@ def _conv2d_winograd_tile(tile: _Int) -> int:
     """
     Force Winograd's output tile size m (2, 4 or 5) for every 3x3 shape, or 0 for the per-shape choice; returns the
     previous setting. Process-global: for tests and comparisons.
-    """
-def _conv2d_winograd_weight_chunk_budget(elements: _Int) -> int:
-    """
-    Elements of transformed tiles per chunk of grad_weight's schedule for wide layers (<= 0: the default, 2^23); returns
-    the previous budget. Process-global: for tests (1 makes every block its own chunk).
     """
 def _gemm(
     a: _Array,
