@@ -5,6 +5,7 @@
 #include <string>
 #include "checks.h"
 #include "gemm.h"
+#include "gemm_tiled.h"
 
 namespace py = pybind11;
 using namespace nnk_py;
@@ -113,6 +114,19 @@ void bind_gemm(py::module_& m) {
         "path ('avx512', 'avx2', 'generic'; default: the one in use); packed=True packs op(a) once first; "
         "packed_b=True packs op(b) once and reads a in place (trans_a=False, alpha=1, beta 0 or 1). "
         "Operands are 2-D with unit column stride (row strides are the leading dimensions).");
+  m.def(
+      "_gemm_tiled_grid",
+      [](int64_t m, int64_t n, int64_t k) {
+        constexpr int64_t kMax = int64_t(1) << 20;  // m n k < 2^63 (the grid multiplies them)
+        if (m < 1 || n < 1 || k < 0 || m > kMax || n > kMax || k > kMax)
+          throw py::value_error("_gemm_tiled_grid: m, n in [1, 2^20], k in [0, 2^20]");
+        int64_t tm = 0, tn = 0;
+        nnk::gemm_tiled_grid(m, n, k, tm, tn);
+        return py::make_tuple(tm, tn);
+      },
+      py::arg("m"), py::arg("n"), py::arg("k"),
+      "Testing hook: the tile sizes (tm, tn) of the deterministic tiled GEMM of the affine layer for an m x n x k "
+      "product (a function of the shape alone).");
   m.def("_gemm_blocking", [](const std::string& name, py::object dtype) {
     const nnk::Isa isa = isa_arg("_gemm_blocking", name);
     const bool f64 = nnk_py::dtype_equiv(py::dtype::from_args(dtype), py::dtype::of<double>());

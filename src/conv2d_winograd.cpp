@@ -101,9 +101,9 @@ Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t o
   gm.small_products = product_pass && !gm.packed_filters && gm.cg <= kSmallChannels && gm.og <= kSmallChannels;
   // OpenBLAS repacks the filters per GEMM: the block must hold enough tiles to amortise it.
   const int64_t reuse = gm.packed_filters ? 0 : 2 * gm.cg * gm.og / (gm.cg + gm.og);
-  // The positions schedule on nnkern's GEMM: blocks as small as kPositionsMinBlocks asks (on
-  // OpenBLAS the reuse bound above still holds: each call repacks its filters).
-  if (gm.packed_filters && positions_schedule(gm.og, gm.cg))
+  // The positions schedule: at least kPositionsMinBlocks blocks (so its transforms are several
+  // work items); on OpenBLAS each call still repacks its filters, from cache there.
+  if (product_pass && positions_schedule(gm.og, gm.cg))
     block_multiple = std::max(block_multiple, kPositionsMinBlocks);
   const int64_t rows = n * gm.tiles_y;
   int64_t target = std::clamp(std::max(kItemBytes / per_tile, reuse), kMinTiles, kMaxTiles);
@@ -144,6 +144,11 @@ int item_threads(int64_t items, int64_t macs) {
   return int(std::min<int64_t>(num_threads(), items));
 }
 
+// Packed filters from this size on are written with non-temporal stores (filter_transform):
+// twice a 2 MiB L2, so they would not stay in a core's cache for the products anyway (alexnet-
+// conv3: 19 MiB); smaller ones are written as usual, for the products to read from cache.
+constexpr int64_t kStreamFilterBytes = int64_t(4) << 20;
+
 // Room for the transformed filters of a call (workspace slot 2): straight in nnkern GEMM's
 // packed layout when the GEMMs run on it, else row-major (padded rows for small_products).
 template <class T>
@@ -154,6 +159,7 @@ static FilterDest<T> filter_dest(const Geom& gm) {
   d.ld = gm.small_products ? round_up(gm.og, channel_lanes(sizeof(T))) : gm.og;
   d.mat_stride = d.packed ? gemm_packed_b_size<T>(gm.cg, gm.og) : gm.cg * d.ld;
   d.data = workspace<T>(2, mats * d.mat_stride);  // may throw std::bad_alloc: nothing is written yet
+  d.stream = d.packed && mats * d.mat_stride * int64_t(sizeof(T)) >= kStreamFilterBytes;
   d.layout = gemm_packed_b_layout<T>(gm.cg, gm.og, d.data);
   return d;
 }

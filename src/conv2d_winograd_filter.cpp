@@ -31,10 +31,11 @@ static NNK_INLINE void copy_run(T* dst, const T* src, int n) {
 }
 
 // The same for a whole cache line (64 bytes, 64-byte aligned dst) or more, with non-temporal
-// stores where SSE2 has them. The packed filters (19 MiB for alexnet-conv3) are written in
-// a^2 streams of one run per row and read back only by the products: ordinary stores first
-// read every line they fill, and the transform ran store-bound, at 13% of the forward (1
-// thread). The caller fences (stream_fence) before another thread may read them.
+// stores where SSE2 has them (FilterDest::stream: large filter sets). The packed filters (19
+// MiB for alexnet-conv3) are written in a^2 streams of one run per row and read back only by
+// the products: ordinary stores first read every line they fill, and the transform ran
+// store-bound, at 13% of the forward (1 thread; 4% with these). The caller fences
+// (stream_fence) before another thread may read them.
 template <class T>
 static NNK_INLINE void stream_run(T* dst, const T* src, int n) {
 #if defined(__SSE2__)
@@ -97,7 +98,12 @@ static NNK_INLINE void store_row(const FilterDest<T>& u, const T (&out)[A2][kLan
     if (!u.packed)  // nb values and, when the rows are padded, the zeros after them
       std::memcpy(dst, out[xi], sizeof(T) * size_t(std::min<int64_t>(kLanes, u.ld - n0)));
     else
-      for (int64_t j = 0; j < nb; j += nr) stream_run(dst + j / nr * strip, out[xi] + j, nr);
+      for (int64_t j = 0; j < nb; j += nr) {
+        if (u.stream)
+          stream_run(dst + j / nr * strip, out[xi] + j, nr);
+        else
+          copy_run(dst + j / nr * strip, out[xi] + j, nr);
+      }
   }
 }
 

@@ -45,7 +45,7 @@ struct Block {
 // product_pass: forward or grad_x (v . u products, which may run on nnkern's GEMM), not grad_weight.
 // block_multiple: at least this many blocks where the tile rows allow (grad_weight: its number
 // of partial sums; the blocks are shared out among them as evenly as their count allows); a
-// product pass of a wide layer on nnkern's GEMM asks kPositionsMinBlocks itself.
+// product pass of a wide layer (positions_schedule) asks kPositionsMinBlocks itself.
 Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t oh, int64_t ow, int64_t groups,
                int64_t offy, int64_t offx, int m, int r, int64_t elem_bytes, bool product_pass,
                int64_t block_multiple = 1);
@@ -123,6 +123,7 @@ struct FilterDest {
   int64_t mat_stride;
   int64_t ld;  // row stride of the row-major layout: N, or N padded to whole vectors (small_products)
   bool packed;
+  bool stream;  // packed runs written with non-temporal stores (filters larger than a core's cache)
   GemmPackedB<T> layout;
   GemmPackedB<T> matrix(int64_t mat) const { return {layout.isa, layout.k, layout.n, data + mat * mat_stride}; }
 };

@@ -22,5 +22,8 @@ namespace nnk {
 template <class T>
 void gemm_tiled(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
                 const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+// The tile sizes (tm, tn) gemm_tiled cuts an m x n x k product into (a function of the shape
+// alone; also a testing hook).
+void gemm_tiled_grid(int64_t m, int64_t n, int64_t k, int64_t& tm, int64_t& tn);
 
 }  // namespace nnk

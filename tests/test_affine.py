@@ -35,6 +35,23 @@ CASES = [  # x (N, ...), weight (in, out), bias (out,)
 test_affine = op_test("affine", CASES)
 
 
+@pytest.mark.parametrize("shape, grid", [
+    ((100, 100, 4320), (52, 100)),     # SimpleConvNet's fc1 forward: the first cut only (no side below 64)
+    ((101, 100, 300), (52, 100)),      # the table's two-tile case: 52 + 49 rows
+    ((4320, 100, 100), (272, 100)),    # fc1's grad_weight: 16 tiles along the long side
+    ((100, 4320, 100), (100, 272)),    # fc1's grad_x
+    ((100, 100, 65536), (28, 28)),     # a long reduction: 16 thin tiles, each still >= 16M multiply-adds
+    ((100, 50, 784), (52, 50)),        # the MNIST MLP's forward: two tiles
+    ((20, 30, 40), (20, 30)),          # < 2M multiply-adds: one tile
+])
+def test_gemm_tiled_grid(shape, grid):
+    """The affine GEMMs' tile grid (src/gemm_tiled.cpp) for (m, n, k) products."""
+    from nnkern import _core
+    assert _core._gemm_tiled_grid(*shape) == grid
+    with pytest.raises(ValueError, match="_gemm_tiled_grid"):
+        _core._gemm_tiled_grid(0, 1, 1)
+
+
 def test_reference_matches_the_book_formula(rng):
     x = rng.standard_normal((4, 2, 3))
     w = rng.standard_normal((6, 5))

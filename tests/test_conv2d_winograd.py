@@ -381,10 +381,11 @@ GEMM_ISAS = [i for i in ("avx512", "avx2", "generic") if _core.gemm_isa_supporte
 
 
 @pytest.mark.parametrize("isa", GEMM_ISAS)
-@pytest.mark.parametrize("name", ["k130-forward", "k130-grad-x", "k130-groups2"])
+@pytest.mark.parametrize("name", ["k130-forward", "k130-grad-x", "k130-groups2", "positions-c200"])
 def test_wide_channels_on_each_gemm_path(isa, name):
     """Shapes whose transform-domain GEMMs run on nnkern's GEMM (AVX-512 and AVX2 packed layouts)
-    or on OpenBLAS (generic path): within the bound on each, and the paths really differ."""
+    or on OpenBLAS (generic path): within the bound on each, and the paths really differ
+    (positions-c200: the wide-layer schedule on both)."""
     x, w, b, gy, kw = _data(name, np.float32)
     prev = _core._gemm_set_isa(isa)
     try:

@@ -75,6 +75,11 @@ def _gemm_set_isa(isa: str) -> str:
     Testing hook: switch the GEMM ISA path for every later call (not while kernels run in other threads); returns the
     previous one.
     """
+def _gemm_tiled_grid(m: _Int, n: _Int, k: _Int) -> tuple[int, int]:
+    """
+    Testing hook: the tile sizes (tm, tn) of the deterministic tiled GEMM of the affine layer for an m x n x k product
+    (a function of the shape alone).
+    """
 def _in_fork_child() -> bool:
     """
     Whether this process was forked after nnkern loaded.
