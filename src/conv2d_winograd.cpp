@@ -222,6 +222,8 @@ static void correlate_positions(const T* in, const FilterDest<T>& u, const T* bi
   const int64_t a2 = int64_t(gm.a) * gm.a;
   const int64_t v_n = a2 * gm.tb * channel_ld(gm.cg, sizeof(T));
   const int64_t item_n = v_n + a2 * gm.tb * channel_ld(gm.og, sizeof(T));  // one (block, group): v, then mt
+  Geom gs = gm;  // the input transforms write the chunk's tiles with non-temporal stores
+  gs.stream_tiles = true;
   const int64_t max_chunk = std::clamp<int64_t>(positions_chunk_budget() / (gm.groups * item_n), 1, gm.blocks);
   const int64_t chunks = (gm.blocks + max_chunk - 1) / max_chunk;
   const int64_t chunk = (gm.blocks + chunks - 1) / chunks;  // blocks per chunk, evened out
@@ -236,7 +238,7 @@ static void correlate_positions(const T* in, const FilterDest<T>& u, const T* bi
   for (int64_t c0 = 0; c0 < gm.blocks; c0 += chunk) {
     const int64_t nb = std::min(chunk, gm.blocks - c0);
     parallel_items(nb * gm.groups, nt_tf, [&](int64_t it, int slot) {
-      input_tiles(in, tiles + it * item_n, gm, it % gm.groups, block_of(gm, c0 + it / gm.groups), rows + slot * rows_n);
+      input_tiles(in, tiles + it * item_n, gs, it % gm.groups, block_of(gm, c0 + it / gm.groups), rows + slot * rows_n);
     });
     parallel_items(gm.groups * a2, nt_mm, [&](int64_t it, int) {
       const int64_t g = it / a2, xi = it % a2;

@@ -3,11 +3,7 @@
 // of filters (the block index is the vector lane) and round once, so they add one float
 // rounding to the error bound (conv2d_winograd.h). Their cost is per filter, not per tile.
 #include <algorithm>
-#include <cstdint>
 #include <cstring>
-#if defined(__SSE2__)
-#include <immintrin.h>
-#endif
 #include "conv2d_winograd_impl.h"
 #include "conv2d_winograd_tf.h"
 #include "nnk_common.h"
@@ -30,34 +26,11 @@ static NNK_INLINE void copy_run(T* dst, const T* src, int n) {
   }
 }
 
-// The same for a whole cache line (64 bytes, 64-byte aligned dst) or more, with non-temporal
-// stores where SSE2 has them (FilterDest::stream: large filter sets). The packed filters (19
-// MiB for alexnet-conv3) are written in a^2 streams of one run per row and read back only by
-// the products: ordinary stores first read every line they fill, and the transform ran
-// store-bound, at 13% of the forward (1 thread; 4% with these). The caller fences
+// stream_run (conv2d_winograd_impl.h) for large filter sets (FilterDest::stream): the packed
+// filters (19 MiB for alexnet-conv3) are written in a^2 streams of one run per row and read back
+// only by the products; ordinary stores first read every line they fill, and the transform ran
+// store-bound, at 13% of the forward (1 thread; 4% with non-temporal stores). The caller fences
 // (stream_fence) before another thread may read them.
-template <class T>
-static NNK_INLINE void stream_run(T* dst, const T* src, int n) {
-#if defined(__SSE2__)
-  constexpr int kPer = int(16 / sizeof(T));  // elements per 16-byte store
-  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0 && (n * sizeof(T)) % 64 == 0) {
-    for (int j = 0; j < n; j += kPer) {
-      if constexpr (sizeof(T) == 4)
-        _mm_stream_ps(reinterpret_cast<float*>(dst + j), _mm_loadu_ps(reinterpret_cast<const float*>(src + j)));
-      else
-        _mm_stream_pd(reinterpret_cast<double*>(dst + j), _mm_loadu_pd(reinterpret_cast<const double*>(src + j)));
-    }
-    return;
-  }
-#endif
-  copy_run(dst, src, n);
-}
-static NNK_INLINE void stream_fence() {
-#if defined(__SSE2__)
-  _mm_sfence();
-#endif
-}
-
 // f (R*R taps x kLanes filters) -> out[xi][lane] = (G f G^T)[xi] rounded to T, on all kLanes
 // lanes (fixed-length vector loops; lanes whose taps are zero give zeros).
 template <class T, int M, int R>

@@ -3,6 +3,10 @@
 // (conv2d_winograd_tiles.cpp). Not part of the kernel API (that is conv2d_winograd.h).
 #pragma once
 #include <cstdint>
+#include <cstring>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 #include "conv2d.h"
 #include "gemm.h"
 
@@ -28,6 +32,7 @@ struct Geom {
   bool tile_major;              // the row order of the transform-domain layouts (below); make_geom: true
   bool packed_filters;          // the products run on nnkern's GEMM, filters in its packed layout
   bool small_products;          // few channels (cg, og <= kSmallChannels): products in small_products
+  bool stream_tiles;            // input_tiles / grad_output_tiles write with stream_run (make_geom: false)
 };
 
 // Channels per group (both sides) up to which the products skip GEMM calls (small_products).
@@ -56,6 +61,32 @@ int item_threads(int64_t items, int64_t macs);
 
 inline int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
+// dst[0, n) = src[0, n) with non-temporal stores (SSE2) when dst is 64-byte aligned and n fills
+// whole 64-byte lines, else memcpy: for transform-domain data written in many streams and read
+// back only after it has left the cache (ordinary stores first read every line they fill).
+// The writer calls stream_fence() before another thread may read what it wrote.
+template <class T>
+inline void stream_run(T* dst, const T* src, int64_t n) {
+#if defined(__SSE2__)
+  constexpr int64_t kPer = int64_t(16 / sizeof(T));  // elements per 16-byte store
+  if (reinterpret_cast<uintptr_t>(dst) % 64 == 0 && (n * int64_t(sizeof(T))) % 64 == 0) {
+    for (int64_t j = 0; j < n; j += kPer) {
+      if constexpr (sizeof(T) == 4)
+        _mm_stream_ps(reinterpret_cast<float*>(dst + j), _mm_loadu_ps(reinterpret_cast<const float*>(src + j)));
+      else
+        _mm_stream_pd(reinterpret_cast<double*>(dst + j), _mm_loadu_pd(reinterpret_cast<const double*>(src + j)));
+    }
+    return;
+  }
+#endif
+  std::memcpy(dst, src, sizeof(T) * size_t(n));
+}
+inline void stream_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
 // The "positions" schedule of wide layers, in every pass: the blocks are taken a chunk at a
 // time; every (block, group) of the chunk is transformed into the chunk's buffer, one work item
 // each, then every (group, transform position) runs its GEMMs over the chunk's blocks, one work
@@ -66,7 +97,12 @@ inline int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; 
 // memory instead, which pays where og cg / (og + cg) is large (the filter values per tile
 // value): alexnet-conv3 (256 -> 384 channels: 154), not deepconv-3x3 (16 channels: 8, where
 // grad_weight ran 2x slower on it). Each GEMM is the block schedule's own, so chunking and
-// threads never change the result.
+// threads never change the result. The transforms write the chunk's tiles with non-temporal
+// stores (Geom::stream_tiles): they are read back only after the chunk (18 MiB for
+// alexnet-conv3) has left the cache, and ordinary stores ran store-bound. alexnet-conv3,
+// CPU-time minimums of 15 calls in alternating pairs: grad_weight 1 thread 47.5-49.3 -> 36.8-
+// 37.9 ms (four pairs), 2 threads 29.4-35.0 -> 22.5-26.6 (three); forward and grad_x, 2 threads,
+// wall minimums of 12 calls: 28.4-32.8 -> 24.2-32.7 and 27.0-32.2 -> 23.6-26.0 ms (four pairs).
 constexpr int64_t kPositionsChannels = 96;
 inline bool positions_schedule(int64_t og, int64_t cg) { return og * cg >= kPositionsChannels * (og + cg); }
 // Blocks wanted at least where the tile rows allow (so that a chunk's transforms are several

@@ -159,6 +159,19 @@ constexpr int lanes() {
 // Lambdas called from inside a clone must be inlined into it (else they are baseline code).
 #define NNK_INLINE_LAMBDA __attribute__((always_inline))
 
+// The A vectors one transform writes to dst[0..A), written instead into an L1 buffer and from
+// there with non-temporal stores (Geom::stream_tiles: the positions schedules, whose
+// transformed tiles are read back only after they have left the cache).
+template <class T, int A, class F>
+static NNK_INLINE void transform_streamed(T* const* dst, F&& transform) {
+  constexpr int CB = lanes<T>();
+  alignas(64) T stage[A][CB];
+  T* d[A];
+  for (int l = 0; l < A; ++l) d[l] = stage[l];
+  transform(d);
+  for (int l = 0; l < A; ++l) stream_run(dst[l], stage[l], CB);
+}
+
 // body(c0, nch, n, ty, t0) for each block of CB of the `channels` (c0, nch of them) and each
 // tile row of the block (image n, tile row ty, its first tile t0 within the block).
 template <int CB, class F>
@@ -187,9 +200,13 @@ static NNK_INLINE void input_tiles_impl(const T* in, T* v, const Geom& gm, int64
       for (int k = 0; k < A; ++k) {
         for (int j = 0; j < A; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
         for (int l = 0; l < A; ++l) dst[l] = v + tile_row(gm, nt, t0 + tx, k * A + l) * ld + c0;
-        Tile<M, R>::input(src, dst, CB);
+        if (gm.stream_tiles)
+          transform_streamed<T, A>(dst, [&](T* const* d) NNK_INLINE_LAMBDA { Tile<M, R>::input(src, d, CB); });
+        else
+          Tile<M, R>::input(src, dst, CB);
       }
   });
+  if (gm.stream_tiles) stream_fence();
 }
 
 template <class T, int M, int R>
@@ -235,9 +252,13 @@ static NNK_INLINE void grad_output_tiles_impl(const T* gy, T* wt, const Geom& gm
       for (int k = 0; k < A; ++k) {
         for (int j = 0; j < M; ++j) src[j] = vert + (k * pw + tx * M + j) * CB;
         for (int l = 0; l < A; ++l) dst[l] = wt + tile_row(gm, nt, t0 + tx, k * A + l) * ld + o0;
-        Tile<M, R>::grad_output(src, dst, CB);
+        if (gm.stream_tiles)
+          transform_streamed<T, A>(dst, [&](T* const* d) NNK_INLINE_LAMBDA { Tile<M, R>::grad_output(src, d, CB); });
+        else
+          Tile<M, R>::grad_output(src, dst, CB);
       }
   });
+  if (gm.stream_tiles) stream_fence();
 }
 
 // Tiles per step of small_products: enough independent accumulator chains (TB * NV >= 8) to

@@ -71,6 +71,7 @@ static void backward_weight_positions(const T* gy, const T* x, T* gw, const Conv
   wino::Geom gm = wino::make_geom(s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups, -s.ph, -s.pw, m, int(s.kh),
                                   sizeof(T), false, wino::kPositionsMinBlocks);
   gm.tile_major = false;  // position-major: each GEMM's K (tiles) runs down contiguous rows
+  gm.stream_tiles = true;  // the chunk's transformed tiles are written with non-temporal stores
   const int64_t a2 = int64_t(gm.a) * gm.a, ldv = wino::channel_ld(gm.cg, sizeof(T));
   const int64_t ldw = wino::channel_ld(gm.og, sizeof(T));
   const int64_t v_n = a2 * gm.tb * ldv, w_n = a2 * gm.tb * ldw, item_n = v_n + w_n;  // one (block, group)
