@@ -1,5 +1,6 @@
 // Winograd convolution F(m x m, r x r): the work-item plan, the tile-size choice, forward and grad_x (one
-// correlation driver for both). Transforms: conv2d_winograd_tiles.cpp and _filter.cpp;
+// correlation driver for both). Transforms: conv2d_winograd_tiles.cpp and _filter.cpp; few-channel
+// products: _products.cpp;
 // grad_weight: conv2d_winograd_weight.cpp. Contract and error bound: conv2d_winograd.h.
 #include "conv2d_winograd.h"
 #include <algorithm>

@@ -1,6 +1,7 @@
 // Internals shared by the Winograd convolution files: the geometry of one r x r stride-1
-// correlation (r = 3 or 5), its cut into work items, and the per-item tile transforms
-// (conv2d_winograd_tiles.cpp). Not part of the kernel API (that is conv2d_winograd.h).
+// correlation (r = 3 or 5), its cut into work items, the per-item tile transforms
+// (conv2d_winograd_tiles.cpp) and few-channel products (conv2d_winograd_products.cpp). Not part
+// of the kernel API (that is conv2d_winograd.h).
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -58,6 +59,24 @@ Block block_of(const Geom& gm, int64_t b);
 // Threads for a region of `items` work items of a convolution of `macs` direct multiply-adds:
 // 1 for small calls, else up to num_threads() (never more than the items).
 int item_threads(int64_t items, int64_t macs);
+
+// One 64-byte vector of channels (GCC vector extension: zmm, or two ymm / four xmm in the
+// v3 / baseline clones).
+template <class T>
+struct Vec;
+template <>
+struct Vec<float> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct Vec<double> {
+  typedef double type __attribute__((vector_size(64)));
+};
+
+template <class T>
+constexpr int lanes() {
+  return int(64 / sizeof(T));
+}
 
 inline int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
@@ -142,7 +161,8 @@ void output_tiles(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g,
 // mt[xi] = v[xi] . u[xi] for the block's nt tiles with few channels (cg, og <= kSmallChannels):
 // a register-blocked loop over tiles instead of a^2 GEMM calls of K = cg (tiny GEMMs spent 31%
 // of deepconv-3x3's forward in OpenBLAS's small-matrix kernel). u is row-major with rows
-// round_up(og, L) apart, zero-padded; each output is summed in channel order.
+// round_up(og, L) apart, zero-padded; each output is summed in channel order
+// (conv2d_winograd_products.cpp).
 template <class T>
 void small_products(const T* v, const T* u, T* mt, const Geom& gm, int64_t nt);
 // wt[xi] = (A dY A^T)[xi] of the block's tiles of grad_out (N, OC, OH, OW) (0 outside it).
