@@ -18,7 +18,7 @@ constexpr int64_t kThinTileMadds = int64_t(1) << 24;  // unless the tiles keep 1
 // Each tile is one BLAS call that packs its op(A) rows and op(B) columns, k * (tm + tn) copies
 // for k * tm * tn multiply-adds; a copy costs about as much as a full vector of them, so thin
 // tiles lose more to packing than the parallelism wins. Hence kMinSide: SimpleConvNet's
-// (100 x 4320) . (4320 x 100) forward ran as 16 tiles of 32 x 32 in 0.82-1.14 ms on 2 threads
+// (100 x 4320) . (4320 x 100) forward ran as 16 tiles of 32 x 32 in 0.82-1.23 ms on 2 threads
 // (Xeon, AVX-512) and runs as 2 tiles of 52 x 100 in 0.49-0.80 ms. The first cut is always
 // made, so a product of 2M multiply-adds or more still has two tiles for two threads; the
 // edge stays balanced (52 + 48, not 64 + 36) because kAlign is small. Thin tiles of 16M
