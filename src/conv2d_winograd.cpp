@@ -128,7 +128,11 @@ Geom make_geom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t o
   return gm;
 }
 
-int64_t positions_chunk_budget() { return g_chunk_budget.load(); }
+int64_t positions_chunk_blocks(int64_t blocks, int64_t block_elements) {
+  const int64_t most = std::clamp<int64_t>(g_chunk_budget.load() / block_elements, 1, blocks);
+  const int64_t chunks = (blocks + most - 1) / most;
+  return (blocks + chunks - 1) / chunks;  // evened out
+}
 void note_schedule(int schedule) { g_last_schedule.store(schedule); }
 
 Block block_of(const Geom& gm, int64_t b) {
@@ -146,8 +150,9 @@ int item_threads(int64_t items, int64_t macs) {
 }
 
 // Packed filters from this size on are written with non-temporal stores (filter_transform):
-// twice a 2 MiB L2, so they would not stay in a core's cache for the products anyway (alexnet-
-// conv3: 19 MiB); smaller ones are written as usual, for the products to read from cache.
+// about a core's L2 or more (2-4 MiB on the Xeon measured), so they would not stay in its cache
+// for the products anyway (alexnet-conv3: 19 MiB); smaller ones are written as usual, for the
+// products to read from cache.
 constexpr int64_t kStreamFilterBytes = int64_t(4) << 20;
 
 // Room for the transformed filters of a call (workspace slot 2): straight in nnkern GEMM's
@@ -225,9 +230,7 @@ static void correlate_positions(const T* in, const FilterDest<T>& u, const T* bi
   const int64_t item_n = v_n + a2 * gm.tb * channel_ld(gm.og, sizeof(T));  // one (block, group): v, then mt
   Geom gs = gm;  // the input transforms write the chunk's tiles with non-temporal stores
   gs.stream_tiles = true;
-  const int64_t max_chunk = std::clamp<int64_t>(positions_chunk_budget() / (gm.groups * item_n), 1, gm.blocks);
-  const int64_t chunks = (gm.blocks + max_chunk - 1) / max_chunk;
-  const int64_t chunk = (gm.blocks + chunks - 1) / chunks;  // blocks per chunk, evened out
+  const int64_t chunk = positions_chunk_blocks(gm.blocks, gm.groups * item_n);
   const int64_t macs = gm.n * gm.oc * gm.oh * gm.ow * gm.cg * gm.r * gm.r;
   const int nt_tf = item_threads(chunk * gm.groups, macs), nt_mm = item_threads(gm.groups * a2, macs);
   const int64_t rows_n = rows_scratch(gm, sizeof(T));

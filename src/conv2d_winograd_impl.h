@@ -128,7 +128,8 @@ inline bool positions_schedule(int64_t og, int64_t cg) { return og * cg >= kPosi
 // work items), and the elements of transformed tiles (all groups) of one chunk at most (more
 // for a single block that is larger; conv2d_winograd_set_chunk_budget changes it).
 constexpr int64_t kPositionsMinBlocks = 8;
-int64_t positions_chunk_budget();
+// Blocks per chunk: as many as the budget holds of block_elements each (at least 1), evened out.
+int64_t positions_chunk_blocks(int64_t blocks, int64_t block_elements);
 void note_schedule(int schedule);  // for conv2d_winograd_last_schedule
 
 // Transform-domain layouts (channel-vectorised: channels contiguous, padded to whole 64-byte

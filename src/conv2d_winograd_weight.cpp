@@ -75,9 +75,7 @@ static void backward_weight_positions(const T* gy, const T* x, T* gw, const Conv
   const int64_t a2 = int64_t(gm.a) * gm.a, ldv = wino::channel_ld(gm.cg, sizeof(T));
   const int64_t ldw = wino::channel_ld(gm.og, sizeof(T));
   const int64_t v_n = a2 * gm.tb * ldv, w_n = a2 * gm.tb * ldw, item_n = v_n + w_n;  // one (block, group)
-  const int64_t max_chunk = std::clamp<int64_t>(wino::positions_chunk_budget() / (gm.groups * item_n), 1, gm.blocks);
-  const int64_t chunks = (gm.blocks + max_chunk - 1) / max_chunk;
-  const int64_t chunk = (gm.blocks + chunks - 1) / chunks;  // blocks per chunk, evened out
+  const int64_t chunk = wino::positions_chunk_blocks(gm.blocks, gm.groups * item_n);
   const int64_t macs = gm.n * gm.oc * gm.oh * gm.ow * gm.cg * gm.r * gm.r;
   const int nt_tf = wino::item_threads(chunk * gm.groups, macs), nt_mm = wino::item_threads(gm.groups * a2, macs);
   const int64_t rows_n = wino::rows_scratch(gm, sizeof(T));
