@@ -8,9 +8,11 @@
 // size), called once per work item.
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 #include "conv2d_winograd_impl.h"
 #include "conv2d_winograd_tf.h"
+#include "gemm.h"
 #include "nnk_common.h"
 
 namespace nnk {
@@ -32,13 +34,37 @@ static NNK_INLINE void transpose_stage(V* r) {
     if (!((i >> B) & 1)) butterfly<B, N>(r[i], r[i | (1 << B)], std::make_index_sequence<N>{});
 }
 
-// r[i][j] <- r[j][i] for N = 8 or 16 vectors of N lanes (log2 N butterfly stages).
+// r[i][j] <- r[j][i] for N = 4, 8 or 16 vectors of N lanes (log2 N butterfly stages).
 template <int N, class V>
-static NNK_INLINE void transpose(V* r) {
+static NNK_INLINE void transpose_square(V* r) {
   transpose_stage<0, N>(r);
   transpose_stage<1, N>(r);
-  transpose_stage<2, N>(r);
+  if constexpr (N >= 8) transpose_stage<2, N>(r);
   if constexpr (N == 16) transpose_stage<3, N>(r);
+}
+
+// The CB x CB transpose of r (CB 64-byte vectors of CB lanes) with vectors of VB bytes: 64, one
+// butterfly network on whole rows (AVX-512); 32, four networks on the half-rows, blocks
+// [rb][cb] of rows rb and columns cb moving to [cb][rb] (AVX2: GCC lowers 64-byte shuffles
+// there to scalar moves through the stack, which ran the transforms 3x slower).
+template <int VB, int CB, class V>
+static NNK_INLINE void transpose(V* r) {
+  if constexpr (VB == 64) {
+    transpose_square<CB>(r);
+  } else {
+    using T = std::remove_reference_t<decltype(r[0][0])>;
+    typedef T H __attribute__((vector_size(32)));
+    constexpr int h = CB / 2;
+    H q[2][2][h];  // q[rb][cb][i]: row rb * h + i, columns [cb * h, cb * h + h)
+    for (int rb = 0; rb < 2; ++rb)
+      for (int cb = 0; cb < 2; ++cb)
+        for (int i = 0; i < h; ++i) std::memcpy(&q[rb][cb][i], reinterpret_cast<const T*>(&r[rb * h + i]) + cb * h, 32);
+    for (int rb = 0; rb < 2; ++rb)
+      for (int cb = 0; cb < 2; ++cb) transpose_square<h>(q[rb][cb]);
+    for (int cb = 0; cb < 2; ++cb)
+      for (int i = 0; i < h; ++i)
+        for (int rb = 0; rb < 2; ++rb) std::memcpy(reinterpret_cast<T*>(&r[cb * h + i]) + rb * h, &q[rb][cb][i], 32);
+  }
 }
 
 // s[(i * pw + col) * CB + l] = plane l (of `nch`, `hw` apart) at row y0 + i, column x0 + col,
@@ -46,7 +72,7 @@ static NNK_INLINE void transpose(V* r) {
 // transposed into CB pixel vectors, the last chunk overlapping the one before; a row shorter
 // than CB: the same from CB columns when the plane has them after it (the extra pixels are
 // dropped), else scalar.
-template <class T, int CB>
+template <class T, int CB, int VB>
 static NNK_INLINE void gather_strip(const T* planes, int64_t hw, int64_t h, int64_t w, int64_t y0, int64_t x0,
                                     int rows, int64_t pw, int nch, T* NNK_RESTRICT s) {
   using V = typename Vec<T>::type;
@@ -68,7 +94,7 @@ static NNK_INLINE void gather_strip(const T* planes, int64_t hw, int64_t h, int6
           r[l] = V{};
           if (l < nch) std::memcpy(&r[l], src + l * hw + lo, sizeof(V));
         }
-        transpose<CB>(r);
+        transpose<VB, CB>(r);
         for (int64_t j = 0; j < hi - lo; ++j) std::memcpy(dst + (lo + j) * CB, &r[j], sizeof(V));
       } else {
         for (int64_t col = lo; col < hi; ++col)
@@ -83,7 +109,7 @@ static NNK_INLINE void gather_strip(const T* planes, int64_t hw, int64_t h, int6
         r[l] = V{};
         if (l < nch) std::memcpy(&r[l], src + l * hw + col, sizeof(V));
       }
-      transpose<CB>(r);
+      transpose<VB, CB>(r);
       for (int j = 0; j < CB; ++j) std::memcpy(dst + (col + j) * CB, &r[j], sizeof(V));
     }
   }
@@ -106,7 +132,7 @@ static NNK_INLINE void copy_short(T* dst, const void* src, int64_t n) {
 // s[(i * pw + col) * CB + l] + bias[l] (bias may be null). CB columns at a time (transposed
 // back into row vectors; the last chunk overlaps and rewrites the same values); a row shorter
 // than CB: one transpose of CB pixels (those past the strip are scratch) and partial stores.
-template <class T, int CB>
+template <class T, int CB, int VB>
 static NNK_INLINE void scatter_strip(const T* NNK_RESTRICT s, const T* bias, int64_t hw, int64_t h, int64_t w,
                                      int64_t y0, int64_t x0, int rows, int64_t pw, int nch, T* planes) {
   using V = typename Vec<T>::type;
@@ -118,7 +144,7 @@ static NNK_INLINE void scatter_strip(const T* NNK_RESTRICT s, const T* bias, int
     if (cols < CB) {  // a short row: one transpose (the strip buffer has CB pixels), partial stores
       V r[CB];
       for (int j = 0; j < CB; ++j) std::memcpy(&r[j], src + j * CB, sizeof(V));
-      transpose<CB>(r);
+      transpose<VB, CB>(r);
       for (int l = 0; l < nch; ++l) {
         const V out = r[l] + (bias ? bias[l] : T(0));
         copy_short<T, CB>(row + l * hw, &out, cols);
@@ -129,7 +155,7 @@ static NNK_INLINE void scatter_strip(const T* NNK_RESTRICT s, const T* bias, int
       const int64_t col = std::min(c0, cols - CB);  // the last chunk overlaps (same values again)
       V r[CB];
       for (int j = 0; j < CB; ++j) std::memcpy(&r[j], src + (col + j) * CB, sizeof(V));
-      transpose<CB>(r);
+      transpose<VB, CB>(r);
       for (int l = 0; l < nch; ++l) {
         const V out = r[l] + (bias ? bias[l] : T(0));
         std::memcpy(row + l * hw + col, &out, sizeof(V));
@@ -165,7 +191,7 @@ static NNK_INLINE void for_each_strip(const Geom& gm, const Block& blk, int64_t 
   }
 }
 
-template <class T, int M, int R>
+template <class T, int M, int R, int VB>
 static NNK_INLINE void input_tiles_impl(const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf) {
   constexpr int A = M + R - 1, CB = lanes<T>();
   const int64_t nx = blk.tx1 - blk.tx0, pw = M * nx + R - 1, nt = blk.tiles(), ld = channel_ld(gm.cg, sizeof(T));
@@ -174,7 +200,7 @@ static NNK_INLINE void input_tiles_impl(const T* in, T* v, const Geom& gm, int64
   const T* src[A];
   T* dst[A];
   for_each_strip<CB>(gm, blk, gm.cg, [&](int64_t c0, int nch, int64_t n, int64_t ty, int64_t t0) NNK_INLINE_LAMBDA {
-    gather_strip<T, CB>(in + (n * gm.c + g * gm.cg + c0) * gm.h * gm.w, gm.h * gm.w, gm.h, gm.w, ty * M + gm.offy,
+    gather_strip<T, CB, VB>(in + (n * gm.c + g * gm.cg + c0) * gm.h * gm.w, gm.h * gm.w, gm.h, gm.w, ty * M + gm.offy,
                         blk.tx0 * M + gm.offx, A, pw, nch, strip);
     for (int i = 0; i < A; ++i) src[i] = strip + i * pw * CB, dst[i] = vert + i * pw * CB;
     Tile<M, R>::input(src, dst, pw * CB);
@@ -191,7 +217,7 @@ static NNK_INLINE void input_tiles_impl(const T* in, T* v, const Geom& gm, int64
   if (gm.stream_tiles) stream_fence();
 }
 
-template <class T, int M, int R>
+template <class T, int M, int R, int VB>
 static NNK_INLINE void output_tiles_impl(const T* mt, const T* bias, T* out, const Geom& gm, int64_t g,
                                          const Block& blk, T* buf) {
   constexpr int A = M + R - 1, CB = lanes<T>();
@@ -210,12 +236,12 @@ static NNK_INLINE void output_tiles_impl(const T* mt, const T* bias, T* out, con
     for (int k = 0; k < A; ++k) src[k] = horz + k * pw * CB;
     for (int i = 0; i < M; ++i) dst[i] = rows + i * pw * CB;
     Tile<M, R>::output(src, dst, pw * CB);
-    scatter_strip<T, CB>(rows, bias ? bias + g * gm.og + o0 : nullptr, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
+    scatter_strip<T, CB, VB>(rows, bias ? bias + g * gm.og + o0 : nullptr, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
                          blk.tx0 * M, M, pw, nch, out + (n * gm.oc + g * gm.og + o0) * gm.oh * gm.ow);
   });
 }
 
-template <class T, int M, int R>
+template <class T, int M, int R, int VB>
 static NNK_INLINE void grad_output_tiles_impl(const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk,
                                               T* buf) {
   constexpr int A = M + R - 1, CB = lanes<T>();
@@ -225,7 +251,7 @@ static NNK_INLINE void grad_output_tiles_impl(const T* gy, T* wt, const Geom& gm
   const T* src[A];
   T* dst[A];
   for_each_strip<CB>(gm, blk, gm.og, [&](int64_t o0, int nch, int64_t n, int64_t ty, int64_t t0) NNK_INLINE_LAMBDA {
-    gather_strip<T, CB>(gy + (n * gm.oc + g * gm.og + o0) * gm.oh * gm.ow, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
+    gather_strip<T, CB, VB>(gy + (n * gm.oc + g * gm.og + o0) * gm.oh * gm.ow, gm.oh * gm.ow, gm.oh, gm.ow, ty * M,
                         blk.tx0 * M, M, pw, nch, strip);
     for (int i = 0; i < M; ++i) src[i] = strip + i * pw * CB;
     for (int k = 0; k < A; ++k) dst[k] = vert + k * pw * CB;
@@ -256,28 +282,40 @@ int64_t rows_scratch(const Geom& gm, int64_t elem_bytes) {
   return 2 * gm.a * (gm.m * nx + gm.r - 1) * L + L * L;  // the largest layout above, + CB pixels read past a short strip
 }
 
-// One clone set per (transform, algorithm F(M x M, R x R)), for float and double (nnk_common.h).
-#define NNK_WINO_TILES(M, R)                                                                                  \
-  NNK_ISA_CLONES(conv2d_winograd_input_tiles_f##M##x##R,                                                      \
+// One clone set per (transform, algorithm F(M x M, R x R), transpose vectors VB: _wide 64 bytes,
+// _narrow 32), for float and double (nnk_common.h). The transposes only move values, so both
+// give the same bits.
+#define NNK_WINO_TILES_VB(M, R, VB, W)                                                                        \
+  NNK_ISA_CLONES(conv2d_winograd_input_tiles_f##M##x##R##W,                                                   \
                  (const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf),                    \
-                 (input_tiles_impl<T, M, R>(in, v, gm, g, blk, buf)))                                         \
-  NNK_ISA_CLONES(conv2d_winograd_output_tiles_f##M##x##R,                                                     \
+                 (input_tiles_impl<T, M, R, VB>(in, v, gm, g, blk, buf)))                                     \
+  NNK_ISA_CLONES(conv2d_winograd_output_tiles_f##M##x##R##W,                                                  \
                  (const T* mt, const T* bias, T* out, const Geom& gm, int64_t g, const Block& blk, T* buf),   \
-                 (output_tiles_impl<T, M, R>(mt, bias, out, gm, g, blk, buf)))                                \
-  NNK_ISA_CLONES(conv2d_winograd_grad_output_tiles_f##M##x##R,                                                \
+                 (output_tiles_impl<T, M, R, VB>(mt, bias, out, gm, g, blk, buf)))                            \
+  NNK_ISA_CLONES(conv2d_winograd_grad_output_tiles_f##M##x##R##W,                                             \
                  (const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf),                   \
-                 (grad_output_tiles_impl<T, M, R>(gy, wt, gm, g, blk, buf)))
+                 (grad_output_tiles_impl<T, M, R, VB>(gy, wt, gm, g, blk, buf)))
+#define NNK_WINO_TILES(M, R)            \
+  NNK_WINO_TILES_VB(M, R, 64, _wide)    \
+  NNK_WINO_TILES_VB(M, R, 32, _narrow)
 NNK_WINO_TILES(2, 3)
 NNK_WINO_TILES(4, 3)
 NNK_WINO_TILES(2, 5)
 NNK_WINO_TILES(5, 3)
 
-// The clone of each transform for the geometry's algorithm (m, r): F(2,3), F(4,3), F(5,3) or F(2,5).
-#define NNK_WINO_PICK(fn, ...)                                        \
-  if (gm.r == 5) fn##_f2x5_isa<T>(__VA_ARGS__);                       \
-  else if (gm.m == 2) fn##_f2x3_isa<T>(__VA_ARGS__);                  \
-  else if (gm.m == 5) fn##_f5x3_isa<T>(__VA_ARGS__);                  \
-  else fn##_f4x3_isa<T>(__VA_ARGS__)
+// The clone of each transform for the geometry's algorithm (m, r): F(2,3), F(4,3), F(5,3) or
+// F(2,5); 64-byte transposes where the CPU has 32 vector registers of 64 bytes (AVX-512).
+#define NNK_WINO_PICK_W(fn, W, ...)                       \
+  if (gm.r == 5) fn##_f2x5##W##_isa<T>(__VA_ARGS__);      \
+  else if (gm.m == 2) fn##_f2x3##W##_isa<T>(__VA_ARGS__); \
+  else if (gm.m == 5) fn##_f5x3##W##_isa<T>(__VA_ARGS__); \
+  else fn##_f4x3##W##_isa<T>(__VA_ARGS__)
+#define NNK_WINO_PICK(fn, ...)                        \
+  if (gemm_isa() == Isa::Avx512) {                    \
+    NNK_WINO_PICK_W(fn, _wide, __VA_ARGS__);          \
+  } else {                                            \
+    NNK_WINO_PICK_W(fn, _narrow, __VA_ARGS__);        \
+  }
 
 template <class T>
 void input_tiles(const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf) {

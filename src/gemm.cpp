@@ -15,6 +15,9 @@ bool gemm_isa_supported(Isa isa) {
   __builtin_cpu_init();  // __builtin_cpu_supports also checks the OS saves the registers (XCR0)
   switch (isa) {
     case Isa::Avx512:
+#if defined(NNK_NO_AVX512)
+      return false;
+#endif
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

@@ -20,7 +20,11 @@
 // non-template functions, and does not clone outlined OpenMP bodies, so the clones are the
 // per-thread bodies *inside* parallel regions, and everything they call is always-inline.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(NNK_NO_CLONES)
+#if defined(NNK_NO_AVX512)  // CMake NNK_NO_AVX512: the AVX2 path only (measurement builds)
+#define NNK_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
 #define NNK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 #else
 #define NNK_CLONES
 #endif

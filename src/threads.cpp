@@ -160,7 +160,11 @@ void* workspace_bytes(int slot, size_t bytes) {
 const char* simd_path() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
+#if defined(NNK_NO_AVX512)
+  if (__builtin_cpu_supports("x86-64-v3")) return "x86-64-v3 (AVX2+FMA; AVX-512 left out by NNK_NO_AVX512)";
+#else
   if (__builtin_cpu_supports("x86-64-v4")) return "x86-64-v4 (AVX-512)";
+#endif
   if (__builtin_cpu_supports("x86-64-v3")) return "x86-64-v3 (AVX2+FMA)";
   return "x86-64 (SSE2)";
 #else

@@ -404,6 +404,31 @@ def test_wide_channels_on_each_gemm_path(isa, name):
         assert not np.array_equal(blas, got["forward" if "forward" in name or "groups" in name else "backward_input"])
 
 
+# Below 128 channels per group on the GEMMs' K side the products run in small_products or on
+# OpenBLAS, never on nnkern's GEMM, so the ISA setting changes only the vector width of the
+# transposes and of small_products (64 bytes on avx512, 32 elsewhere: AVX2's 16 registers):
+# those move and sum the same values in the same order, so every pass gives the same bits.
+NARROW_CASES = [n for n in CASES if not n.startswith(("k130", "k400", "positions"))]
+
+
+@pytest.mark.skipif("avx512" not in GEMM_ISAS, reason="needs an AVX-512 CPU to compare the two widths")
+@pytest.mark.parametrize("name", NARROW_CASES)
+def test_transform_vector_width_gives_the_same_bits(name):
+    for m, r in ALGOS:
+        for dtype in (np.float32, np.float64):
+            x, w, b, gy, kw = _data(name, dtype, r)
+            got = {}
+            for isa in ("avx512", "avx2"):
+                prev = _core._gemm_set_isa(isa)
+                try:
+                    with tile(m):
+                        got[isa] = [_run(p, x, w, b, gy, kw) for p in PASSES]
+                finally:
+                    _core._gemm_set_isa(prev)
+            for p, wide, narrow in zip(PASSES, got["avx512"], got["avx2"]):
+                np.testing.assert_array_equal(wide, narrow, err_msg=f"F({m}x{m},{r}x{r}) {name} {dtype.__name__} {p}")
+
+
 # Strided shapes through the phase decomposition: (N, C, H, W), OC, kernel, stride, padding,
 # groups. AlexNet's first layer in small (11x11 stride 4), 5x5 stride 2 (3 taps per phase), 9x9
 # stride 2 (5 taps: F(2x2,5x5)), 9x9 stride 3, groups, odd sizes, padding past the stride.
