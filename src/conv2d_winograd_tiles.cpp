@@ -54,16 +54,26 @@ static NNK_INLINE void transpose(V* r) {
   } else {
     using T = std::remove_reference_t<decltype(r[0][0])>;
     typedef T H __attribute__((vector_size(32)));
+    typedef T HU __attribute__((vector_size(32), may_alias));  // a half-row of r, read in place
     constexpr int h = CB / 2;
-    H q[2][2][h];  // q[rb][cb][i]: row rb * h + i, columns [cb * h, cb * h + h)
+    HU* hr = reinterpret_cast<HU*>(r);  // hr[2 * i + cb]: row i, columns [cb * h, cb * h + h)
+    H q[2][2][h];                       // q[rb][cb][i] = hr[2 * (rb * h + i) + cb], then transposed
+#pragma GCC unroll 16
     for (int rb = 0; rb < 2; ++rb)
+#pragma GCC unroll 16
       for (int cb = 0; cb < 2; ++cb)
-        for (int i = 0; i < h; ++i) std::memcpy(&q[rb][cb][i], reinterpret_cast<const T*>(&r[rb * h + i]) + cb * h, 32);
+#pragma GCC unroll 16
+        for (int i = 0; i < h; ++i) q[rb][cb][i] = hr[2 * (rb * h + i) + cb];
+#pragma GCC unroll 16
     for (int rb = 0; rb < 2; ++rb)
+#pragma GCC unroll 16
       for (int cb = 0; cb < 2; ++cb) transpose_square<h>(q[rb][cb]);
+#pragma GCC unroll 16
     for (int cb = 0; cb < 2; ++cb)
+#pragma GCC unroll 16
       for (int i = 0; i < h; ++i)
-        for (int rb = 0; rb < 2; ++rb) std::memcpy(reinterpret_cast<T*>(&r[cb * h + i]) + rb * h, &q[rb][cb][i], 32);
+#pragma GCC unroll 16
+        for (int rb = 0; rb < 2; ++rb) hr[2 * (cb * h + i) + rb] = q[rb][cb][i];
   }
 }
 
