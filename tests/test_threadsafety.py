@@ -139,13 +139,18 @@ def test_set_num_threads_while_a_kernel_runs_elsewhere(threads, final):
         # im2col: one OpenBLAS GEMM kernel of known length (auto's Winograd may end within 5 ms)
         t = threading.Thread(target=F.conv2d, args=(x, w), kwargs={"padding": 1, "algo": "im2col"})
         t.start()
-        time.sleep(0.005)
-        seen_inside.append(_openblas_threads())
+        # poll until the convolution has made OpenBLAS serial or has ended (a fixed 5 ms sleep
+        # missed this ~3 ms convolution on a fast machine)
+        seen = _openblas_threads()
+        while seen != 1 and t.is_alive():
+            time.sleep(0.0002)
+            seen = _openblas_threads()
+        seen_inside.append(seen)
         nnkern.set_num_threads(final)
         t.join()
         assert nnkern.get_num_threads() == final
         assert _core.blas_get_num_threads() == final and _openblas_threads() == final
         nnkern.set_num_threads(3 - final)
     # OpenBLAS is serial while the convolution runs (not a timing assertion: at least one of
-    # five 5 ms probes falls inside a convolution of this size)
+    # five polls from the start of a convolution falls inside it)
     assert 1 in seen_inside
