@@ -5,6 +5,7 @@
 #include <cstring>
 #include "conv2d.h"
 #include "conv2d_algo.h"
+#include "conv2d_direct.h"
 #include "conv2d_im2col.h"
 #include "conv2d_implicit.h"
 #include "conv2d_winograd.h"
@@ -28,6 +29,10 @@ static const ConvAlgoEntry kConvAlgos[] = {
      {conv2d_implicit_forward<float>, conv2d_implicit_backward_input<float>, conv2d_implicit_backward_weight<float>},
      {conv2d_implicit_forward<double>, conv2d_implicit_backward_input<double>,
       conv2d_implicit_backward_weight<double>}},
+    {ConvAlgo::Direct, conv2d_direct_applies,
+     "the forward pass, stride 1, dilation 1, <= 4 input channels per group and padding below the kernel size",
+     {conv2d_direct_forward<float>, nullptr, nullptr},
+     {conv2d_direct_forward<double>, nullptr, nullptr}},
 };
 
 static const char* const kAlgoNames[kConvAlgoCount] = {"auto", "im2col", "winograd", "implicit", "direct"};

@@ -74,9 +74,23 @@ static bool implicit_pays(const Conv2dShape& s, ConvPass p, ConvDtype) {
          s.n * s.oh * s.ow >= 1024;
 }
 
+// Direct summation (forward, <= 4 input channels per group; conv2d_direct.h) beats im2col +
+// OpenBLAS's short-K GEMM on AVX2 everywhere measured, and on AVX-512 from 5x5 kernels up (64-byte
+// vectors there cover 24-wide rows with a third of a vector recomputed). Forward ms, direct /
+// im2col, 2 threads, float32, Xeon; AVX2 = the NNK_NO_AVX512 build (README "The AVX2 code path"):
+// mnist-simpleconv (1 -> 30, 5x5, 28x28, N 100) AVX2 0.59/0.89, AVX-512 0.60/0.68; 3 -> 64 5x5
+// 0.87/1.03, 0.63/0.91; 1 -> 8 7x7 0.28/0.47, 0.24/0.30; 3x3 kernels on AVX-512 tie or lose:
+// DeepConvNet's 1 -> 16 0.255/0.249, 2 -> 32 0.202/0.183, 4 -> 8 0.198/0.190 (AVX2 0.31/0.40,
+// 0.17/0.22, 0.20/0.31). Not on the portable SSE2 path (not measured).
+static bool direct_pays(const Conv2dShape& s, ConvPass, ConvDtype) {
+  const Isa isa = gemm_isa();
+  return isa == Isa::Avx2 || (isa == Isa::Avx512 && s.kh * s.kw >= 25);
+}
+
 static bool always(const Conv2dShape&, ConvPass, ConvDtype) { return true; }
 
 static const ConvRule kRules[] = {
+    {ConvAlgo::Direct, direct_pays},
     {ConvAlgo::Winograd, winograd_pays},
     {ConvAlgo::Implicit, implicit_pays},
     // The general path: every shape, pass and dtype.

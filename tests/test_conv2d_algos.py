@@ -31,6 +31,7 @@ ALGOS = {
     "im2col": Algo(tol, "GEMM sums of products: the dot-product bound of test_conv2d.tol"),
     "implicit": Algo(tol, "nnkern's GEMM: FMA dot products in K blocks, the same dot-product bound"),
     "winograd": Algo(tol, "transforms amplify rounding: the per-element bound of test_conv2d_winograd", winograd_bound),
+    "direct": Algo(tol, "one FMA chain per output over the C/groups*KH*KW taps: the dot-product bound"),
 }
 
 PASSES = ("forward", "backward_input", "backward_weight")
@@ -106,6 +107,7 @@ def test_algo_matches_reference(algo, name, dtype, pass_):
 
 GRAD_CASES = {  # small float64 shapes for finite differences: ([x, weight, bias], conv arguments)
     "odd-pad": ([(1, 3, 5, 6), (4, 3, 3, 3), (4,)], dict(padding=1)),
+    "c2-k5-oc7": ([(2, 2, 7, 9), (7, 2, 5, 5), (7,)], dict(padding=(2, 1))),
     "stride2-k5": ([(2, 2, 9, 8), (3, 2, 5, 5), (3,)], dict(stride=2, padding=2)),
     "groups2-k3": ([(1, 4, 6, 5), (4, 2, 3, 3), (4,)], dict(padding=1, groups=2)),
     "k1": ([(2, 3, 4, 3), (5, 3, 1, 1), (5,)], {}),
@@ -113,22 +115,25 @@ GRAD_CASES = {  # small float64 shapes for finite differences: ([x, weight, bias
 
 
 def grad_params():
+    """(algo, case, its backward algorithms) wherever the algorithm's forward applies; a pass it
+    lacks (direct has only the forward) runs on "auto", so the check still ties its forward to
+    the gradients."""
     out = []
     for a in ALGOS:
         for n, case in GRAD_CASES.items():
             xs, ws, kw = shapes(case)
             ok = [a in nnkern.conv_algo.conv2d_algo_candidates(xs, ws, pass_=p, dtype="float64", **kw) for p in PASSES]
-            if all(ok) and a in BUILT:
-                out.append(pytest.param(a, n, id=f"{a}-{n}"))
+            if ok[0] and a in BUILT:
+                out.append(pytest.param(a, n, tuple(a if k else "auto" for k in ok[1:]), id=f"{a}-{n}"))
     return out
 
 
-@pytest.mark.parametrize("algo,name", grad_params())
-def test_algo_gradients_match_finite_differences(rng, algo, name):
+@pytest.mark.parametrize("algo,name,backward_algos", grad_params())
+def test_algo_gradients_match_finite_differences(rng, algo, name, backward_algos):
     x, w, b, kw = make_case(rng, GRAD_CASES[name], np.float64)
     r = rng.standard_normal(F.conv2d(x, w, b, **kw, algo=algo).shape)
     loss = lambda: float(np.sum(F.conv2d(x, w, b, **kw, algo=algo) * r))  # noqa: E731
-    gx, gw, gb = F.conv2d_backward(r, x, w, **kw, algo=algo)
+    gx, gw, gb = F.conv2d_backward(r, x, w, **kw, algo=backward_algos)
     for got, arr, what in ((gx, x, "x"), (gw, w, "weight"), (gb, b, "bias")):
         assert_close(got, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, what=f"{algo} d loss/d {what}")
 
@@ -138,6 +143,7 @@ THREAD_CASES = {  # big enough that every pass runs several work items on both t
     "5x5-groups2": ([(4, 12, 19, 21), (16, 6, 5, 5), (16,)], dict(padding=2, groups=2)),
     "11x11-s4": ([(3, 3, 67, 65), (8, 3, 11, 11), (8,)], dict(stride=4, padding=2)),
     "1x1": ([(4, 24, 33, 35), (20, 24, 1, 1), (20,)], {}),
+    "c3-5x5-pad": ([(6, 3, 30, 29), (20, 3, 5, 5), (20,)], dict(padding=2)),  # few channels: direct
 }
 
 
@@ -194,6 +200,12 @@ INAPPLICABLE = [
     ("winograd", (1, 2, 9, 9), (3, 2, 3, 5), dict(padding=1), "forward", np.float32),
     ("winograd", (1, 2, 9, 9), (3, 2, 3, 3), dict(stride=2), "backward_weight", np.float64),
     ("winograd", (1, 2, 9, 9), (3, 2, 3, 3), dict(dilation=2), "backward_input", np.float32),
+    ("direct", (1, 2, 9, 9), (3, 2, 3, 3), {}, "backward_input", np.float32),
+    ("direct", (1, 2, 9, 9), (3, 2, 3, 3), {}, "backward_weight", np.float64),
+    ("direct", (1, 5, 9, 9), (3, 5, 3, 3), {}, "forward", np.float32),
+    ("direct", (1, 2, 9, 9), (3, 2, 3, 3), dict(stride=2), "forward", np.float32),
+    ("direct", (1, 2, 9, 9), (3, 2, 3, 3), dict(dilation=2), "forward", np.float64),
+    ("direct", (1, 2, 9, 9), (3, 2, 3, 3), dict(padding=3), "forward", np.float32),
 ]
 
 

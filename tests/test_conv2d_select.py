@@ -17,16 +17,16 @@ from test_conv2d_algos import BUILT, CASES, PASSES, shapes
 # (forward / grad_x / grad_weight) and dtype, with nnkern's SIMD GEMM kernels (AVX2 or
 # AVX-512) and with the portable ones. The rules and their measurements: src/conv2d_algo.cpp;
 # change this table only with new measurements there.
-W, IM, IC = "winograd", "im2col", "implicit"
+W, IM, IC, DI = "winograd", "im2col", "implicit", "direct"
 PICKS = {
-    "mnist-simpleconv": (IM, IM, IM),
+    "mnist-simpleconv": (DI, IM, IM),
     "deepconv-3x3": (W, W, W),
     "keras-cnn-conv2": (W, W, W),
     "alexnet-conv1": (W, W, W),  # 11x11 stride 4: Winograd on its 4x4 phase planes
     "alexnet-conv2-g2": (W, W, W),
     "alexnet-conv3": (W, W, W),
 }
-PICKS_GENERIC = {k: tuple(IM if a == IC else a for a in v) for k, v in PICKS.items()}
+PICKS_GENERIC = {k: tuple(IM if a in (IC, DI) else a for a in v) for k, v in PICKS.items()}
 
 
 def workload_query(name, dtype):
@@ -53,6 +53,22 @@ def test_heuristic_rule_table_on_the_bench_workloads(isa, table, dtype):
         if prev:
             _core._gemm_set_isa(prev)
     assert got == table
+
+
+@pytest.mark.parametrize("isa,kernel,want", [("avx2", 3, DI), ("avx2", 5, DI), ("avx512", 3, IM), ("avx512", 5, DI),
+                                              ("generic", 5, IM)])
+def test_direct_rule_depends_on_the_gemm_isa(isa, kernel, want):
+    """Direct summation for <= 4 input channels: every kernel size with AVX2, 5x5 and up with
+    AVX-512 (3x3 ties there), never on the portable path (src/conv2d_algo.cpp: direct_pays)."""
+    if not _core.gemm_isa_supported(isa):
+        pytest.skip(f"this CPU cannot run the {isa} path")
+    prev = _core._gemm_set_isa(isa)
+    try:
+        got = nnkern.conv_algo.conv2d_algo_for(x_shape=(100, 1, 28, 28), weight_shape=(16, 1, kernel, kernel),
+                                               padding=kernel // 2, dtype="float32", pass_="forward")
+    finally:
+        _core._gemm_set_isa(prev)
+    assert got == want
 
 
 # ---- selection modes and the benchmark cache ----
