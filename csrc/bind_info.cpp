@@ -112,6 +112,11 @@ void bind_info(py::module_& m) {
     d["compiler"] = NNK_COMPILER;
     d["cxx_flags"] = NNK_CXX_FLAGS;
     d["simd_path"] = nnk::simd_path();
+#if defined(NNK_NO_AVX512)
+    d["avx512_paths"] = false;  // a measurement build (CMake NNK_NO_AVX512): the AVX2 code only
+#else
+    d["avx512_paths"] = true;
+#endif
     d["openmp"] = _OPENMP;
     d["omp_max_threads"] = omp_get_max_threads();
     d["num_threads"] = nnk::num_threads();

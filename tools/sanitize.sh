@@ -8,14 +8,10 @@
 #   tools/sanitize.sh [pytest args...]     (default: the tests below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-start=$(date +%s)
-venv=${NNK_SANITIZE_VENV:-.venv-sanitize}
-python3 -m venv "$venv"
-"$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/pip" install -q ".[test]" -Ccmake.build-type=Debug -Ccmake.define.NNK_SANITIZE=ON \
+lane="sanitizer lane"
+. tools/lane_build.sh
+lane_build "${NNK_SANITIZE_VENV:-.venv-sanitize}" -Ccmake.build-type=Debug -Ccmake.define.NNK_SANITIZE=ON \
   -Cbuild-dir=build/sanitize
-built=$(date +%s)
-echo "sanitizer lane: build $((built - start)) s"
 
 # The whole suite but the end-to-end training runs and the benchmark smoke tests (minutes
 # under ASan, and no kernel path they reach is not reached by the kernel tests).
