@@ -75,16 +75,22 @@ static bool implicit_pays(const Conv2dShape& s, ConvPass p, ConvDtype) {
 }
 
 // Direct summation (forward, <= 4 input channels per group; conv2d_direct.h) beats im2col +
-// OpenBLAS's short-K GEMM on AVX2 everywhere measured, and on AVX-512 from 5x5 kernels up (64-byte
-// vectors there cover 24-wide rows with a third of a vector recomputed). Forward ms, direct /
-// im2col, 2 threads, float32, Xeon; AVX2 = the NNK_NO_AVX512 build (README "The AVX2 code path"):
-// mnist-simpleconv (1 -> 30, 5x5, 28x28, N 100) AVX2 0.59/0.89, AVX-512 0.60/0.68; 3 -> 64 5x5
-// 0.87/1.03, 0.63/0.91; 1 -> 8 7x7 0.28/0.47, 0.24/0.30; 3x3 kernels on AVX-512 tie or lose:
-// DeepConvNet's 1 -> 16 0.255/0.249, 2 -> 32 0.202/0.183, 4 -> 8 0.198/0.190 (AVX2 0.31/0.40,
-// 0.17/0.22, 0.20/0.31). Not on the portable SSE2 path (not measured).
+// OpenBLAS's short-K GEMM and implicit GEMM on AVX2 everywhere measured; on AVX-512 from 5x5
+// kernels up and for <= 4 output channels per group (depthwise), while 3x3 kernels with more
+// outputs tie or lose there and 1x1 kernels lose. Forward ms, direct / im2col / implicit, 2
+// threads, float32, Xeon, minimum of 15-20 calls; AVX2 = the NNK_NO_AVX512 build (README "The AVX2
+// code path"):
+//   mnist-simpleconv (1 -> 30, 5x5, 28x28, N 100): AVX2 0.57/1.19/1.56, AVX-512 0.54/0.86/1.12
+//   3 -> 64 5x5 32x32 N 16:                        0.92/1.05/1.17, 0.62/0.94/0.77
+//   depthwise 64 3x3 56x56 N 8:                    0.68/3.00/11.4, 0.56/2.29/7.08
+//   depthwise x2 (32 -> 64, groups 32) 28x28 N 8:  0.17/0.38/1.66, 0.14/0.27/1.06
+//   batch 1, 3 -> 64 3x3 224x224:                  1.45/1.52/1.42, 1.06/1.42/1.01
+//   DeepConvNet's 1 -> 16 3x3 (AVX-512):           0.235/0.224;  2 -> 32 3x3 14x14: 0.206/0.157
+//   3 -> 16 1x1 64x64 N 8:                          0.132/0.137,  0.112/0.088
+// Not on the portable SSE2 path (not measured).
 static bool direct_pays(const Conv2dShape& s, ConvPass, ConvDtype) {
   const Isa isa = gemm_isa();
-  return isa == Isa::Avx2 || (isa == Isa::Avx512 && s.kh * s.kw >= 25);
+  return isa == Isa::Avx2 || (isa == Isa::Avx512 && (s.kh * s.kw >= 25 || s.oc / s.groups <= 4));
 }
 
 static bool always(const Conv2dShape&, ConvPass, ConvDtype) { return true; }

@@ -1,5 +1,6 @@
 // Direct convolution for few input channels per group (conv2d_direct.h), forward pass.
-// Per work item (image n, group g): the group's cg input planes, zero-padded into scratch rows of
+// Per work item (image n, group g, block of output channels): the group's cg input planes,
+// zero-padded (once for consecutive blocks of one image and group) into scratch rows of
 // wp = max(OW, lanes) + KW - 1 elements (so every tap's vector load is in bounds and padding
 // costs no test); then, per block of up to kBlock output channels and output row, one vector of
 // output columns at a time (the last one overlapping the one before, or partial when OW is
@@ -105,26 +106,28 @@ NNK_INLINE void direct_channels(const T* p, const T* w, const T* b, T* y, const 
   if (oh < s.oh) direct_rows<T, VB, OCB, 1>(p, w, b, y, s, g, oh);
 }
 
+// Items [i0, i1): item = (image n, group grp, block ob of kBlock output channels); consecutive
+// items of one (n, grp) reuse its padded planes.
 template <class T, int VB>
 NNK_INLINE void direct_items(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s, int64_t i0, int64_t i1) {
   const DirectGeom g = direct_geom(s, VB / int64_t(sizeof(T)));
-  T* p = workspace<T>(0, g.cg * g.hp * g.wp);  // may throw std::bad_alloc before any output is written
+  const int64_t blocks = (g.og + kBlock - 1) / kBlock;
+  T* p = workspace<T>(0, g.cg * g.hp * g.wp);  // may throw std::bad_alloc before this thread writes any output
+  int64_t padded = -1;                          // the (n, grp) whose planes p holds
   for (int64_t item = i0; item < i1; ++item) {
-    const int64_t n = item / s.groups, grp = item % s.groups;
-    direct_pad_planes(x, p, s, g, n, grp);
-    for (int64_t o = 0; o < g.og; o += kBlock) {
-      const int64_t oc = grp * g.og + o;
-      const T* wo = w + oc * g.taps;
-      const T* bo = b ? b + oc : nullptr;
-      T* yo = y + (n * s.oc + oc) * s.oh * s.ow;
-      switch (std::min<int64_t>(kBlock, g.og - o)) {
-        case 1: direct_channels<T, VB, 1>(p, wo, bo, yo, s, g); break;
-        case 2: direct_channels<T, VB, 2>(p, wo, bo, yo, s, g); break;
-        case 3: direct_channels<T, VB, 3>(p, wo, bo, yo, s, g); break;
-        case 4: direct_channels<T, VB, 4>(p, wo, bo, yo, s, g); break;
-        case 5: direct_channels<T, VB, 5>(p, wo, bo, yo, s, g); break;
-        default: direct_channels<T, VB, kBlock>(p, wo, bo, yo, s, g); break;
-      }
+    const int64_t plane = item / blocks, n = plane / s.groups, grp = plane % s.groups, o = item % blocks * kBlock;
+    if (plane != padded) direct_pad_planes(x, p, s, g, n, grp), padded = plane;
+    const int64_t oc = grp * g.og + o;
+    const T* wo = w + oc * g.taps;
+    const T* bo = b ? b + oc : nullptr;
+    T* yo = y + (n * s.oc + oc) * s.oh * s.ow;
+    switch (std::min<int64_t>(kBlock, g.og - o)) {
+      case 1: direct_channels<T, VB, 1>(p, wo, bo, yo, s, g); break;
+      case 2: direct_channels<T, VB, 2>(p, wo, bo, yo, s, g); break;
+      case 3: direct_channels<T, VB, 3>(p, wo, bo, yo, s, g); break;
+      case 4: direct_channels<T, VB, 4>(p, wo, bo, yo, s, g); break;
+      case 5: direct_channels<T, VB, 5>(p, wo, bo, yo, s, g); break;
+      default: direct_channels<T, VB, kBlock>(p, wo, bo, yo, s, g); break;
     }
   }
 }
@@ -147,9 +150,9 @@ bool conv2d_direct_applies(const Conv2dShape& s, ConvPass pass, ConvDtype) {
 
 template <class T>
 void conv2d_direct_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s) {
-  const int64_t items = s.n * s.groups;
+  const int64_t og = s.oc / s.groups, items = s.n * s.groups * ((og + kBlock - 1) / kBlock);
   // multiply-adds per item, in double: only its size matters, and the product may pass 2^63
-  const double work = double(s.oc / s.groups) * double(s.oh) * double(s.ow) * double(s.c / s.groups) *
+  const double work = double(std::min<int64_t>(og, kBlock)) * double(s.oh) * double(s.ow) * double(s.c / s.groups) *
                       double(s.kh) * double(s.kw);
   const bool wide = gemm_isa() == Isa::Avx512;
   parallel_ranges(items, items_per_grain(grain::kLight, int64_t(std::min(work, 1e18))), [&](int64_t i0, int64_t i1) {

@@ -1,10 +1,12 @@
 // Convolution by direct summation (no column matrix, no GEMM) for few input channels per group,
 // forward only: y[n][o][oh][ow] = b[o] + sum over c, i, j of w[o][c][i][j] x[n][g cg + c][oh + i - ph][ow + j - pw].
 // For layers such as MNIST's first (1 input channel, K = C KH KW = 25), where im2col's column
-// matrix costs as much as its short GEMM. Work items are (image, group) pairs; each zero-pads its
-// group's cg <= kDirectMaxChannels input planes once into per-thread scratch, then computes
-// every output row of the group in register blocks of (up to) 6 output channels x one vector of
-// output columns, the taps' weights broadcast and the input vector shared by the 6 channels.
+// matrix costs as much as its short GEMM. Work items are (image, group, block of up to 6 output
+// channels), so a batch of one still has several; each zero-pads its group's cg <=
+// kDirectMaxChannels input planes into per-thread scratch (rows of max(OW, lanes) + KW - 1, so
+// every tap's vector load is in bounds), then computes its channels' output rows in register
+// blocks of 6 channels x 2 rows x one vector of columns: each weight broadcast serves two
+// multiply-adds, each input vector the block's channels.
 // float32 and float64; stride 1, dilation 1, padding below the kernel size, any groups.
 #pragma once
 #include "conv2d.h"
@@ -12,7 +14,7 @@
 namespace nnk {
 
 // The most input channels per group the direct kernel takes (its padded planes are a per-thread
-// scratch of cg x (H + 2 ph) x (W + 2 pw + one vector) elements).
+// scratch of cg x (H + 2 ph) x (max(OW, lanes) + KW - 1) elements).
 constexpr int64_t kDirectMaxChannels = 4;
 
 bool conv2d_direct_applies(const Conv2dShape& s, ConvPass pass, ConvDtype dt);

@@ -70,7 +70,8 @@ void set_adaptive_threads(bool on);
 bool threads_reduced();
 int threads_now();  // the team a region would use now, without taking a new sample
 bool threads_reduce_decision(double switches_per_s);
-// Name of the clone the CPU dispatches to: "x86-64-v4 (AVX-512)", "x86-64-v3 (AVX2+FMA)" or "x86-64 (SSE2)".
+// Name of the clone the CPU dispatches to: "x86-64-v4 (AVX-512)", "x86-64-v3 (AVX2+FMA)" or "x86-64 (SSE2)"
+// ("x86-64-v3 (AVX2+FMA; AVX-512 left out by NNK_NO_AVX512)" in that measurement build).
 const char* simd_path();
 
 // ---- work split ----------------------------------------------------------------------------

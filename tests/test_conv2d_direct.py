@@ -13,8 +13,10 @@ from tolerances import reduction_tol as tol
 
 # (N, C, H, W), (OC, C/groups, KH, KW), conv arguments
 SHAPES = {
-    "c1-oc7-ow37": ((2, 1, 9, 41), (7, 1, 3, 5), dict(padding=(1, 2))),
-    "c4-oc13-ow5": ((1, 4, 6, 7), (13, 4, 3, 3), dict(padding=(0, 1))),
+    "c1-oc7-ow41": ((2, 1, 9, 41), (7, 1, 3, 5), dict(padding=(1, 2))),
+    "c4-oc13-ow7": ((1, 4, 6, 7), (13, 4, 3, 3), dict(padding=(0, 1))),
+    "oh1-kw-over-w": ((2, 2, 3, 3), (5, 2, 3, 5), dict(padding=(0, 1))),  # OH = OW = 1, KW > W
+    "depthwise-n1": ((1, 8, 10, 19), (8, 1, 3, 3), dict(padding=1, groups=8)),
     "c3-g2-oc14": ((3, 6, 11, 20), (14, 3, 4, 2), dict(padding=(2, 1), groups=2)),
     "c2-oc6-k1": ((2, 2, 5, 33), (6, 2, 1, 1), {}),
     "c1-oc1-7x7": ((1, 1, 17, 16), (1, 1, 7, 7), dict(padding=3)),

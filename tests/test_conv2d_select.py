@@ -55,17 +55,19 @@ def test_heuristic_rule_table_on_the_bench_workloads(isa, table, dtype):
     assert got == table
 
 
-@pytest.mark.parametrize("isa,kernel,want", [("avx2", 3, DI), ("avx2", 5, DI), ("avx512", 3, IM), ("avx512", 5, DI),
-                                              ("generic", 5, IM)])
-def test_direct_rule_depends_on_the_gemm_isa(isa, kernel, want):
-    """Direct summation for <= 4 input channels: every kernel size with AVX2, 5x5 and up with
-    AVX-512 (3x3 ties there), never on the portable path (src/conv2d_algo.cpp: direct_pays)."""
+@pytest.mark.parametrize("isa,kernel,groups,want", [
+    ("avx2", 3, 1, DI), ("avx2", 5, 1, DI), ("avx512", 3, 1, IM), ("avx512", 5, 1, DI), ("avx512", 3, 16, DI),
+    ("generic", 5, 1, IM), ("generic", 3, 16, IM)])
+def test_direct_rule_depends_on_the_gemm_isa(isa, kernel, groups, want):
+    """Direct summation for <= 4 input channels: every kernel size with AVX2; 5x5 and up, or <= 4
+    outputs per group (depthwise), with AVX-512 (other 3x3 layers tie there); never on the
+    portable path (src/conv2d_algo.cpp: direct_pays)."""
     if not _core.gemm_isa_supported(isa):
         pytest.skip(f"this CPU cannot run the {isa} path")
     prev = _core._gemm_set_isa(isa)
     try:
-        got = nnkern.conv_algo.conv2d_algo_for(x_shape=(100, 1, 28, 28), weight_shape=(16, 1, kernel, kernel),
-                                               padding=kernel // 2, dtype="float32", pass_="forward")
+        got = nnkern.conv_algo.conv2d_algo_for(x_shape=(100, groups, 28, 28), weight_shape=(16, 1, kernel, kernel),
+                                               padding=kernel // 2, groups=groups, dtype="float32", pass_="forward")
     finally:
         _core._gemm_set_isa(prev)
     assert got == want

@@ -132,15 +132,16 @@ def test_set_num_threads_while_a_kernel_runs_elsewhere(threads, final):
     """The request made while another thread is inside a GEMM kernel is the count afterwards."""
     threads(3 - final)
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((8, 32, 48, 48)).astype(np.float32)
+    x = rng.standard_normal((24, 32, 48, 48)).astype(np.float32)  # ~10 ms of im2col on 2 threads
     w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
     seen_inside = []
     for _ in range(5):
         # im2col: one OpenBLAS GEMM kernel of known length (auto's Winograd may end within 5 ms)
         t = threading.Thread(target=F.conv2d, args=(x, w), kwargs={"padding": 1, "algo": "im2col"})
         t.start()
-        # poll until the convolution has made OpenBLAS serial or has ended (a fixed 5 ms sleep
-        # missed this ~3 ms convolution on a fast machine)
+        # 2 ms into the convolution (final=2: the request then lands inside it), then poll until it
+        # has made OpenBLAS serial or has ended (one fixed 5 ms probe missed a ~3 ms convolution)
+        time.sleep(0.002)
         seen = _openblas_threads()
         while seen != 1 and t.is_alive():
             time.sleep(0.0002)
