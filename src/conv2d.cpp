@@ -30,7 +30,8 @@ static const ConvAlgoEntry kConvAlgos[] = {
      {conv2d_implicit_forward<double>, conv2d_implicit_backward_input<double>,
       conv2d_implicit_backward_weight<double>}},
     {ConvAlgo::Direct, conv2d_direct_applies,
-     "the forward pass, stride 1, dilation 1, <= 4 input channels per group and padding below the kernel size",
+     "the forward pass, stride 1, dilation 1, <= 4 input channels per group, padding below the kernel size and "
+     "padded input planes of at most 2^24 elements per group",
      {conv2d_direct_forward<float>, nullptr, nullptr},
      {conv2d_direct_forward<double>, nullptr, nullptr}},
 };

@@ -16,6 +16,9 @@ namespace nnk {
 // The most input channels per group the direct kernel takes (its padded planes are a per-thread
 // scratch of cg x (H + 2 ph) x (max(OW, lanes) + KW - 1) elements).
 constexpr int64_t kDirectMaxChannels = 4;
+// The largest such scratch, in elements (64 MiB of float32): shapes whose padded planes are larger
+// (or whose size arithmetic would overflow) are left to im2col, so the scratch stays bounded.
+constexpr int64_t kDirectMaxScratch = int64_t(1) << 24;
 
 bool conv2d_direct_applies(const Conv2dShape& s, ConvPass pass, ConvDtype dt);
 template <class T>

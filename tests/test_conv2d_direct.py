@@ -60,3 +60,21 @@ def test_direct_vector_width_gives_the_same_bits(rng, name):
             finally:
                 _core._gemm_set_isa(prev)
         np.testing.assert_array_equal(got["avx512"], got["avx2"], err_msg=f"{name} {dtype.__name__}")
+
+
+# Padded planes over kDirectMaxScratch (2^24 elements) are left to im2col, so direct's per-thread
+# scratch stays bounded and its size arithmetic cannot overflow: a column of 2^20 + 8 rows has
+# rows padded to 16 float32 lanes, (2^20 + 8) x 16 elements; 8 rows fewer fit.
+def test_direct_refuses_padded_planes_over_its_scratch_bound(rng):
+    import nnkern.conv_algo as A
+
+    h = (1 << 20) + 8
+    for rows, fits in ((h, False), (h - 16, True)):
+        cands = A.conv2d_algo_candidates((1, 1, rows, 1), (2, 1, 1, 1), pass_="forward", dtype=np.float32)
+        assert ("direct" in cands) == fits, (rows, cands)
+    x = rng.standard_normal((1, 1, h, 1)).astype(np.float32)
+    w = rng.standard_normal((2, 1, 1, 1)).astype(np.float32)
+    with pytest.raises(ValueError, match="2\\^24"):
+        F.conv2d(x, w, algo="direct")
+    ref = R.conv2d(x, w)
+    assert_close(F.conv2d(x, w), ref, **tol(np.float32, 1, ref))  # auto falls back
