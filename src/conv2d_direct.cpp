@@ -143,13 +143,13 @@ NNK_ISA_CLONES(conv2d_direct_forward_narrow,
 
 }  // namespace
 
-// cg x hp x wp for the widest vectors (16 float32 lanes), in checked arithmetic: false if it
+// cg x hp x wp for the most lanes of any path (16, float32 on AVX-512), in checked arithmetic: false if it
 // overflows or passes kDirectMaxScratch.
 static bool direct_scratch_fits(const Conv2dShape& s) {
   int64_t hp = 0, wp = 0, n = 0;
   return !__builtin_add_overflow(s.h, 2 * s.ph, &hp) &&
-         !__builtin_add_overflow(std::max<int64_t>(s.ow, 16), s.kw - 1, &wp) && !__builtin_mul_overflow(hp, wp, &n) && !__builtin_mul_overflow(n, s.c / s.groups, &n) &&
-         n <= kDirectMaxScratch;
+         !__builtin_add_overflow(std::max<int64_t>(s.ow, 16), s.kw - 1, &wp) &&
+         !__builtin_mul_overflow(hp, wp, &n) && !__builtin_mul_overflow(n, s.c / s.groups, &n) && n <= kDirectMaxScratch;
 }
 
 bool conv2d_direct_applies(const Conv2dShape& s, ConvPass pass, ConvDtype) {
