@@ -32,4 +32,8 @@ void bind_conv2d_winograd(py::module_& m) {
   m.def("_conv2d_winograd_last_schedule", &nnk::conv2d_winograd_last_schedule,
         "Testing hook: the schedule of the latest stride-1 Winograd pass: 1 per block of tiles (forward, grad_x) or "
         "partial sums (grad_weight), 2 per transform position (wide layers), 0 none yet.");
+  m.def(
+      "_conv2d_winograd_last_products", []() { return std::string(nnk::conv2d_winograd_last_products()); },
+      "Testing hook: what ran the transform-domain products of the latest stride-1 Winograd forward or grad_x "
+      "pass: 'nnkern-gemm', 'small-products' or 'openblas' ('none' before any).");
 }

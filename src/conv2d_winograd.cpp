@@ -33,11 +33,16 @@ static std::atomic<int> g_forced_tile{0};
 constexpr int64_t kChunkBudget = int64_t(1) << 23;  // positions schedule: see conv2d_winograd_impl.h
 static std::atomic<int64_t> g_chunk_budget{kChunkBudget};
 static std::atomic<int> g_last_schedule{0};
+static std::atomic<int> g_last_products{0};
 
 int64_t conv2d_winograd_set_chunk_budget(int64_t elements) {
   return g_chunk_budget.exchange(elements > 0 ? elements : kChunkBudget);
 }
 int conv2d_winograd_last_schedule() { return g_last_schedule.load(); }
+const char* conv2d_winograd_last_products() {
+  static const char* const names[] = {"none", "nnkern-gemm", "small-products", "openblas"};
+  return names[g_last_products.load()];
+}
 
 // Whether the transform-domain GEMMs of a geometry run on nnkern's GEMM (the filter transform
 // writes its packed layout, the transformed input is read in place: no packing pass, no
@@ -263,6 +268,7 @@ template <class T>
 static void correlate_pass(const T* in, const FilterDest<T>& u, const T* bias, T* out, const Geom& gm) {
   const bool positions = positions_schedule(gm.og, gm.cg);  // never small_products (both > 96)
   note_schedule(positions ? 2 : 1);
+  g_last_products.store(gm.packed_filters ? 1 : gm.small_products ? 2 : 3);
   if (positions)
     correlate_positions(in, u, bias, out, gm);
   else

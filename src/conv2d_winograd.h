@@ -72,6 +72,10 @@ int64_t conv2d_winograd_set_phase_budget(int64_t elements);
 // changes the result (every output sums in the same order either way).
 int64_t conv2d_winograd_set_chunk_budget(int64_t elements);
 int conv2d_winograd_last_schedule();
+// And what ran the transform-domain products of the latest stride-1 forward or grad_x pass:
+// "nnkern-gemm" (the packed filters on nnkern's micro-kernels), "small-products", "openblas"
+// ("none" before any). A testing hook: on some CPUs two engines give the same bits.
+const char* conv2d_winograd_last_products();
 template <class T>
 void conv2d_winograd_phases_forward(const T* x, const T* w, const T* b, T* y, const Conv2dShape& s);
 template <class T>

@@ -33,6 +33,11 @@ def _conv2d_winograd_chunk_budget(elements: _Int) -> int:
     Elements of transformed tiles per chunk of the Winograd schedule for wide layers, every pass (<= 0: the default,
     2^23); returns the previous budget. Process-global: for tests (1 makes every block its own chunk).
     """
+def _conv2d_winograd_last_products() -> str:
+    """
+    Testing hook: what ran the transform-domain products of the latest stride-1 Winograd forward or grad_x pass:
+    'nnkern-gemm', 'small-products' or 'openblas' ('none' before any).
+    """
 def _conv2d_winograd_last_schedule() -> int:
     """
     Testing hook: the schedule of the latest stride-1 Winograd pass: 1 per block of tiles (forward, grad_x) or partial
