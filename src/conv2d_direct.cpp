@@ -132,9 +132,9 @@ NNK_INLINE void direct_items(const T* x, const T* w, const T* b, T* y, const Con
   }
 }
 
-// 64-byte vectors on AVX-512, 32-byte ones elsewhere (GCC lowers 64-byte vector arithmetic
-// through the stack without AVX-512 registers).
-NNK_ISA_CLONES(conv2d_direct_forward_wide,
+// 64-byte vectors on AVX-512 (compiled for it alone), 32-byte ones elsewhere (GCC lowers 64-byte
+// vector arithmetic through the stack without AVX-512 registers).
+NNK_ISA_AVX512(conv2d_direct_forward_wide,
                (const T* x, const T* w, const T* b, T* y, const Conv2dShape& s, int64_t i0, int64_t i1),
                direct_items<T, 64>(x, w, b, y, s, i0, i1))
 NNK_ISA_CLONES(conv2d_direct_forward_narrow,

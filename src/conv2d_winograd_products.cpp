@@ -74,7 +74,7 @@ static NNK_INLINE void small_products_impl(const T* v, const T* u, T* mt, const 
 // wide (AVX-512) and narrow (AVX2 and older) tile counts. Every output element is the same sum
 // over the channels in the same order whichever TB runs, so the results do not depend on it.
 #define NNK_SMALL_PRODUCTS(NV)                                                                                  \
-  NNK_ISA_CLONES(conv2d_winograd_small_products_nv##NV##_wide,                                                  \
+  NNK_ISA_AVX512(conv2d_winograd_small_products_nv##NV##_wide,                                                   \
                  (const T* v, const T* u, T* mt, const Geom& gm, int64_t nt),                                   \
                  (small_products_impl<T, NV, small_tiles_wide<NV>(), 64>(v, u, mt, gm, nt)))                    \
   NNK_ISA_CLONES(conv2d_winograd_small_products_nv##NV##_narrow,                                                \

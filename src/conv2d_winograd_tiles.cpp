@@ -295,19 +295,20 @@ int64_t rows_scratch(const Geom& gm, int64_t elem_bytes) {
 // One clone set per (transform, algorithm F(M x M, R x R), transpose vectors VB: _wide 64 bytes,
 // _narrow 32), for float and double (nnk_common.h). The transposes only move values, so both
 // give the same bits.
-#define NNK_WINO_TILES_VB(M, R, VB, W)                                                                        \
-  NNK_ISA_CLONES(conv2d_winograd_input_tiles_f##M##x##R##W,                                                   \
-                 (const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf),                    \
-                 (input_tiles_impl<T, M, R, VB>(in, v, gm, g, blk, buf)))                                     \
-  NNK_ISA_CLONES(conv2d_winograd_output_tiles_f##M##x##R##W,                                                  \
-                 (const T* mt, const T* bias, T* out, const Geom& gm, int64_t g, const Block& blk, T* buf),   \
-                 (output_tiles_impl<T, M, R, VB>(mt, bias, out, gm, g, blk, buf)))                            \
-  NNK_ISA_CLONES(conv2d_winograd_grad_output_tiles_f##M##x##R##W,                                             \
-                 (const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf),                   \
-                 (grad_output_tiles_impl<T, M, R, VB>(gy, wt, gm, g, blk, buf)))
-#define NNK_WINO_TILES(M, R)            \
-  NNK_WINO_TILES_VB(M, R, 64, _wide)    \
-  NNK_WINO_TILES_VB(M, R, 32, _narrow)
+// The _wide set runs only on AVX-512 CPUs and is compiled for x86-64-v4 alone (NNK_ISA_AVX512).
+#define NNK_WINO_TILES_VB(FUNCS, M, R, VB, W)                                                                 \
+  FUNCS(conv2d_winograd_input_tiles_f##M##x##R##W,                                                            \
+        (const T* in, T* v, const Geom& gm, int64_t g, const Block& blk, T* buf),                             \
+        (input_tiles_impl<T, M, R, VB>(in, v, gm, g, blk, buf)))                                              \
+  FUNCS(conv2d_winograd_output_tiles_f##M##x##R##W,                                                           \
+        (const T* mt, const T* bias, T* out, const Geom& gm, int64_t g, const Block& blk, T* buf),            \
+        (output_tiles_impl<T, M, R, VB>(mt, bias, out, gm, g, blk, buf)))                                     \
+  FUNCS(conv2d_winograd_grad_output_tiles_f##M##x##R##W,                                                      \
+        (const T* gy, T* wt, const Geom& gm, int64_t g, const Block& blk, T* buf),                            \
+        (grad_output_tiles_impl<T, M, R, VB>(gy, wt, gm, g, blk, buf)))
+#define NNK_WINO_TILES(M, R)                            \
+  NNK_WINO_TILES_VB(NNK_ISA_AVX512, M, R, 64, _wide)    \
+  NNK_WINO_TILES_VB(NNK_ISA_CLONES, M, R, 32, _narrow)
 NNK_WINO_TILES(2, 3)
 NNK_WINO_TILES(4, 3)
 NNK_WINO_TILES(2, 5)

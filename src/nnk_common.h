@@ -22,11 +22,14 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(NNK_NO_CLONES)
 #if defined(NNK_NO_AVX512)  // CMake NNK_NO_AVX512: the AVX2 path only (measurement builds)
 #define NNK_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define NNK_AVX512_TARGET
 #else
 #define NNK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define NNK_AVX512_TARGET __attribute__((target("arch=x86-64-v4")))
 #endif
 #else
 #define NNK_CLONES
+#define NNK_AVX512_TARGET
 #endif
 
 // NNK_ISA_CLONES(name, (params), body): the statement `body` (written in terms of a type T
@@ -36,14 +39,21 @@
 //   NNK_ISA_CLONES(relu_forward, (const T* x, T* y, int64_t b, int64_t e), relu_rows<T>(x, y, b, e))
 // defines relu_forward__f32 / relu_forward__f64 (their names appear in profiles as such, with
 // the clone's ISA suffix) and relu_forward_isa<T>(x, y, b, e).
-#define NNK_ISA_CLONES(name, params, ...)                                              \
+#define NNK_ISA_CLONES(name, params, ...) NNK_ISA_FUNCTIONS(NNK_CLONES, name, params, __VA_ARGS__)
+// NNK_ISA_AVX512(name, (params), body): the same pair compiled once, for x86-64-v4 only, for the
+// 64-byte-vector ("_wide") bodies that run only where gemm_isa() is Avx512, which it is only on
+// a CPU with AVX-512 (gemm.cpp): their x86-64-v3 and baseline clones were never called, and
+// dropping them took a clean build from 572 to 328 CPU-seconds (2-core Zen 3). Without clones
+// (NNK_NO_CLONES, NNK_NO_AVX512, other compilers) the body is compiled plainly, as before.
+#define NNK_ISA_AVX512(name, params, ...) NNK_ISA_FUNCTIONS(NNK_AVX512_TARGET, name, params, __VA_ARGS__)
+#define NNK_ISA_FUNCTIONS(attr, name, params, ...)                                    \
   namespace isa_f32 {                                                                 \
   using T = float;                                                                    \
-  NNK_CLONES void name##__f32 params { __VA_ARGS__; }                                 \
+  attr void name##__f32 params { __VA_ARGS__; }                                       \
   }                                                                                   \
   namespace isa_f64 {                                                                 \
   using T = double;                                                                   \
-  NNK_CLONES void name##__f64 params { __VA_ARGS__; }                                 \
+  attr void name##__f64 params { __VA_ARGS__; }                                       \
   }                                                                                   \
   template <class T_, class... A_>                                                    \
   NNK_INLINE void name##_isa(A_&&... a) {                                             \
