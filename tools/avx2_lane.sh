@@ -8,6 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lane="avx2 lane"
+# On a CPU without AVX-512 the default build already dispatches to exactly these paths (the
+# x86-64-v3 clones, the 32-byte bodies), and the README and wheel lanes have just run the whole
+# suite on them: the lane would build and test the same code again (~7 min on a 2-core Zen 3).
+# NNK_AVX2_LANE_FORCE=1 runs it anyway.
+if ! grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ "${NNK_AVX2_LANE_FORCE:-0}" != 1 ]; then
+  echo "$lane: not run: this CPU has no AVX-512, so the README and wheel lanes ran its AVX2 paths (NNK_AVX2_LANE_FORCE=1 runs it)"
+  exit 0
+fi
 . tools/lane_build.sh
 lane_build "${NNK_AVX2_VENV:-.venv-avx2}" -Ccmake.define.NNK_NO_AVX512=ON -Cbuild-dir=build/avx2
 "$venv/bin/python" -c "import nnkern; i = nnkern._core.build_info(); assert not i['avx512_paths'], i; print(i['simd_path'])"
