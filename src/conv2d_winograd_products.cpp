@@ -14,15 +14,17 @@ namespace wino {
 // Tiles per step of small_products: TB * NV 64-byte accumulators, enough independent chains to
 // cover the FMA latency (4 chains ran at half speed) and few enough to stay in registers.
 // AVX-512 (32 zmm): TB * NV = 8 accumulators. AVX2 (16 ymm, a 64-byte vector is two): at most
-// 4 vectors (8 ymm) of accumulators beside the NV filter vectors and the broadcast; the AVX-512
-// counts there spilled and ran deepconv-3x3's forward 4x slower than on AVX-512.
+// 4 vectors (8 ymm) of accumulators beside the NV filter vectors and the broadcast, but 6 tiles
+// (12 ymm, 15 in all, no spills) for NV = 1: deepconv-3x3's forward 1-3% faster than with 4 on
+// Zen 3 (medians of 400 calls, three alternating pairs); the AVX-512 counts there spilled and ran
+// that forward 4x slower than on AVX-512.
 template <int NV>
 constexpr int small_tiles_wide() {
   return NV == 1 ? 8 : 4;
 }
 template <int NV>
 constexpr int small_tiles_narrow() {
-  return NV == 1 ? 4 : NV == 2 ? 2 : 1;
+  return NV == 1 ? 6 : NV == 2 ? 2 : 1;
 }
 
 // mt rows of tiles [t0, t0 + TB) (clamped to the block's last tile: the extra rows are computed
