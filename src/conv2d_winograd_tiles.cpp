@@ -12,70 +12,12 @@
 #include <utility>
 #include "conv2d_winograd_impl.h"
 #include "conv2d_winograd_tf.h"
+#include "conv2d_winograd_transpose.h"
 #include "gemm.h"
 #include "nnk_common.h"
 
 namespace nnk {
 namespace wino {
-
-// One butterfly of an N x N transpose: rows a (bit B of the row index 0) and b (bit 1) swap
-// bit B of the row index with bit B of the lane index.
-template <int B, int N, class V, size_t... J>
-static NNK_INLINE void butterfly(V& a, V& b, std::index_sequence<J...>) {
-  const V lo = __builtin_shufflevector(a, b, (((J >> B) & 1) ? int(N + J - (1 << B)) : int(J))...);
-  const V hi = __builtin_shufflevector(a, b, (((J >> B) & 1) ? int(N + J) : int(J + (1 << B)))...);
-  a = lo;
-  b = hi;
-}
-
-template <int B, int N, class V>
-static NNK_INLINE void transpose_stage(V* r) {
-  for (int i = 0; i < N; ++i)
-    if (!((i >> B) & 1)) butterfly<B, N>(r[i], r[i | (1 << B)], std::make_index_sequence<N>{});
-}
-
-// r[i][j] <- r[j][i] for N = 4, 8 or 16 vectors of N lanes (log2 N butterfly stages).
-template <int N, class V>
-static NNK_INLINE void transpose_square(V* r) {
-  transpose_stage<0, N>(r);
-  transpose_stage<1, N>(r);
-  if constexpr (N >= 8) transpose_stage<2, N>(r);
-  if constexpr (N == 16) transpose_stage<3, N>(r);
-}
-
-// The CB x CB transpose of r (CB 64-byte vectors of CB lanes) with vectors of VB bytes: 64, one
-// butterfly network on whole rows (AVX-512); 32, four networks on the half-rows, blocks
-// [rb][cb] of rows rb and columns cb moving to [cb][rb] (AVX2: GCC lowers 64-byte shuffles
-// there to scalar moves through the stack, which ran the transforms 3x slower).
-template <int VB, int CB, class V>
-static NNK_INLINE void transpose(V* r) {
-  if constexpr (VB == 64) {
-    transpose_square<CB>(r);
-  } else {
-    using T = std::remove_reference_t<decltype(r[0][0])>;
-    typedef T H __attribute__((vector_size(32)));
-    typedef T HU __attribute__((vector_size(32), may_alias));  // a half-row of r, read in place
-    constexpr int h = CB / 2;
-    HU* hr = reinterpret_cast<HU*>(r);  // hr[2 * i + cb]: row i, columns [cb * h, cb * h + h)
-    H q[2][2][h];                       // q[rb][cb][i] = hr[2 * (rb * h + i) + cb], then transposed
-#pragma GCC unroll 16
-    for (int rb = 0; rb < 2; ++rb)
-#pragma GCC unroll 16
-      for (int cb = 0; cb < 2; ++cb)
-#pragma GCC unroll 16
-        for (int i = 0; i < h; ++i) q[rb][cb][i] = hr[2 * (rb * h + i) + cb];
-#pragma GCC unroll 16
-    for (int rb = 0; rb < 2; ++rb)
-#pragma GCC unroll 16
-      for (int cb = 0; cb < 2; ++cb) transpose_square<h>(q[rb][cb]);
-#pragma GCC unroll 16
-    for (int cb = 0; cb < 2; ++cb)
-#pragma GCC unroll 16
-      for (int i = 0; i < h; ++i)
-#pragma GCC unroll 16
-        for (int rb = 0; rb < 2; ++rb) hr[2 * (cb * h + i) + rb] = q[rb][cb][i];
-  }
-}
 
 // s[(i * pw + col) * CB + l] = plane l (of `nch`, `hw` apart) at row y0 + i, column x0 + col,
 // read as 0 outside the h x w plane and for l >= nch. CB columns at a time: CB row vectors
@@ -114,6 +56,10 @@ static NNK_INLINE void gather_strip(const T* planes, int64_t hw, int64_t h, int6
     }
     for (int64_t c0 = lo; c0 < hi; c0 += CB) {
       const int64_t col = std::min(c0, hi - CB);  // the last chunk overlaps the one before
+      if constexpr (VB == 32) {
+        gather_chunk_narrow<T, CB>(src + col, hw, nch, dst + col * CB);
+        continue;
+      }
       V r[CB];
       for (int l = 0; l < CB; ++l) {
         r[l] = V{};
@@ -163,6 +109,10 @@ static NNK_INLINE void scatter_strip(const T* NNK_RESTRICT s, const T* bias, int
     }
     for (int64_t c0 = 0; c0 < cols; c0 += CB) {
       const int64_t col = std::min(c0, cols - CB);  // the last chunk overlaps (same values again)
+      if constexpr (VB == 32) {
+        scatter_chunk_narrow<T, CB>(src + col * CB, bias, hw, nch, row + col);
+        continue;
+      }
       V r[CB];
       for (int j = 0; j < CB; ++j) std::memcpy(&r[j], src + (col + j) * CB, sizeof(V));
       transpose<VB, CB>(r);
